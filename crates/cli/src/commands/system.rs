@@ -1,0 +1,98 @@
+//! `system df` and `system check`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use berth_engine::Engine;
+use serde_json::{Value, json};
+
+use super::images::since;
+use crate::cli::{CheckArgs, DfArgs};
+use crate::format::{self, units};
+
+pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
+    let usage = engine.disk_usage()?;
+    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let rows = vec![
+        json!({
+            "Type": "Images",
+            "TotalCount": usage.images.len().to_string(),
+            "Active": usage.active_images.to_string(),
+            "Size": units::human_size(usage.layers_size, 4),
+            "Reclaimable": format!("{} ({}%)", units::human_size(usage.images_reclaimable, 4), pct(usage.images_reclaimable, usage.layers_size)),
+        }),
+        json!({"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+    ];
+    let header = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
+    let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+    let mut text = format::render_rows(args.format.as_deref(), default, &header, &rows)?;
+    if args.verbose && args.format.is_none() {
+        let image_rows: Vec<Value> = usage
+            .images
+            .iter()
+            .flat_map(|u| {
+                let tags: Vec<(String, String)> = if u.summary.repo_tags.is_empty() {
+                    vec![("<none>".into(), "<none>".into())]
+                } else {
+                    u.summary.repo_tags.iter().map(|t| (t.familiar_name(), t.tag().unwrap_or("<none>").to_string())).collect()
+                };
+                tags.into_iter().map(move |(repo, tag)| {
+                    json!({
+                        "Repository": repo, "Tag": tag, "ID": u.summary.id.short(),
+                        "CreatedSince": u.summary.created.map(since).unwrap_or_else(|| "N/A".into()),
+                        "Size": units::human_size(u.summary.size, 4),
+                        "SharedSize": units::human_size(u.shared_size, 4),
+                        "UniqueSize": units::human_size(u.unique_size, 4),
+                        "Containers": u.summary.containers.to_string(),
+                    })
+                })
+            })
+            .collect();
+        let header = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED", "Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"});
+        text = String::from("Images space usage:\n\n");
+        text.push_str(&format::render_rows(
+            None,
+            "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+            &header,
+            &image_rows,
+        )?);
+    }
+    crate::output::print(&text)?;
+    Ok(0)
+}
+
+pub fn check(engine: &Engine, args: CheckArgs) -> Result<u8> {
+    let report = engine.check(args.repair)?;
+    let mut out = crate::output::stdout();
+    for p in &report.problems {
+        writeln!(out, "problem: {p}")?;
+    }
+    for r in &report.repaired {
+        writeln!(out, "repaired: {r}")?;
+    }
+    let unrepaired = if args.repair {
+        report
+            .problems
+            .iter()
+            .filter(|p| matches!(p, berth_engine::system::Problem::Database(_)))
+            .count()
+    } else {
+        report.problems.len()
+    };
+    writeln!(
+        out,
+        "checked {} blobs, {} images, {} snapshots: {}",
+        report.blobs,
+        report.images,
+        report.snapshots,
+        match (report.problems.len(), args.repair) {
+            (0, _) => "no problems".to_string(),
+            (n, false) => format!("{n} problem(s); run `berth system check --repair` to fix them"),
+            (n, true) => format!("{n} problem(s), {} repaired", n - unrepaired),
+        }
+    )?;
+    out.flush()?;
+    Ok(if unrepaired == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,105 @@
+//! Sizes and durations the way Docker prints them (go-units): decimal units
+//! with Go's `%g`, and "About an hour"-style durations.
+
+/// `HumanSizeWithPrecision`: 1982256 -> "1.98MB" with precision 3.
+pub fn human_size(bytes: u64, precision: usize) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1000.0 && i < UNITS.len() - 1 {
+        size /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(size, precision), UNITS[i])
+}
+
+/// Go's `%.{prec}g`: `prec` significant digits, no trailing zeros, exponent
+/// form when the exponent is below -4 or at least `prec`.
+pub fn go_g(v: f64, prec: usize) -> String {
+    let prec = prec.max(1);
+    if v == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:.*e}", prec - 1, v);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= prec as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_zeros(mantissa), exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{v:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// `HumanDuration`: how long ago, in Docker's words.
+pub fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let minutes = s / 60;
+    let hours = (s as f64 / 3600.0 + 0.5) as i64;
+    if s < 1 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", s / 3600 / 24 / 365)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docker() {
+        assert_eq!(human_size(1_982_256, 3), "1.98MB");
+        assert_eq!(human_size(0, 3), "0B");
+        assert_eq!(human_size(999, 3), "999B");
+        assert_eq!(human_size(1000, 3), "1kB");
+        assert_eq!(human_size(155_000, 3), "155kB");
+        assert_eq!(human_size(999_900, 3), "1e+03kB");
+        assert_eq!(human_size(4_261_550, 4), "4.262MB");
+        assert_eq!(human_size(1_500_000_000, 3), "1.5GB");
+        assert_eq!(go_g(0.0001234, 3), "0.000123");
+        assert_eq!(go_g(0.00001234, 3), "1.23e-05");
+    }
+
+    #[test]
+    fn durations_match_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(59), "59 seconds");
+        assert_eq!(human_duration(60), "About a minute");
+        assert_eq!(human_duration(45 * 60), "45 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(5 * 3600), "5 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        assert_eq!(human_duration(20 * 86400), "2 weeks");
+        assert_eq!(human_duration(90 * 86400), "3 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
+    }
+}

@@ -1,0 +1,91 @@
+//! Engine configuration: `berth.toml` in the data root (or /etc/berth), with
+//! environment overrides for the settings tests and scripts change most.
+
+use std::path::Path;
+
+use berth_image::unpack::Limits;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub limits: Limits,
+    /// Layers unpacked at once (default: the number of CPUs).
+    pub unpack_threads: usize,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    unpack: UnpackFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    layer_max_bytes: Option<u64>,
+    layer_max_entries: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct UnpackFile {
+    threads: Option<usize>,
+}
+
+impl EngineConfig {
+    /// Reads `<root>/berth.toml`, else `/etc/berth/berth.toml`, else defaults;
+    /// then `BERTH_LAYER_MAX_BYTES`, `BERTH_LAYER_MAX_ENTRIES` and
+    /// `BERTH_UNPACK_THREADS` override.
+    pub fn load(root: &Path) -> Result<EngineConfig> {
+        let candidates = [
+            root.join("berth.toml"),
+            Path::new("/etc/berth/berth.toml").to_path_buf(),
+        ];
+        let mut file = File::default();
+        if let Some(path) = candidates.iter().find(|p| p.is_file()) {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::invalid(format!("read config {}: {e}", path.display())))?;
+            file = toml::from_str(&text)
+                .map_err(|e| Error::invalid(format!("config {}: {e}", path.display())))?;
+        }
+        let defaults = Limits::default();
+        let mut config = EngineConfig {
+            limits: Limits {
+                max_bytes: file.limits.layer_max_bytes.unwrap_or(defaults.max_bytes),
+                max_entries: file
+                    .limits
+                    .layer_max_entries
+                    .unwrap_or(defaults.max_entries),
+            },
+            unpack_threads: file.unpack.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
+        };
+        if let Some(v) = env_number("BERTH_LAYER_MAX_BYTES")? {
+            config.limits.max_bytes = v;
+        }
+        if let Some(v) = env_number("BERTH_LAYER_MAX_ENTRIES")? {
+            config.limits.max_entries = v;
+        }
+        if let Some(v) = env_number("BERTH_UNPACK_THREADS")? {
+            config.unpack_threads = v.max(1) as usize;
+        }
+        Ok(config)
+    }
+}
+
+fn env_number(name: &str) -> Result<Option<u64>> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().map(Some).map_err(|_| {
+            Error::invalid(format!("environment variable {name}={v:?} is not a number"))
+        }),
+        Err(_) => Ok(None),
+    }
+}

@@ -1,0 +1,81 @@
+//! `history`: an image's build steps with the size each layer added.
+
+use berth_image::spec::ImageConfig;
+use berth_image::{Digest, Reference};
+
+use super::{record, resolve};
+use crate::Engine;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    /// The image ID on the top entry; `None` (shown as `<missing>`) below it.
+    pub id: Option<Digest>,
+    pub created: Option<String>,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+    pub tags: Vec<Reference>,
+}
+
+impl Engine {
+    /// Newest first, as Docker lists it.
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>> {
+        let (id, config, sizes, tags) = self.db.read(|c| {
+            let id = resolve::resolve_id(c, name)?;
+            let config_bytes = self.paths.content.read_blob(&id)?;
+            let config = ImageConfig::parse(&config_bytes).map_err(|e| {
+                Error::internal(format!("image {}: stored config: {e}", id.short()))
+            })?;
+            let mut sizes = Vec::new();
+            for layer in record::layers(c, &id)? {
+                let size: i64 = c
+                    .query_row(
+                        "SELECT size FROM snapshots WHERE diff_id = ?1 AND state = 'ready'",
+                        [layer.diff_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(0);
+                sizes.push(size as u64);
+            }
+            Ok((id.clone(), config, sizes, record::tags_of(c, &id)?))
+        })?;
+
+        let mut entries = Vec::new();
+        let mut layer = 0;
+        if config.history.is_empty() {
+            for size in &sizes {
+                entries.push(HistoryEntry {
+                    id: None,
+                    created: config.created.clone(),
+                    created_by: String::new(),
+                    size: *size,
+                    comment: String::new(),
+                    tags: Vec::new(),
+                });
+            }
+        }
+        for h in &config.history {
+            let size = if h.empty_layer {
+                0
+            } else {
+                layer += 1;
+                sizes.get(layer - 1).copied().unwrap_or(0)
+            };
+            entries.push(HistoryEntry {
+                id: None,
+                created: h.created.clone(),
+                created_by: h.created_by.clone().unwrap_or_default(),
+                size,
+                comment: h.comment.clone().unwrap_or_default(),
+                tags: Vec::new(),
+            });
+        }
+        entries.reverse();
+        if let Some(top) = entries.first_mut() {
+            top.id = Some(id);
+            top.tags = tags;
+        }
+        Ok(entries)
+    }
+}

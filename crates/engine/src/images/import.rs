@@ -1,0 +1,179 @@
+//! `import`: a root filesystem tarball becomes a one-layer image.
+//!
+//! The stream is read once: a tee writes it into a content-store ingest (the
+//! layer blob, hashed on the way) while the unpacker consumes it (computing the
+//! diff ID), so importing costs one pass over the data.
+
+use std::io::{self, Read, Write};
+
+use berth_image::platform::Platform;
+use berth_image::spec::{Descriptor, History, ImageConfig, Manifest, RootFs, RunConfig, media};
+use berth_image::{Digest, Reference, unpack};
+
+use super::changes;
+use super::record::{self, LayerRow, NewImage};
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+use crate::store::snapshots::{self, Readied};
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// `REPOSITORY[:TAG]` to tag the new image with.
+    pub reference: Option<String>,
+    /// `--change` instructions.
+    pub changes: Vec<String>,
+    /// `--message`: the history comment.
+    pub message: Option<String>,
+    /// `--platform`, default the host's.
+    pub platform: Option<String>,
+    /// What the history says it was imported from (`-` for stdin).
+    pub source: String,
+}
+
+/// Copies everything read into a writer as well.
+struct Tee<'a, R, W> {
+    reader: R,
+    writer: &'a mut W,
+}
+
+impl<R: Read, W: Write> Read for Tee<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.writer.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+impl Engine {
+    pub fn import(&self, reader: impl Read, options: &ImportOptions) -> Result<Digest> {
+        // Everything a user typed is checked before any work is done.
+        let tag = options
+            .reference
+            .as_deref()
+            .map(|r| {
+                let r = Reference::parse_with_default_tag(r)?;
+                if r.digest().is_some() {
+                    return Err(Error::invalid(format!(
+                        "import: {r}: cannot tag with a digest"
+                    )));
+                }
+                Ok(r)
+            })
+            .transpose()?;
+        let platform = match &options.platform {
+            Some(p) => Platform::parse(p).map_err(|e| Error::invalid(e.to_string()))?,
+            None => Platform::host(),
+        };
+        let mut run_config = RunConfig::default();
+        changes::apply(&mut run_config, &options.changes)?;
+
+        let lease = self.acquire_lease()?;
+        let snapshot = self
+            .db
+            .write(|c| snapshots::create_incomplete(c, lease.lease, None))?;
+        let fs_dir = self.paths.snapshot_fs(snapshot);
+        std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
+
+        let mut ingest = self.paths.content.ingest(&self.owner)?;
+        let mut tee = Tee {
+            reader,
+            writer: &mut ingest,
+        };
+        let stats = unpack::unpack_layer(&mut tee, &fs_dir, self.config.limits)
+            .map_err(|e| Error::from(e.within(&format!("import from {}", options.source))))?;
+        // Whatever follows the compressed stream still belongs to the blob.
+        io::copy(&mut tee, &mut io::sink())
+            .map_err(|e| Error::invalid(format!("import: read {}: {e}", options.source)))?;
+        let blob = ingest.finish()?;
+        let blob_digest = blob.digest().clone();
+        let blob_size = blob.size();
+
+        unpack::sync_filesystem(&self.paths.snapshots).ctx("sync", &self.paths.snapshots)?;
+        let layer_size = match self.db.write(|c| {
+            snapshots::mark_ready(c, lease.lease, snapshot, stats.diff_id.as_str(), stats.size)
+        })? {
+            Readied::Ours | Readied::Theirs(_) => stats.size,
+        };
+
+        let now = crate::now_rfc3339();
+        let comment = options
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Imported from {}", options.source));
+        let config = ImageConfig {
+            created: Some(now.clone()),
+            architecture: platform.architecture.clone(),
+            os: platform.os.clone(),
+            variant: platform.variant.clone(),
+            config: Some(run_config),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![stats.diff_id.clone()],
+            },
+            history: vec![History {
+                created: Some(now),
+                comment: Some(comment.clone()),
+                ..History::default()
+            }],
+            comment: Some(comment),
+            ..ImageConfig::default()
+        };
+        let config_bytes = serde_json::to_vec(&config)
+            .map_err(|e| Error::internal(format!("encode config: {e}")))?;
+        let config_blob = self.small_blob(&config_bytes)?;
+        let id = config_blob.digest().clone();
+        let layer_media_type = stats.compression.oci_layer_media_type();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            config: Descriptor::new(media::OCI_CONFIG, id.clone(), config_bytes.len() as u64),
+            layers: vec![Descriptor::new(
+                layer_media_type,
+                blob_digest.clone(),
+                blob_size,
+            )],
+            annotations: None,
+        };
+        let manifest_bytes = serde_json::to_vec(&manifest)
+            .map_err(|e| Error::internal(format!("encode manifest: {e}")))?;
+        let manifest_blob = self.small_blob(&manifest_bytes)?;
+        let manifest_desc = Descriptor::new(
+            media::OCI_MANIFEST,
+            manifest_blob.digest().clone(),
+            manifest_bytes.len() as u64,
+        );
+        self.commit_blobs(lease.lease, vec![blob, config_blob, manifest_blob])?;
+
+        let layers = [LayerRow {
+            diff_id: stats.diff_id.clone(),
+            blob_digest,
+            blob_size,
+            media_type: layer_media_type.to_string(),
+        }];
+        self.db.write(|c| {
+            record::insert(
+                c,
+                &NewImage {
+                    id: &id,
+                    config: &config,
+                    manifest: &manifest_desc,
+                    layers: &layers,
+                    size: layer_size,
+                },
+            )?;
+            if let Some(tag) = &tag {
+                record::set_tag(c, tag, &id)?;
+            }
+            Ok(())
+        })?;
+        lease.release()?;
+        Ok(id)
+    }
+
+    /// A small document as an uncommitted blob.
+    pub(crate) fn small_blob(&self, bytes: &[u8]) -> Result<berth_image::content::Ingested> {
+        let mut ingest = self.paths.content.ingest(&self.owner)?;
+        ingest.write_all(bytes).ctx("write", ingest.path())?;
+        Ok(ingest.finish()?)
+    }
+}

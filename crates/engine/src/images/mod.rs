@@ -1,0 +1,25 @@
+//! Images: how they are stored (record), found by name or ID (resolve), made
+//! (load, import), written out (save), named (tag), listed, inspected and
+//! removed.
+
+pub mod changes;
+mod history;
+mod import;
+mod inspect;
+mod layers;
+mod list;
+mod load;
+mod prune;
+pub mod record;
+pub(crate) mod remove;
+pub mod resolve;
+mod save;
+mod tag;
+
+pub use history::HistoryEntry;
+pub use import::ImportOptions;
+pub use list::{ImageFilters, ImageSummary, parse_time as parse_created};
+pub use load::LoadReport;
+pub use prune::PruneReport;
+pub use remove::RemoveEvent;
+pub use save::SaveFormat;

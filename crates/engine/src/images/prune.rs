@@ -1,0 +1,58 @@
+//! `image prune`: remove dangling images (or, with `all`, every image no
+//! container uses).
+
+use super::list::{ImageFilters, label_matches};
+use super::record;
+use super::remove::{RemoveEvent, delete_image};
+use crate::Engine;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    pub events: Vec<RemoveEvent>,
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    pub fn prune_images(&self, all: bool, filters: &ImageFilters) -> Result<PruneReport> {
+        if !filters.reference.is_empty() || filters.before.is_some() || filters.since.is_some() {
+            return Err(Error::invalid(
+                "image prune supports the label and until filters only",
+            ));
+        }
+        let mut candidate_filters = filters.clone();
+        if !all {
+            candidate_filters.dangling = Some(true);
+        }
+        let candidates = self.list_images(&candidate_filters)?;
+        let mut report = PruneReport::default();
+        for image in candidates {
+            if !filters
+                .label
+                .iter()
+                .all(|l| label_matches(&image.labels, l))
+            {
+                continue;
+            }
+            let collected = self.db.write(|c| {
+                if record::get(c, &image.id)?.is_none() {
+                    return Ok(None); // removed meanwhile
+                }
+                let tags = record::tags_of(c, &image.id)?;
+                let digests = record::digests_of(c, &image.id)?;
+                if !all && !(tags.is_empty() && digests.is_empty()) {
+                    return Ok(None); // tagged meanwhile
+                }
+                for r in tags.iter().chain(&digests) {
+                    report.events.push(RemoveEvent::Untagged(r.clone()));
+                }
+                delete_image(c, &self.paths, &image.id, &mut report.events).map(Some)
+            })?;
+            if let Some(collected) = collected {
+                report.reclaimed += collected.reclaimed_bytes();
+                collected.empty_trash();
+            }
+        }
+        Ok(report)
+    }
+}

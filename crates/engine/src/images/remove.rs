@@ -1,0 +1,109 @@
+//! `rmi`: untag, and delete an image once nothing names it, with Docker's rules.
+//!
+//! - By tag: remove that tag; delete the image if it was the last name.
+//! - By ID: delete the image; if it has tags in more than one repository,
+//!   only with `force` (Docker's "referenced in multiple repositories").
+//! - Layers and blobs nothing else uses go with the image, in the same
+//!   transaction; their files are deleted after it commits.
+
+use berth_image::spec::chain_ids;
+use berth_image::{Digest, Reference};
+use rusqlite::Connection;
+
+use super::record;
+use super::resolve::{self, Matched};
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::store::gc::{self, Candidates, Collected};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoveEvent {
+    /// `Untagged: busybox:latest`
+    Untagged(Reference),
+    /// `Deleted: sha256:…` (the image, then each layer by chain ID)
+    Deleted(Digest),
+}
+
+impl Engine {
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>> {
+        let (events, collected) = self.db.write(|c| {
+            let (id, matched) = resolve::resolve(c, name)?;
+            let mut events = Vec::new();
+            let tags = record::tags_of(c, &id)?;
+            let digests = record::digests_of(c, &id)?;
+            match matched {
+                Matched::Tag(r) | Matched::Digest(r) => {
+                    let table = if r.digest().is_some() { "repo_digests" } else { "tags" };
+                    c.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [r.to_string()])?;
+                    events.push(RemoveEvent::Untagged(r));
+                    // Untagging by tag also drops digests of that repository when
+                    // no other tag of it remains (Docker does the same).
+                    let remaining = record::tags_of(c, &id)?;
+                    if !remaining.is_empty() {
+                        return Ok((events, Collected::default()));
+                    }
+                    for d in &digests {
+                        if d.to_string() != name {
+                            c.execute("DELETE FROM repo_digests WHERE name = ?1", [d.to_string()])?;
+                            events.push(RemoveEvent::Untagged(d.clone()));
+                        }
+                    }
+                }
+                Matched::Id => {
+                    let repos: std::collections::BTreeSet<String> = tags.iter().map(Reference::name).collect();
+                    if repos.len() > 1 && !force {
+                        return Err(Error::conflict(format!(
+                            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                            id.short()
+                        )));
+                    }
+                    for r in tags.iter().chain(&digests) {
+                        events.push(RemoveEvent::Untagged(r.clone()));
+                    }
+                }
+            }
+            let collected = delete_image(c, &self.paths, &id, &mut events)?;
+            Ok((events, collected))
+        })?;
+        collected.empty_trash();
+        Ok(events)
+    }
+}
+
+/// Deletes an image row and collects the layers and blobs only it used.
+/// Runs inside the caller's write transaction.
+pub(crate) fn delete_image(
+    conn: &Connection,
+    paths: &crate::store::Paths,
+    id: &Digest,
+    events: &mut Vec<RemoveEvent>,
+) -> Result<Collected> {
+    let row = record::get(conn, id)?.ok_or_else(|| resolve::no_such_image(id.as_str()))?;
+    let layers = record::layers(conn, id)?;
+    record::delete(conn, id)?;
+    events.push(RemoveEvent::Deleted(id.clone()));
+
+    let mut candidates = Candidates::default();
+    candidates.blobs.insert(id.clone());
+    candidates.blobs.insert(row.manifest.digest.clone());
+    for l in &layers {
+        candidates.blobs.insert(l.blob_digest.clone());
+        if let Some(s) = crate::store::snapshots::ready_for(conn, l.diff_id.as_str())? {
+            candidates.snapshots.insert(s.id);
+        }
+    }
+    let collected = gc::collect(conn, paths, &candidates)?;
+    // Report removed layers by chain ID, top first, as Docker does.
+    let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let removed: std::collections::HashSet<&str> = collected
+        .snapshots
+        .iter()
+        .filter_map(|(_, d, _)| d.as_deref())
+        .collect();
+    for (diff_id, chain) in diff_ids.iter().zip(chain_ids(&diff_ids)).rev() {
+        if removed.contains(diff_id.as_str()) {
+            events.push(RemoveEvent::Deleted(chain));
+        }
+    }
+    Ok(collected)
+}

@@ -1,0 +1,121 @@
+//! The store: SQLite metadata (WAL, one transaction per change), leases that
+//! protect work in progress, garbage collection, and the start-up sweep that
+//! cleans what a crashed process left.
+//!
+//! Several berth processes share one store. Every change runs in a
+//! `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's lock (with a
+//! generous busy timeout) instead of failing, and readers never block.
+
+pub mod gc;
+pub mod leases;
+mod schema;
+pub mod snapshots;
+pub mod sweep;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_image::content::ContentStore;
+use rusqlite::Connection;
+
+use crate::error::{Error, IoContext, Result};
+
+/// Where the store keeps things below the data root.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub content: ContentStore,
+    /// `snapshots/<id>/fs`: short numeric names keep overlay option strings short.
+    pub snapshots: PathBuf,
+    /// Things being deleted: renamed here inside a transaction, removed after it.
+    pub trash: PathBuf,
+}
+
+impl Paths {
+    pub fn create(root: &Path) -> Result<Paths> {
+        let paths = Paths {
+            root: root.to_path_buf(),
+            content: ContentStore::open(&root.join("content"))?,
+            snapshots: root.join("snapshots"),
+            trash: root.join("trash"),
+        };
+        for dir in [&paths.snapshots, &paths.trash] {
+            std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+        }
+        Ok(paths)
+    }
+
+    pub fn snapshot_dir(&self, id: i64) -> PathBuf {
+        self.snapshots.join(id.to_string())
+    }
+
+    /// The directory holding a snapshot's files (what overlay uses as a layer).
+    pub fn snapshot_fs(&self, id: i64) -> PathBuf {
+        self.snapshot_dir(id).join("fs")
+    }
+}
+
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open(path).map_err(|e| db_error(path, "open", e))?;
+        conn.busy_timeout(Duration::from_secs(60))
+            .map_err(|e| db_error(path, "configure", e))?;
+        // WAL: readers do not block the writer; synchronous=FULL: a committed
+        // change survives power loss, not only a crash.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(|e| db_error(path, "configure", e))?;
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        if schema::needs_migration(&db.conn)? {
+            db.write(schema::migrate)?;
+        }
+        Ok(db)
+    }
+
+    /// For reads: a plain connection (each statement sees a consistent snapshot).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction; commits on Ok, rolls back on Err.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| db_error(&self.path, "begin transaction", e))?;
+        match f(&self.conn) {
+            Ok(v) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(|e| db_error(&self.path, "commit", e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` in a read transaction so several queries see one snapshot.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(|e| db_error(&self.path, "begin transaction", e))?;
+        let out = f(&self.conn);
+        let _ = self.conn.execute_batch("COMMIT");
+        out
+    }
+}
+
+fn db_error(path: &Path, op: &str, e: rusqlite::Error) -> Error {
+    Error::internal(format!("metadata database {}: {op}: {e}", path.display()))
+}

@@ -1,0 +1,85 @@
+//! The metadata schema and its migrations (`PRAGMA user_version`).
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE images (
+    id              TEXT PRIMARY KEY,      -- sha256 of the config blob
+    manifest_digest TEXT NOT NULL,         -- a stored manifest (original or synthesised)
+    manifest_media_type TEXT NOT NULL,
+    manifest_size   INTEGER NOT NULL,
+    created         TEXT,                  -- from the config, RFC 3339
+    architecture    TEXT NOT NULL,
+    os              TEXT NOT NULL,
+    labels          TEXT,                  -- JSON object from the config, or NULL
+    size            INTEGER NOT NULL,      -- sum of layer sizes
+    added_at        INTEGER NOT NULL,      -- unix nanoseconds
+    last_tag_time   TEXT
+);
+CREATE TABLE image_layers (
+    image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    diff_id     TEXT NOT NULL,
+    blob_digest TEXT NOT NULL,
+    blob_size   INTEGER NOT NULL,
+    media_type  TEXT NOT NULL,
+    PRIMARY KEY (image_id, idx)
+);
+CREATE INDEX image_layers_by_diff ON image_layers(diff_id);
+CREATE INDEX image_layers_by_blob ON image_layers(blob_digest);
+CREATE TABLE tags (
+    name      TEXT PRIMARY KEY,            -- docker.io/library/busybox:latest
+    image_id  TEXT NOT NULL REFERENCES images(id),
+    tagged_at INTEGER NOT NULL
+);
+CREATE INDEX tags_by_image ON tags(image_id);
+CREATE TABLE repo_digests (
+    name     TEXT PRIMARY KEY,             -- docker.io/library/busybox@sha256:...
+    image_id TEXT NOT NULL REFERENCES images(id)
+);
+CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+CREATE TABLE snapshots (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: names a directory
+    diff_id    TEXT,
+    state      TEXT NOT NULL CHECK (state IN ('incomplete', 'ready')),
+    size       INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX snapshots_ready_by_diff ON snapshots(diff_id) WHERE state = 'ready';
+CREATE TABLE leases (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid        INTEGER NOT NULL,
+    start_time INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE lease_refs (
+    lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    kind     TEXT NOT NULL CHECK (kind IN ('blob', 'snapshot')),
+    key      TEXT NOT NULL,
+    PRIMARY KEY (lease_id, kind, key)
+);
+CREATE INDEX lease_refs_by_key ON lease_refs(kind, key);
+"#];
+
+pub fn needs_migration(conn: &Connection) -> Result<bool> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(version != MIGRATIONS.len())
+}
+
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(Error::unsupported(format!(
+            "metadata database schema version {version} is newer than this berth understands ({}); upgrade berth",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        conn.execute_batch(sql)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The start-up sweep: every berth process runs it when it opens the store, so
+//! whatever a crashed process left behind is cleaned by the next one.
+//!
+//! - ingest files of dead writers are deleted;
+//! - dead leases are released, and what only they protected is collected
+//!   (incomplete snapshots, blobs of a load that never recorded its image);
+//! - trash left by a crash is deleted, or restored if the transaction that
+//!   moved it there never committed (the object is still referenced).
+//!
+//! The common case (nothing to do) costs a directory read or two and one
+//! SELECT; the write lock is taken only when there is something to clean.
+
+use std::fs;
+
+use berth_image::Digest;
+use rusqlite::OptionalExtension;
+
+use super::gc::{self, Candidates};
+use super::{Db, Paths, leases};
+use crate::error::{IoContext, Result};
+
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    pub ingests_removed: usize,
+    pub leases_released: usize,
+    pub trash_removed: usize,
+    pub trash_restored: usize,
+}
+
+pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    for path in paths.content.abandoned_ingests()? {
+        gc::remove_any(&path);
+        report.ingests_removed += 1;
+    }
+
+    let (_, dead) = leases::partition(db.conn())?;
+    if !dead.is_empty() {
+        let collected = db.write(|conn| {
+            let mut candidates = Candidates::default();
+            // Re-read inside the transaction: another sweeper may have been first.
+            let (_, dead) = leases::partition(conn)?;
+            for lease in &dead {
+                candidates.extend(Candidates::from_refs(&leases::delete(conn, *lease)?));
+            }
+            report.leases_released = dead.len();
+            gc::collect(conn, paths, &candidates)
+        })?;
+        collected.empty_trash();
+    }
+
+    let leftovers: Vec<_> = fs::read_dir(&paths.trash)
+        .ctx("list", &paths.trash)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    if !leftovers.is_empty() {
+        let to_delete = db.write(|conn| {
+            let (live, _) = leases::partition(conn)?;
+            let mut to_delete = Vec::new();
+            for path in &leftovers {
+                if !path.exists() {
+                    continue; // its owner emptied it meanwhile
+                }
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                let stem = name.split('.').next().unwrap_or_default();
+                let restore_to = if let Some(hex) = stem.strip_prefix("blob-") {
+                    match Digest::from_sha256_hex(hex) {
+                        Ok(d)
+                            if gc::blob_referenced(conn, &live, &d)?
+                                && !paths.content.contains(&d) =>
+                        {
+                            Some(paths.content.blob_path(&d))
+                        }
+                        _ => None,
+                    }
+                } else if let Some(id) = stem
+                    .strip_prefix("snap-")
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
+                    let exists: Option<i64> = conn
+                        .query_row("SELECT id FROM snapshots WHERE id = ?1", [id], |r| r.get(0))
+                        .optional()?;
+                    exists
+                        .map(|id| paths.snapshot_dir(id))
+                        .filter(|dir| !dir.exists())
+                } else {
+                    None
+                };
+                match restore_to {
+                    Some(target) => {
+                        fs::rename(path, &target).ctx("restore from trash", path)?;
+                        report.trash_restored += 1;
+                    }
+                    None => to_delete.push(path.clone()),
+                }
+            }
+            Ok(to_delete)
+        })?;
+        for path in &to_delete {
+            gc::remove_any(path);
+        }
+        report.trash_removed = to_delete.len();
+    }
+    Ok(report)
+}
