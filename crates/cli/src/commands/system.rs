@@ -12,7 +12,7 @@ use crate::format::{self, units};
 
 pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
     let usage = engine.disk_usage()?;
-    let pct = |part: u64, whole: u64| if whole == 0 { 0 } else { part * 100 / whole };
+    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
         json!({
             "Type": "Images",

@@ -260,7 +260,7 @@ mod tests {
             let err = apply(&mut c, &[bad.to_string()])
                 .expect_err(bad)
                 .to_string();
-            assert!(err.contains(bad), "{err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct ReadyLayer {
     pub compression: Compression,
 }
 
+/// Compression and unpacked size of one layer.
+type TaskOutcome = Result<(Compression, u64)>;
+
 enum Task {
     /// Unpack into a new snapshot and check the diff ID.
     Unpack { snapshot: i64 },
@@ -191,7 +194,7 @@ impl Engine {
         let paths = &self.paths;
         let next = Mutex::new(0usize);
         let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<(Compression, u64)>>>> =
+        let results: Mutex<Vec<Option<TaskOutcome>>> =
             Mutex::new((0..tasks.len()).map(|_| None).collect());
         let threads = self.config.unpack_threads.clamp(1, tasks.len().max(1));
         std::thread::scope(|scope| {

@@ -160,17 +160,17 @@ impl Engine {
                 continue;
             }
             if let Some(b) = before
-                && !summary.created.is_some_and(|c| c < b)
+                && summary.created.is_none_or(|c| c >= b)
             {
                 continue;
             }
             if let Some(s) = since
-                && !summary.created.is_some_and(|c| c > s)
+                && summary.created.is_none_or(|c| c <= s)
             {
                 continue;
             }
             if let Some(u) = until
-                && !summary.created.is_some_and(|c| c < u)
+                && summary.created.is_none_or(|c| c >= u)
             {
                 continue;
             }

@@ -40,7 +40,8 @@ impl Engine {
                 }
                 let tags = record::tags_of(c, &image.id)?;
                 let digests = record::digests_of(c, &image.id)?;
-                if !all && !(tags.is_empty() && digests.is_empty()) {
+                let dangling = tags.is_empty() && digests.is_empty();
+                if !all && !dangling {
                     return Ok(None); // tagged meanwhile
                 }
                 for r in tags.iter().chain(&digests) {

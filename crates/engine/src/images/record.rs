@@ -105,14 +105,13 @@ pub fn set_tag(conn: &Connection, tag: &Reference, image: &Digest) -> Result<Opt
 }
 
 pub fn get(conn: &Connection, id: &Digest) -> Result<Option<ImageRow>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1"),
-            [id.as_str()],
-            image_row,
-        )
-        .optional()?
-        .transpose()?)
+    conn.query_row(
+        &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1"),
+        [id.as_str()],
+        image_row,
+    )
+    .optional()?
+    .transpose()
 }
 
 pub fn all(conn: &Connection) -> Result<Vec<ImageRow>> {

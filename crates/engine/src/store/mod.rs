@@ -65,12 +65,10 @@ impl Db {
         let conn = Connection::open(path).map_err(|e| db_error(path, "open", e))?;
         conn.busy_timeout(Duration::from_secs(60))
             .map_err(|e| db_error(path, "configure", e))?;
-        // WAL: readers do not block the writer; synchronous=FULL: a committed
-        // change survives power loss, not only a crash.
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-        )
-        .map_err(|e| db_error(path, "configure", e))?;
+        // synchronous=FULL: a committed change survives power loss, not only a crash.
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(|e| db_error(path, "configure", e))?;
+        enable_wal(&conn).map_err(|e| db_error(path, "enable WAL", e))?;
         let db = Db {
             conn,
             path: path.to_path_buf(),
@@ -113,6 +111,35 @@ impl Db {
         let out = f(&self.conn);
         let _ = self.conn.execute_batch("COMMIT");
         out
+    }
+}
+
+/// Switches to WAL (readers never block the writer). The mode is persistent,
+/// so this only does work on a new database; there, several processes may race
+/// to switch it, and SQLite answers BUSY without waiting, so retry briefly.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0));
+        let result = match mode {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) => conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
     }
 }
 

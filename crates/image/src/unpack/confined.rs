@@ -55,7 +55,7 @@ impl Root {
     /// Opens a directory below the root (`b""` is the root itself).
     pub fn open_dir(&self, rel: &[u8]) -> io::Result<OwnedFd> {
         if rel.is_empty() {
-            return Ok(self.fd.try_clone()?);
+            return self.fd.try_clone();
         }
         match rfs::openat2(
             &self.fd,

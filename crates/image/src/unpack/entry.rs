@@ -271,7 +271,7 @@ impl Writer {
         if let Some((cached, fd)) = &self.parent_cache
             && cached == rel
         {
-            return Ok(fd.try_clone().map_err(EntryError::Read)?);
+            return fd.try_clone().map_err(EntryError::Read);
         }
         let fd = self.root.ensure_dir(rel)?;
         self.parent_cache = Some((rel.to_vec(), fd.try_clone().map_err(EntryError::Read)?));
@@ -321,21 +321,20 @@ impl Writer {
             if sparse {
                 for block in chunk.chunks(4096) {
                     if block.iter().all(|&b| b == 0) {
-                        out.seek(SeekFrom::Current(block.len() as i64))
-                            .map_err(io::Error::from)?;
+                        out.seek(SeekFrom::Current(block.len() as i64))?;
                         pending_hole = true;
                     } else {
-                        out.write_all(block).map_err(io::Error::from)?;
+                        out.write_all(block)?;
                         pending_hole = false;
                     }
                 }
             } else {
-                out.write_all(chunk).map_err(io::Error::from)?;
+                out.write_all(chunk)?;
             }
             total += n as u64;
         }
         if pending_hole {
-            file.set_len(total).map_err(io::Error::from)?;
+            file.set_len(total)?;
         }
         Ok(total)
     }

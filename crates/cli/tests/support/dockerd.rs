@@ -1,0 +1,172 @@
+//! A private dockerd for interoperability tests: its own data root, exec
+//! root, socket, pid file and containerd namespace, with no networking
+//! (`--bridge=none --iptables=false --ip-masq=false`).
+//!
+//! A dockerd started with `--bridge=none` deletes an existing docker0, so one
+//! is never started beside a dockerd this test did not start, and tests that
+//! use it hold a lock so that only one runs at a time.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{is_root, skip};
+
+pub struct Dockerd {
+    dir: PathBuf,
+    sock: PathBuf,
+    child: Child,
+    _lock: File,
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+}
+
+/// Whether a dockerd we did not start is running.
+fn foreign_dockerd() -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "dockerd")
+        })
+}
+
+impl Dockerd {
+    pub fn start(test: &str) -> Option<Dockerd> {
+        if !is_root() {
+            skip(test, "dockerd needs root");
+            return None;
+        }
+        if !on_path("dockerd") || !on_path("docker") {
+            skip(
+                test,
+                "dockerd or the docker CLI is not installed (apt-get install docker.io)",
+            );
+            return None;
+        }
+        let lock = File::create("/tmp/berth-test-dockerd.lock").ok()?;
+        lock.lock().ok()?;
+        if foreign_dockerd() {
+            skip(
+                test,
+                "another dockerd is running; a --bridge=none dockerd beside it could delete its docker0",
+            );
+            return None;
+        }
+        let dir = PathBuf::from(format!("/tmp/berth-dockerd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("config")).ok()?;
+        let sock = dir.join("d.sock");
+        let log = File::create(dir.join("dockerd.log")).ok()?;
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("d.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip6tables=false",
+            ])
+            .args([
+                "--containerd-namespace",
+                "berth-test",
+                "--containerd-plugins-namespace",
+                "berth-test-plugins",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().ok()?)
+            .stderr(log)
+            .spawn()
+            .ok()?;
+        let d = Dockerd {
+            dir,
+            sock,
+            child,
+            _lock: lock,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if d.docker(&["version", "--format", "{{.Server.Version}}"])
+                .status
+                .success()
+            {
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default();
+        panic!("{test}: private dockerd did not come up in 60 s:\n{log}");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.join("config"));
+        cmd
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    /// Runs docker and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Unmount whatever the daemon left mounted below its own directory.
+        let prefix = self.dir.display().to_string();
+        if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut mounts: Vec<&str> = info
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|m| m.starts_with(&prefix))
+                .collect();
+            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+            for m in mounts {
+                let _ = Command::new("umount").args(["-l", m]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

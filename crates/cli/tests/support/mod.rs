@@ -1,0 +1,334 @@
+//! Test support for the CLI integration tests: a private store per test, the
+//! real `berth` binary, a busybox image made from Debian's busybox-static, and
+//! builders for (hostile) image archives.
+#![allow(dead_code)]
+
+pub mod dockerd;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use berth_image::Digest;
+use berth_image::rawtar::{self, RawEntry};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// Skips a test whose prerequisite is missing, saying why. Under
+/// `BERTH_REQUIRE_ALL=1` (set by CI) a missing prerequisite fails instead, so
+/// CI can never pass by skipping.
+pub fn skip(test: &str, reason: &str) {
+    if std::env::var_os("BERTH_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("{test}: prerequisite missing under BERTH_REQUIRE_ALL=1: {reason}");
+    }
+    eprintln!("SKIP {test}: {reason}");
+}
+
+pub fn is_root() -> bool {
+    rustix_is_root()
+}
+
+fn rustix_is_root() -> bool {
+    // SAFETY-free: read our own status file.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A private data root and run root, removed when dropped.
+pub struct Store {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub run: PathBuf,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    pub fn new() -> Store {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().join("root");
+        let run = dir.path().join("run");
+        Store { dir, root, run }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BERTH);
+        cmd.args(args)
+            .env("BERTH_ROOT", &self.root)
+            .env("BERTH_RUN_ROOT", &self.run)
+            .env_remove("BERTH_FAILPOINT")
+            .env_remove("BERTH_LAYER_MAX_BYTES")
+            .env_remove("BERTH_LAYER_MAX_ENTRIES");
+        cmd
+    }
+
+    /// Runs berth with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth")
+    }
+
+    /// Runs berth feeding `input` on stdin.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        run_with_stdin(self.command(args), input)
+    }
+
+    /// Runs berth and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_success(&out, args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs berth and requires failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} should fail; stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn load_bytes(&self, archive: &[u8]) -> Output {
+        self.run_stdin(&["load"], archive)
+    }
+
+    /// Imports the busybox image as `tag`; returns its ID.
+    pub fn busybox(&self, tag: &str) -> Option<String> {
+        let tar = busybox_tar()?;
+        let out = self.run_stdin(&["import", "-c", "CMD [\"sh\"]", "-", tag], &tar);
+        assert_success(&out, &["import"]);
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// `system check` must be clean.
+    pub fn assert_check_clean(&self) {
+        let out = self.run(&["system", "check"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("no problems"),
+            "system check not clean:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Full IDs of all images.
+    pub fn image_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .ok(&["images", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// No temp, trash or unrecorded snapshot directory anywhere in the store.
+    pub fn assert_no_leftovers(&self) {
+        let count = |p: PathBuf| std::fs::read_dir(&p).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(
+            count(self.root.join("content/ingest")),
+            0,
+            "ingest directory not empty"
+        );
+        assert_eq!(count(self.root.join("trash")), 0, "trash not empty");
+        let snapshots = count(self.root.join("snapshots"));
+        let check = self.ok(&["system", "check"]);
+        let recorded: usize = check
+            .split(" snapshots")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(usize::MAX);
+        assert_eq!(
+            snapshots, recorded,
+            "snapshot directories differ from snapshot rows\n{check}"
+        );
+    }
+
+    /// Names of files under `dir` in the store, recursively (for before/after comparisons).
+    pub fn tree(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.root, &self.root, &mut out);
+        out.retain(|p| !p.starts_with("berth.db"));
+        out.sort();
+        out
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        out.push(p.strip_prefix(base).unwrap_or(&p).display().to_string());
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(base, &p, out);
+        }
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    out
+}
+
+pub fn assert_success(out: &Output, what: &[&str]) {
+    assert!(
+        out.status.success(),
+        "berth {what:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The busybox rootfs tar from scripts/busybox-image.sh, built once per test process.
+pub fn busybox_tar() -> Option<Vec<u8>> {
+    static TAR: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    let tar = TAR.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-image.sh");
+        let out = Command::new("bash").arg(script).output().ok()?;
+        if !out.status.success() {
+            eprintln!("busybox-image.sh: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Some(out.stdout)
+    });
+    if tar.is_none() {
+        skip(
+            "busybox image",
+            "scripts/busybox-image.sh failed (apt-get install busybox-static)",
+        );
+    }
+    tar.clone()
+}
+
+/// One image for an archive.
+pub struct TestImage {
+    pub layers: Vec<Vec<u8>>,
+    /// Diff IDs for the config; `None` computes the right ones.
+    pub diff_ids: Option<Vec<String>>,
+    pub tags: Vec<String>,
+    /// Extra config JSON fields.
+    pub cmd: Vec<String>,
+}
+
+impl TestImage {
+    pub fn new(layers: Vec<Vec<u8>>, tag: &str) -> TestImage {
+        TestImage {
+            layers,
+            diff_ids: None,
+            tags: vec![tag.to_string()],
+            cmd: vec!["sh".into()],
+        }
+    }
+
+    pub fn config(&self) -> Vec<u8> {
+        let diff_ids = self.diff_ids.clone().unwrap_or_else(|| {
+            self.layers
+                .iter()
+                .map(|l| uncompressed_digest(l).to_string())
+                .collect()
+        });
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2026-01-02T03:04:05Z",
+            "config": {"Cmd": self.cmd},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": self.layers.iter().map(|_| serde_json::json!({"created": "2026-01-02T03:04:05Z", "created_by": "test"})).collect::<Vec<_>>(),
+        }))
+        .expect("json")
+    }
+}
+
+/// sha256 of a layer's uncompressed bytes.
+pub fn uncompressed_digest(layer: &[u8]) -> Digest {
+    if layer.starts_with(&[0x1f, 0x8b]) {
+        let mut d = flate2::read::MultiGzDecoder::new(layer);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut out).expect("gunzip");
+        Digest::of(&out)
+    } else {
+        Digest::of(layer)
+    }
+}
+
+/// A legacy docker-archive (what `docker save` of Docker < 25 writes), with
+/// an optional override of the manifest.json bytes and extra raw entries.
+pub fn docker_archive(images: &[TestImage]) -> Vec<u8> {
+    docker_archive_with(images, None, Vec::new())
+}
+
+pub fn docker_archive_with(
+    images: &[TestImage],
+    manifest: Option<Vec<u8>>,
+    extra: Vec<RawEntry>,
+) -> Vec<u8> {
+    let mut entries = Vec::new();
+    let mut manifest_entries = Vec::new();
+    for image in images {
+        let config = image.config();
+        let config_name = format!("{}.json", Digest::of(&config).hex());
+        let mut layer_names = Vec::new();
+        for layer in &image.layers {
+            let name = format!("{}/layer.tar", Digest::of(layer).hex());
+            entries.push(RawEntry::file(&name, layer));
+            layer_names.push(name);
+        }
+        entries.push(RawEntry::file(&config_name, &config));
+        manifest_entries.push(serde_json::json!({"Config": config_name, "RepoTags": image.tags, "Layers": layer_names}));
+    }
+    let manifest = manifest.unwrap_or_else(|| serde_json::to_vec(&manifest_entries).expect("json"));
+    entries.extend(extra);
+    entries.push(RawEntry::file("manifest.json", &manifest));
+    rawtar::archive(&entries)
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// A small layer with a few files.
+pub fn small_layer(tag: &str) -> Vec<u8> {
+    rawtar::archive(&[
+        RawEntry::dir("etc"),
+        RawEntry::file("etc/motd", format!("layer {tag}\n").as_bytes()),
+        RawEntry::file(&format!("data-{tag}"), &vec![b'x'; 10_000]),
+    ])
+}
