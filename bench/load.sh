@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/load.sh: `berth load` vs `docker load` of the same multi-layer gzip image
+# (~300 MB of files from this machine's /usr), side by side in one run, with the
+# stores on the disk and on a tmpfs; then `berth images` vs `docker images` on a
+# store with 1000 tags. Prints medians and ratios (these machines are noisy:
+# never read one time alone).
+#
+#   bench/load.sh [RUNS]          (root; needs docker.io, python3, bc)
+#
+# Every run gets fresh stores (a new berth root, a new dockerd data root), and
+# nothing is deleted between measured runs: on ext4, creating files right after
+# deleting many costs kernel time (find_inode_bit/recently_deleted) that would
+# land on whichever engine runs next.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+runs=${1:-5}
+
+cargo build --release -q
+berth=$PWD/target/release/berth
+work=$(mktemp -d /tmp/berth-bench-load.XXXXXX)
+cleanup() {
+    stop_dockerd
+    umount "$work/tmpfs" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ~300 MB of real files in four layers of different shapes: compiler binaries,
+# many small headers, a Python tree, and a small layer of tiny files.
+dirs=(/usr/lib/gcc /usr/include /usr/lib/python3.11 /usr/share/zoneinfo)
+for d in "${dirs[@]}"; do
+    [ -d "$d" ] || { echo "bench: $d missing" >&2; exit 1; }
+done
+echo "building the test image from ${dirs[*]} ($(du -scm "${dirs[@]}" | tail -1 | cut -f1) MB of files)..."
+python3 bench/make-image.py "$work/image.tar" bench/load:1 "${dirs[@]}"
+echo "image: $(du -m "$work/image.tar" | cut -f1) MB archive, ${#dirs[@]} gzip layers; $runs runs per engine and place"
+
+measure() { # place-dir label
+    local place=$1 label=$2 b=() d=() i
+    for i in $(seq 1 "$runs"); do
+        # Alternate which engine goes first.
+        if [ $((i % 2)) = 1 ]; then
+            sync
+            b+=("$(time_cmd "$berth" --root "$place/berth$i" --run-root "$place/run$i" load -i "$work/image.tar")")
+        fi
+        start_dockerd "$place/dockerd$i"
+        sync
+        d+=("$(time_cmd dock load -i "$work/image.tar")")
+        kill "$(cat "$DOCKERD_DIR/d.pid")"; while kill -0 "$(cat "$DOCKERD_DIR/d.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done
+        DOCKERD_DIR=
+        if [ $((i % 2)) = 0 ]; then
+            sync
+            b+=("$(time_cmd "$berth" --root "$place/berth$i" --run-root "$place/run$i" load -i "$work/image.tar")")
+        fi
+    done
+    local bm dm
+    bm=$(median "${b[@]}")
+    dm=$(median "${d[@]}")
+    printf 'load %-6s berth median %6.3f s   docker median %6.3f s   berth/docker %s\n' "$label" "$bm" "$dm" "$(ratio "$bm" "$dm")"
+    echo "            berth:  ${b[*]}"
+    echo "            docker: ${d[*]}"
+}
+
+mkdir -p "$work/disk" "$work/tmpfs"
+measure "$work/disk" disk
+mount -t tmpfs -o size=12g tmpfs "$work/tmpfs"
+measure "$work/tmpfs" tmpfs
+grep -o " $work/disk[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+
+# `images` on a store with 1000 tags (the image loaded above is in both).
+start_dockerd "$work/tmpfs/dockerd1"
+store=(--root "$work/tmpfs/berth1" --run-root "$work/tmpfs/run1")
+echo "tagging 1000 times in each..."
+for i in $(seq 1 1000); do "$berth" "${store[@]}" tag bench/load:1 "bench/tag$i:v1"; done
+for i in $(seq 1 1000); do dock tag bench/load:1 "bench/tag$i:v1"; done
+b=() d=()
+for i in $(seq 1 11); do
+    b+=("$(time_cmd "$berth" "${store[@]}" images)")
+    d+=("$(time_cmd dock images)")
+done
+bm=$(median "${b[@]}")
+dm=$(median "${d[@]}")
+printf 'images (1001 tags)  berth median %6.3f s   docker median %6.3f s   berth/docker %s\n' "$bm" "$dm" "$(ratio "$bm" "$dm")"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages berth's demo and tests use, on a fresh machine.
+# Idempotent: does nothing when everything is present.
+#
+#   busybox-static  the offline busybox image (scripts/busybox-image.sh)
+#   file            checks that busybox is static
+#   zstd            zstd layers in tests and benchmarks
+#   docker.io       a private dockerd for the interoperability tests
+#   skopeo          reads berth's OCI archives in the interoperability tests
+set -euo pipefail
+
+packages=(busybox-static file zstd docker.io skopeo)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps.sh: run as root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    # Installing docker.io must not start a system dockerd: the tests start
+    # their own, and never beside one they did not start.
+    created_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
