@@ -8,9 +8,11 @@
 #   bench/load.sh [RUNS]          (root; needs docker.io, python3, bc)
 #
 # Every run gets fresh stores (a new berth root, a new dockerd data root), and
-# nothing is deleted between measured runs: on ext4, creating files right after
-# deleting many costs kernel time (find_inode_bit/recently_deleted) that would
-# land on whichever engine runs next.
+# nothing is deleted between measured runs. "disk" is a fresh journaled ext4 on
+# a loop device with direct I/O onto this machine's disk: this VM's root ext4
+# has no journal, and there creating files soon after deleting many costs
+# seconds of kernel time (find_inode_bit -> recently_deleted) that would land on
+# whichever engine happens to run next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -19,9 +21,11 @@ runs=${1:-5}
 cargo build --release -q
 berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench-load.XXXXXX)
+loopdev=
 cleanup() {
     stop_dockerd
-    umount "$work/tmpfs" 2>/dev/null || true
+    grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    [ -n "$loopdev" ] && losetup -d "$loopdev" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,6 +67,10 @@ measure() { # place-dir label
 }
 
 mkdir -p "$work/disk" "$work/tmpfs"
+truncate -s 40G "$work/disk.img"
+loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
+mkfs.ext4 -q "$loopdev"
+mount "$loopdev" "$work/disk"
 measure "$work/disk" disk
 mount -t tmpfs -o size=12g tmpfs "$work/tmpfs"
 measure "$work/tmpfs" tmpfs

@@ -145,4 +145,65 @@ fn skopeo_reads_both_save_formats() {
         );
         assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(2));
     }
+
+    // And the other way: an OCI archive skopeo writes loads into berth.
+    let docker_save = s.dir.path().join("for-skopeo.tar");
+    s.ok(&[
+        "save",
+        "-o",
+        docker_save.to_str().unwrap_or_default(),
+        "sk:1",
+    ]);
+    let oci = s.dir.path().join("by-skopeo.tar");
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            &format!("docker-archive:{}", docker_save.display()),
+            &format!("oci-archive:{}:example.com/sk:2", oci.display()),
+        ])
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo copy to oci-archive: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh = Store::new();
+    let loaded = fresh.ok(&["load", "-i", oci.to_str().unwrap_or_default()]);
+    assert!(loaded.contains("Loaded image"), "{loaded}");
+    // skopeo may rewrite the config on conversion; the layers are the same.
+    let layers = |store: &Store, name: &str| {
+        json(&store.ok(&["image", "inspect", name]))[0]["RootFS"]["Layers"].clone()
+    };
+    assert_eq!(
+        layers(&fresh, "example.com/sk:2"),
+        layers(&s, "sk:1"),
+        "skopeo's OCI archive carries the same layers"
+    );
+    let listing = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&oci)
+        .arg("index.json")
+        .output()
+        .expect("tar");
+    let index = json(&String::from_utf8_lossy(&listing.stdout));
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let manifest = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&oci)
+        .arg(format!("blobs/sha256/{}", &manifest_digest[7..]))
+        .output()
+        .expect("tar");
+    let config_digest =
+        json(&String::from_utf8_lossy(&manifest.stdout))["config"]["digest"].clone();
+    assert_eq!(
+        fresh.image_ids(),
+        vec![config_digest.as_str().unwrap_or_default().to_string()],
+        "image ID is skopeo's config digest"
+    );
+    fresh.assert_check_clean();
 }

@@ -457,3 +457,107 @@ fn system_check_finds_and_repairs_corruption() {
         "the intact image survives"
     );
 }
+
+/// An OCI image layout tar with one index listing an amd64 and an arm64 image
+/// (a multi-platform index nested under the top-level one).
+fn multi_platform_layout(tag_annotation: Option<&str>) -> (Vec<u8>, String, String) {
+    use berth_image::Digest;
+    let mut entries = vec![RawEntry::file(
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )];
+    let mut manifests = Vec::new();
+    let mut configs = Vec::new();
+    for (arch, zstd) in [("amd64", true), ("arm64", false)] {
+        let tar = small_layer(arch);
+        let layer = if zstd {
+            zstd::encode_all(&tar[..], 3).expect("zstd")
+        } else {
+            gzip(&tar)
+        };
+        let media = if zstd {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        } else {
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        };
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [Digest::of(&tar).to_string()]},
+        }))
+        .expect("json");
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::of(&config).to_string(), "size": config.len()},
+            "layers": [{"mediaType": media, "digest": Digest::of(&layer).to_string(), "size": layer.len()}],
+        }))
+        .expect("json");
+        for blob in [&layer, &config, &manifest] {
+            entries.push(RawEntry::file(
+                &format!("blobs/sha256/{}", Digest::of(blob).hex()),
+                blob,
+            ));
+        }
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": Digest::of(&manifest).to_string(),
+            "size": manifest.len(), "platform": {"architecture": arch, "os": "linux"},
+        }));
+        configs.push(Digest::of(&config).to_string());
+    }
+    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})).expect("json");
+    entries.push(RawEntry::file(
+        &format!("blobs/sha256/{}", berth_image::Digest::of(&index).hex()),
+        &index,
+    ));
+    let mut top = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": berth_image::Digest::of(&index).to_string(), "size": index.len()});
+    if let Some(name) = tag_annotation {
+        top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": name});
+    }
+    entries.push(RawEntry::file(
+        "index.json",
+        &serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]}))
+            .expect("json"),
+    ));
+    (
+        rawtar::archive(&entries),
+        configs[0].clone(),
+        configs[1].clone(),
+    )
+}
+
+#[test]
+fn oci_layouts_load_the_host_platform_from_a_multi_platform_index() {
+    let s = Store::new();
+    let (archive, amd64, arm64) = multi_platform_layout(Some("localhost/multi:1"));
+    let out = s.run_stdin(&["load"], &archive);
+    support::assert_success(&out, &["load"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Loaded image: localhost/multi:1"
+    );
+    let image = &json(&s.ok(&["image", "inspect", "localhost/multi:1"]))[0];
+    assert_eq!(
+        image["Id"],
+        amd64.as_str(),
+        "the amd64 image is chosen on this host"
+    );
+    assert_ne!(amd64, arm64);
+    assert_eq!(image["Architecture"], "amd64");
+    // The zstd layer unpacked: history shows its size.
+    assert!(s.ok(&["history", "localhost/multi:1"]).contains("10kB"));
+    s.assert_check_clean();
+
+    // A bare tag in ref.name names no repository: the image loads untagged.
+    let s = Store::new();
+    let (archive, amd64, _) = multi_platform_layout(Some("latest"));
+    let out = s.ok(&["load", "-i", &{
+        let p = s.dir.path().join("layout.tar");
+        std::fs::write(&p, &archive).expect("write");
+        p.display().to_string()
+    }]);
+    assert_eq!(out.trim(), format!("Loaded image ID: {amd64}"));
+    assert_eq!(
+        s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .trim(),
+        "<none>:<none>"
+    );
+}

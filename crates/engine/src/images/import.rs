@@ -15,6 +15,7 @@ use super::record::{self, LayerRow, NewImage};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::store::snapshots::{self, Readied};
+use crate::store::writeback::BackgroundSync;
 
 #[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
@@ -68,6 +69,7 @@ impl Engine {
         changes::apply(&mut run_config, &options.changes)?;
 
         let lease = self.acquire_lease()?;
+        let writeback = BackgroundSync::start(&self.paths.snapshots);
         let snapshot = self
             .db
             .write(|c| snapshots::create_incomplete(c, lease.lease, None))?;
@@ -88,6 +90,7 @@ impl Engine {
         let blob_digest = blob.digest().clone();
         let blob_size = blob.size();
 
+        drop(writeback);
         unpack::sync_filesystem(&self.paths.snapshots).ctx("sync", &self.paths.snapshots)?;
         let layer_size = match self.db.write(|c| {
             snapshots::mark_ready(c, lease.lease, snapshot, stats.diff_id.as_str(), stats.size)

@@ -21,6 +21,7 @@ use super::record::{self, LayerRow, NewImage};
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::failpoint;
+use crate::store::writeback::BackgroundSync;
 
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -39,6 +40,7 @@ impl Engine {
     pub fn load(&self, reader: impl Read) -> Result<LoadReport> {
         let lease = self.acquire_lease()?;
         failpoint::hit("load:lease-acquired");
+        let _writeback = BackgroundSync::start(&self.paths.snapshots);
 
         let mut contents = ArchiveContents::read(reader, &self.paths.content, &self.owner)
             .map_err(|e| Error::from(e).context("load"))?;

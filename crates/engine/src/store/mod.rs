@@ -11,6 +11,7 @@ pub mod leases;
 mod schema;
 pub mod snapshots;
 pub mod sweep;
+pub mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

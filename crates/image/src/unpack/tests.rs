@@ -54,7 +54,10 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 #[test]
 fn writes_every_entry_kind_with_metadata() {
     if !is_root() {
-        skip("writes_every_entry_kind_with_metadata", "needs root for chown, mknod and trusted.* xattrs");
+        skip(
+            "writes_every_entry_kind_with_metadata",
+            "needs root for chown, mknod and trusted.* xattrs",
+        );
         return;
     }
     let s = scratch();
@@ -210,7 +213,10 @@ fn sparse_files_are_written_with_holes() {
     match status {
         Ok(st) if st.success() => {}
         _ => {
-            skip("sparse_files_are_written_with_holes", "GNU tar is not available to build a sparse archive");
+            skip(
+                "sparse_files_are_written_with_holes",
+                "GNU tar is not available to build a sparse archive",
+            );
             return;
         }
     }
