@@ -3,16 +3,22 @@
 //! One multi-call binary: invoked as `berth-runc` it will be the OCI runtime
 //! (issue 3); otherwise it is the daemonless CLI.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod commands;
 mod format;
 mod output;
+mod runc;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if runc::invoked_as_runc() {
+        return runc::main();
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

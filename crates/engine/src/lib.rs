@@ -5,6 +5,8 @@
 //! Synchronous by design: the CLI is one short-lived process per command; the
 //! few parallel parts (unpacking layers) use scoped threads.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod error;
 pub mod failpoint;

@@ -6,6 +6,8 @@
 //! Mechanism only: no database and no policy. The engine decides what is
 //! stored and when it becomes visible.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod compression;
 pub mod content;

@@ -1,0 +1,65 @@
+//! `berth-runc`: runc's command line over berth-runtime, as containerd's runc
+//! shim and dockerd call it. Same binary as `berth`, chosen by argv[0].
+//!
+//! Errors go to stderr and, with `--log FILE --log-format json`, as logrus-
+//! shaped lines to the log file, where containerd reads the last one.
+
+mod cli;
+mod commands;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Whether this invocation is the runtime (`berth-runc`, or `runc` if someone
+/// links it so).
+pub fn invoked_as_runc() -> bool {
+    std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
+        .is_some_and(|n| n == "berth-runc" || n == "runc")
+}
+
+pub fn main() -> ExitCode {
+    let args = match cli::RuncCli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let log = args.log.clone();
+    let json = args.log_format == "json";
+    match commands::run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report(log.as_deref(), json, &e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints an error, and logs it where containerd looks for it.
+fn report(log: Option<&Path>, json: bool, message: &str) {
+    eprintln!("berth-runc: {message}");
+    let Some(path) = log else { return };
+    let time = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let line = if json {
+        serde_json::json!({"level": "error", "msg": message, "time": time}).to_string()
+    } else {
+        format!("time=\"{time}\" level=error msg={message:?}")
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}

@@ -1,0 +1,175 @@
+//! `exec`: another process in a running container, in all its namespaces and
+//! its cgroup, under the container's seccomp profile.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, WaitOptions};
+
+use super::{Runtime, cgroup_of};
+use crate::error::{Error, IoContext, Result};
+use crate::init::{self, ExecConfig, Join};
+use crate::state::Status;
+use crate::sync::{self, Msg};
+use crate::sys;
+
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process runs, instead of waiting for its exit.
+    pub detach: bool,
+}
+
+/// (spec name, /proc/PID/ns name) of namespaces an exec joins.
+const NAMESPACES: &[(LinuxNamespaceType, &str)] = &[
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Mount, "mnt"),
+];
+
+impl Runtime {
+    /// Starts the process; returns its pid, and with `detach == false` its
+    /// exit status once it ends.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<(i32, Option<i32>)> {
+        let state = self.state(id)?;
+        match state.status(&self.root) {
+            Status::Running | Status::Created => {}
+            Status::Paused => return Err(Error::state("cannot exec in a paused container")),
+            _ => return Err(Error::state("cannot exec in a stopped container")),
+        }
+        if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
+            return Err(Error::invalid(
+                "cannot allocate tty if runc will detach without setting console socket",
+            ));
+        }
+        let spec = self.saved_spec(id)?;
+        let wanted: Vec<LinuxNamespaceType> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        let mut join = Vec::new();
+        for (kind, name) in NAMESPACES {
+            if !wanted.contains(kind) {
+                continue;
+            }
+            let path = PathBuf::from(format!("/proc/{}/ns/{name}", state.pid));
+            // Joining a namespace we are already in is an error for user namespaces.
+            if *kind == LinuxNamespaceType::User && same_ns(&path, "/proc/self/ns/user") {
+                continue;
+            }
+            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .ctx("open namespace", &path)?;
+            join.push(Join { kind: *kind, fd });
+        }
+        if wanted.contains(&LinuxNamespaceType::Pid) {
+            let path = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
+            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .ctx("open namespace", &path)?;
+            rustix::thread::move_into_link_name_space(
+                fd.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::ProcessID),
+            )
+            .map_err(|e| Error::system(format!("join the pid namespace of {id}: {e}")))?;
+        }
+        let console: Option<OwnedFd> = match &opts.console_socket {
+            Some(path) if opts.process.terminal() == Some(true) => {
+                Some(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
+                    Error::io("connect to console socket", path, e)
+                })?))
+            }
+            _ => None,
+        };
+        let cgroup = cgroup_of(&state)?;
+        let (parent_end, child_end) = sync::pair()?;
+        let pid = match sys::clone(0)
+            .map_err(|e| Error::system(format!("clone the exec process: {e}")))?
+        {
+            sys::Forked::Child => {
+                drop(parent_end);
+                init::exec_process(ExecConfig {
+                    spec: &spec,
+                    process: &opts.process,
+                    channel: child_end,
+                    console,
+                    join,
+                })
+            }
+            sys::Forked::Parent(pid) => pid,
+        };
+        drop(child_end);
+        let fail = |e: Error| {
+            if let Some(p) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                let _ = rustix::process::waitpid(Some(p), WaitOptions::empty());
+            }
+            e
+        };
+        cgroup.add_pid(pid).map_err(|e| fail(e.into()))?;
+        parent_end
+            .send(&Msg::Go {
+                state: String::new(),
+            })
+            .map_err(fail)?;
+        match parent_end.recv().map_err(fail)? {
+            None => {}
+            Some(Msg::Failed { step, message }) => {
+                let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
+                return Err(Error::system(format!("exec failed: {step}: {message}")));
+            }
+            Some(other) => {
+                return Err(fail(Error::system(format!(
+                    "exec: unexpected message {other:?}"
+                ))));
+            }
+        }
+        if let Some(pid_file) = &opts.pid_file {
+            std::fs::write(pid_file, pid.to_string()).ctx("write pid file", pid_file)?;
+        }
+        if opts.detach {
+            return Ok((pid, None));
+        }
+        Ok((pid, Some(wait_exit(pid)?)))
+    }
+}
+
+/// Waits for a child and returns its exit code (128 + signal if killed).
+pub fn wait_exit(pid: i32) -> Result<i32> {
+    let p = Pid::from_raw(pid).ok_or_else(|| Error::invalid(format!("invalid pid {pid}")))?;
+    loop {
+        match rustix::process::waitpid(Some(p), WaitOptions::empty()) {
+            Ok(Some((_, status))) => {
+                if let Some(code) = status.exit_status() {
+                    return Ok(code);
+                }
+                if let Some(sig) = status.terminating_signal() {
+                    return Ok(128 + sig);
+                }
+            }
+            Ok(None) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::system(format!("wait for {pid}: {e}"))),
+        }
+    }
+}
+
+fn same_ns(a: &std::path::Path, b: &str) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.ino() == y.ino() && x.dev() == y.dev()
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,139 @@
+//! The last steps before the user's program runs: finding it, the working
+//! directory (verified), the environment, closing every inherited fd, and
+//! execve.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
+
+use super::Failure;
+use crate::sys;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds `name` the way runc (and Go's exec.LookPath) does: a name with a
+/// slash is used as given; otherwise each $PATH entry is tried. Errors read
+/// `exec: "top": executable file not found in $PATH`.
+pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
+    let not_found = || {
+        Failure::msg(
+            format!("exec: {name:?}"),
+            "executable file not found in $PATH",
+        )
+    };
+    if name.is_empty() {
+        return Err(Failure::msg(
+            "exec",
+            "no command given (process.args is empty)",
+        ));
+    }
+    if name.contains('/') {
+        return match is_executable(Path::new(name)) {
+            Ok(()) => Ok(PathBuf::from(name)),
+            Err(e) => Err(Failure::msg(format!("exec: {name:?}"), &e)),
+        };
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        if is_executable(&candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(not_found())
+}
+
+fn is_executable(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => e.to_string(),
+    })?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err("permission denied".into());
+    }
+    Ok(())
+}
+
+/// Changes to `cwd` resolved strictly inside the root (no magic links such as
+/// /proc/self/fd/N, no escape), then checks where the kernel says we are.
+pub fn chdir_verified(cwd: &Path) -> Result<(), Failure> {
+    let step = || {
+        format!(
+            "chdir to cwd {:?} set in config.json",
+            cwd.display().to_string()
+        )
+    };
+    if !cwd.is_absolute() {
+        return Err(Failure::msg(
+            step(),
+            "the working directory must be absolute",
+        ));
+    }
+    let rel = cwd.strip_prefix("/").unwrap_or(cwd);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let root = rfs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::new(step(), e))?;
+    let dir = rfs::openat2(
+        &root,
+        rel,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| Failure::new(step(), e))?;
+    rustix::process::fchdir(&dir).map_err(|e| Failure::new(step(), e))?;
+    // getcwd prefixes "(unreachable)" to a directory outside our root.
+    let now = rustix::process::getcwd(Vec::new()).map_err(|e| Failure::new(step(), e))?;
+    let now = now.to_bytes();
+    if !now.starts_with(b"/") {
+        return Err(Failure::msg(
+            step(),
+            "the working directory is outside the container root",
+        ));
+    }
+    Ok(())
+}
+
+/// Closes every fd except stdio (and the `keep` range, for LISTEN_FDS-style
+/// preserved fds), then execs. Returns only on failure.
+pub fn exec(program: &Path, args: &[String], env: &[String], keep_extra: u32) -> Failure {
+    let to_c = |s: &str| {
+        CString::new(s.as_bytes())
+            .map_err(|_| Failure::msg("exec", "an argument contains a NUL byte"))
+    };
+    let prog = match CString::new(program.as_os_str().as_bytes()) {
+        Ok(p) => p,
+        Err(_) => return Failure::msg("exec", "the program path contains a NUL byte"),
+    };
+    let argv: Result<Vec<CString>, Failure> = args.iter().map(|a| to_c(a)).collect();
+    let envp: Result<Vec<CString>, Failure> = env.iter().map(|e| to_c(e)).collect();
+    let (argv, envp) = match (argv, envp) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(f), _) | (_, Err(f)) => return f,
+    };
+    // Nothing of the runtime survives into the container: every fd above
+    // stdio (and preserved fds) is closed on exec.
+    if let Err(e) = sys::close_range(3 + keep_extra, true) {
+        return Failure::new("close inherited file descriptors", e);
+    }
+    let err = sys::execve(&prog, &argv, &envp);
+    Failure::new(format!("exec {:?}", program.display().to_string()), err)
+}

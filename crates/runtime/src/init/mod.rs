@@ -1,0 +1,351 @@
+//! What runs inside the new process after `clone`: the container's init
+//! (for `create`) and an extra process (for `exec`). Both end in `execve` of
+//! the user's program or in `_exit(1)` after sending the parent a message
+//! that names the failed step.
+
+pub mod caps;
+mod console;
+mod devices;
+mod exec;
+mod limits;
+pub mod mounts;
+mod rootfs;
+mod user;
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::LinkNameSpaceType;
+
+use crate::sync::{Channel, Msg};
+use crate::{hooks, seccomp, sys};
+
+/// A failed step, reported to the runtime as `step: message`.
+#[derive(Debug)]
+pub struct Failure {
+    pub step: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(step: impl Into<String>, err: impl std::fmt::Display) -> Failure {
+        Failure {
+            step: step.into(),
+            message: err.to_string(),
+        }
+    }
+    pub fn msg(step: impl Into<String>, message: &str) -> Failure {
+        Failure {
+            step: step.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Failure {
+        Failure {
+            step: "init".into(),
+            message: e.message,
+        }
+    }
+}
+
+/// A namespace to join, opened by the parent.
+pub struct Join {
+    pub kind: LinuxNamespaceType,
+    pub fd: OwnedFd,
+}
+
+/// Everything the container's init needs, prepared by `create` before clone.
+pub struct InitConfig<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub channel: Channel,
+    /// O_PATH fd of the exec fifo (reopened for writing after pivot_root).
+    pub fifo: OwnedFd,
+    pub console: Option<OwnedFd>,
+    pub join: Vec<Join>,
+    pub new_userns: bool,
+    pub new_cgroupns: bool,
+    pub no_pivot: bool,
+    /// v1: (subsystem dir name, host cgroup dir) for a `cgroup` mount.
+    pub cgroup_binds: Vec<(String, PathBuf)>,
+}
+
+/// The container's init. Never returns.
+pub fn container_init(cfg: InitConfig) -> ! {
+    let result = run_init(&cfg);
+    let Err(failure) = result;
+    let _ = cfg.channel.send(&Msg::Failed {
+        step: failure.step,
+        message: failure.message,
+    });
+    sys::exit_now(1)
+}
+
+fn process_of(spec: &Spec) -> Result<&Process, Failure> {
+    spec.process()
+        .as_ref()
+        .ok_or_else(|| Failure::msg("init", "config.json has no process"))
+}
+
+fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
+    let spec = cfg.spec;
+    let process = process_of(spec)?;
+    // Until we report ready, die with the runtime rather than linger.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
+    let state = match cfg.channel.recv().map_err(Failure::from)? {
+        Some(Msg::Go { state }) => state,
+        other => {
+            return Err(Failure::msg(
+                "init",
+                &format!("expected the go-ahead, got {other:?}"),
+            ));
+        }
+    };
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+
+    join_namespaces(&cfg.join)?;
+    if cfg.new_userns {
+        become_root_in_userns()?;
+    }
+    if cfg.new_cgroupns {
+        sys::unshare_cgroup_namespace()
+            .map_err(|e| Failure::new("unshare the cgroup namespace", e))?;
+    }
+    rustix::process::setsid().ok();
+
+    let _root = rootfs::prepare(
+        spec,
+        cfg.rootfs,
+        cfg.bundle,
+        &cfg.cgroup_binds,
+        cfg.new_userns,
+    )?;
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().clone())
+    {
+        hooks::run("createContainer", &h, &state).map_err(Failure::from)?;
+    }
+    rootfs::pivot(cfg.rootfs, cfg.no_pivot)?;
+
+    if let Some(hostname) = spec.hostname() {
+        rustix::system::sethostname(hostname.as_bytes())
+            .map_err(|e| Failure::new(format!("sethostname {hostname}"), e))?;
+    }
+    if let Some(domain) = spec.domainname() {
+        rustix::system::setdomainname(domain.as_bytes())
+            .map_err(|e| Failure::new(format!("setdomainname {domain}"), e))?;
+    }
+    let procfs = limits::private_procfs()?;
+    let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        limits::apply_sysctls(&procfs, sysctl)?;
+    }
+    rootfs::mask_paths(
+        linux
+            .and_then(|l| l.masked_paths().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    rootfs::readonly_paths(
+        linux
+            .and_then(|l| l.readonly_paths().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::readonly_root()?;
+    }
+    if process.terminal() == Some(true) {
+        let socket = cfg
+            .console
+            .as_ref()
+            .ok_or_else(|| Failure::msg("console", "a terminal needs a console socket"))?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(socket, size)?;
+    }
+    limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let env = process.env().clone().unwrap_or_default();
+    let program = exec::find_executable(
+        process
+            .args()
+            .as_ref()
+            .and_then(|a| a.first())
+            .map_or("", |s| s),
+        &env,
+    )?;
+
+    // Ready: the runtime may exit now, and we must outlive it.
+    rustix::process::set_parent_process_death_signal(None).ok();
+    cfg.channel.send(&Msg::Ready).map_err(Failure::from)?;
+
+    // Block until `start` opens the fifo for reading. The fifo is reached
+    // through our private procfs, not the container's /proc.
+    let fifo = rustix::fs::openat(
+        &procfs,
+        format!("thread-self/fd/{}", cfg.fifo.as_raw_fd()).as_str(),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::new("open the exec fifo", e))?;
+    rustix::io::write(&fifo, b"0").map_err(|e| Failure::new("write the exec fifo", e))?;
+    drop(fifo);
+
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        hooks::run("startContainer", &h, &state).map_err(Failure::from)?;
+    }
+    Err(finish(spec, process, &program, env))
+}
+
+/// Capabilities, user, no_new_privs, cwd and seccomp, then exec. Shared by
+/// the init and exec'd processes. Returns only on failure.
+fn finish(spec: &Spec, process: &Process, program: &Path, mut env: Vec<String>) -> Failure {
+    match finish_setup(spec, process, &mut env) {
+        Ok(()) => {}
+        Err(f) => return f,
+    }
+    let preserved = 0;
+    exec::exec(
+        program,
+        process.args().as_deref().unwrap_or(&[]),
+        &env,
+        preserved,
+    )
+}
+
+fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result<(), Failure> {
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let nnp = process.no_new_privileges() == Some(true);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+    // before the capabilities go. With it, load it last, just before exec.
+    if let Some(profile) = seccomp
+        && !nnp
+    {
+        seccomp::install(profile).map_err(Failure::from)?;
+    }
+    let masks = caps::masks(process.capabilities().as_ref());
+    caps::apply_bounding(&masks)?;
+    user::switch(process.user())?;
+    caps::apply_sets(&masks)?;
+    if nnp {
+        rustix::thread::set_no_new_privs(true).map_err(|e| Failure::new("set no_new_privs", e))?;
+    }
+    exec::chdir_verified(process.cwd())?;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_of(process.user().uid())));
+    }
+    if let Some(profile) = seccomp
+        && nnp
+    {
+        seccomp::install(profile).map_err(Failure::from)?;
+    }
+    Ok(())
+}
+
+fn become_root_in_userns() -> Result<(), Failure> {
+    use rustix::process::{Gid, Uid};
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+        .map_err(|e| Failure::new("setresgid 0 in the user namespace", e))?;
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+        .map_err(|e| Failure::new("setresuid 0 in the user namespace", e))
+}
+
+/// Joins namespaces, the user namespace first (it decides what the others allow).
+fn join_namespaces(join: &[Join]) -> Result<(), Failure> {
+    let mut ordered: Vec<&Join> = join.iter().collect();
+    ordered.sort_by_key(|j| {
+        if j.kind == LinuxNamespaceType::User {
+            0
+        } else {
+            1
+        }
+    });
+    for j in ordered {
+        let kind = match j.kind {
+            LinuxNamespaceType::User => LinkNameSpaceType::User,
+            LinuxNamespaceType::Mount => LinkNameSpaceType::Mount,
+            LinuxNamespaceType::Uts => LinkNameSpaceType::HostNameAndNISDomainName,
+            LinuxNamespaceType::Ipc => LinkNameSpaceType::InterProcessCommunication,
+            LinuxNamespaceType::Network => LinkNameSpaceType::Network,
+            LinuxNamespaceType::Cgroup => LinkNameSpaceType::ControlGroup,
+            LinuxNamespaceType::Time => LinkNameSpaceType::Time,
+            LinuxNamespaceType::Pid => continue, // joined by the parent before clone
+        };
+        rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(kind))
+            .map_err(|e| Failure::new(format!("join {:?} namespace", j.kind), e))?;
+    }
+    Ok(())
+}
+
+/// Everything an exec'd process needs, prepared by `exec` before clone.
+pub struct ExecConfig<'a> {
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    pub channel: Channel,
+    pub console: Option<OwnedFd>,
+    pub join: Vec<Join>,
+}
+
+/// A process joining a running container. Never returns: execs, or reports
+/// the failed step and exits. The runtime learns of success when the
+/// close-on-exec channel closes.
+pub fn exec_process(cfg: ExecConfig) -> ! {
+    let result = run_exec(&cfg);
+    let Err(failure) = result;
+    let _ = cfg.channel.send(&Msg::Failed {
+        step: failure.step,
+        message: failure.message,
+    });
+    sys::exit_now(1)
+}
+
+fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
+    match cfg.channel.recv().map_err(Failure::from)? {
+        Some(Msg::Go { .. }) => {}
+        other => {
+            return Err(Failure::msg(
+                "exec",
+                &format!("expected the go-ahead, got {other:?}"),
+            ));
+        }
+    }
+    join_namespaces(&cfg.join)?;
+    let process = cfg.process;
+    if process.terminal() == Some(true) {
+        rustix::process::setsid().ok();
+        let socket = cfg
+            .console
+            .as_ref()
+            .ok_or_else(|| Failure::msg("console", "a terminal needs a console socket"))?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(socket, size)?;
+    }
+    limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let env = process.env().clone().unwrap_or_default();
+    let program = exec::find_executable(
+        process
+            .args()
+            .as_ref()
+            .and_then(|a| a.first())
+            .map_or("", |s| s),
+        &env,
+    )?;
+    rustix::process::set_parent_process_death_signal(None).ok();
+    Err(finish(cfg.spec, process, &program, env))
+}

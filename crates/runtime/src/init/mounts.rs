@@ -1,0 +1,424 @@
+//! OCI mounts: option parsing and mounting one entry into the rootfs.
+//!
+//! The destination is resolved by the kernel inside the rootfs
+//! (`openat2(RESOLVE_IN_ROOT)`), missing components are created one at a time
+//! relative to verified directory fds, and the mount targets
+//! `/proc/self/fd/N` of the resolved fd: a symlink planted in the image can
+//! redirect a mount only to somewhere else inside the rootfs, never out of it.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Mount;
+use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags};
+
+use super::Failure;
+
+/// Parsed `options` of a mount.
+#[derive(Debug, Clone)]
+pub struct MountOptions {
+    pub flags: MountFlags,
+    /// Flags to clear (e.g. `rw`, `suid`), for remounts.
+    pub clear: MountFlags,
+    pub propagation: Option<MountPropagationFlags>,
+    pub bind: bool,
+    pub recursive: bool,
+    /// Filesystem-specific options, comma-joined for the mount data.
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MountFlags::empty(),
+            clear: MountFlags::empty(),
+            propagation: None,
+            bind: false,
+            recursive: false,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl MountOptions {
+    pub fn parse(options: &[String]) -> MountOptions {
+        let mut o = MountOptions::default();
+        for opt in options {
+            let (set, clear) = match opt.as_str() {
+                "ro" => (MountFlags::RDONLY, MountFlags::empty()),
+                "rw" => (MountFlags::empty(), MountFlags::RDONLY),
+                "nosuid" => (MountFlags::NOSUID, MountFlags::empty()),
+                "suid" => (MountFlags::empty(), MountFlags::NOSUID),
+                "nodev" => (MountFlags::NODEV, MountFlags::empty()),
+                "dev" => (MountFlags::empty(), MountFlags::NODEV),
+                "noexec" => (MountFlags::NOEXEC, MountFlags::empty()),
+                "exec" => (MountFlags::empty(), MountFlags::NOEXEC),
+                "sync" => (MountFlags::SYNCHRONOUS, MountFlags::empty()),
+                "async" => (MountFlags::empty(), MountFlags::SYNCHRONOUS),
+                "dirsync" => (MountFlags::DIRSYNC, MountFlags::empty()),
+                "noatime" => (MountFlags::NOATIME, MountFlags::empty()),
+                "atime" => (MountFlags::empty(), MountFlags::NOATIME),
+                "nodiratime" => (MountFlags::NODIRATIME, MountFlags::empty()),
+                "diratime" => (MountFlags::empty(), MountFlags::NODIRATIME),
+                "relatime" => (MountFlags::RELATIME, MountFlags::empty()),
+                "norelatime" => (MountFlags::empty(), MountFlags::RELATIME),
+                "strictatime" => (MountFlags::STRICTATIME, MountFlags::empty()),
+                "nostrictatime" => (MountFlags::empty(), MountFlags::STRICTATIME),
+                "bind" => {
+                    o.bind = true;
+                    continue;
+                }
+                "rbind" => {
+                    o.bind = true;
+                    o.recursive = true;
+                    continue;
+                }
+                "private" => {
+                    o.propagation = Some(MountPropagationFlags::PRIVATE);
+                    continue;
+                }
+                "rprivate" => {
+                    o.propagation =
+                        Some(MountPropagationFlags::PRIVATE | MountPropagationFlags::REC);
+                    continue;
+                }
+                "shared" => {
+                    o.propagation = Some(MountPropagationFlags::SHARED);
+                    continue;
+                }
+                "rshared" => {
+                    o.propagation =
+                        Some(MountPropagationFlags::SHARED | MountPropagationFlags::REC);
+                    continue;
+                }
+                "slave" => {
+                    o.propagation = Some(MountPropagationFlags::DOWNSTREAM);
+                    continue;
+                }
+                "rslave" => {
+                    o.propagation =
+                        Some(MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC);
+                    continue;
+                }
+                "unbindable" => {
+                    o.propagation = Some(MountPropagationFlags::UNBINDABLE);
+                    continue;
+                }
+                "runbindable" => {
+                    o.propagation =
+                        Some(MountPropagationFlags::UNBINDABLE | MountPropagationFlags::REC);
+                    continue;
+                }
+                // Docker and containerd pass these; they mean nothing to the kernel.
+                "defaults" | "remount" | "tmpcopyup" | "idmap" | "ridmap" | "mand" | "nomand" => {
+                    continue;
+                }
+                other => {
+                    o.data.push(other.to_string());
+                    continue;
+                }
+            };
+            o.flags |= set;
+            o.flags -= clear;
+            o.clear |= clear;
+        }
+        o
+    }
+
+    /// Flags that need a remount after a bind (a bind ignores them).
+    pub fn bind_remount_flags(&self) -> MountFlags {
+        self.flags
+            & (MountFlags::RDONLY
+                | MountFlags::NOSUID
+                | MountFlags::NODEV
+                | MountFlags::NOEXEC
+                | MountFlags::NOATIME
+                | MountFlags::NODIRATIME
+                | MountFlags::RELATIME
+                | MountFlags::STRICTATIME)
+    }
+}
+
+pub const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+/// `/proc/self/fd/N`: the path of an fd, for the mount system calls.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Whether `path` (host side) is a directory; a bind of a file needs a file
+/// mount point.
+fn source_is_dir(source: &Path) -> bool {
+    std::fs::metadata(source)
+        .map(|m| m.is_dir())
+        .unwrap_or(true)
+}
+
+/// Creates (if needed) and opens the mount point `dest` inside `root`.
+pub fn mountpoint(root: &OwnedFd, dest: &Path, as_dir: bool) -> Result<OwnedFd, Failure> {
+    let step = || format!("create mount point {}", dest.display());
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    match rfs::openat2(
+        root,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        IN_ROOT,
+    ) {
+        Ok(fd) => return Ok(fd),
+        Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(Failure::new(step(), e)),
+    }
+    let components: Vec<&OsStr> = rel.iter().collect();
+    let mut dir = rfs::openat2(
+        root,
+        ".",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        IN_ROOT,
+    )
+    .map_err(|e| Failure::new(step(), e))?;
+    for (i, c) in components.iter().enumerate() {
+        let last = i + 1 == components.len();
+        let next = rfs::openat2(
+            &dir,
+            *c,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            IN_ROOT,
+        );
+        dir = match next {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                if last && !as_dir {
+                    let f = rfs::openat2(
+                        &dir,
+                        *c,
+                        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                        Mode::from_raw_mode(0o644),
+                        IN_ROOT,
+                    )
+                    .map_err(|e| Failure::new(step(), e))?;
+                    drop(f);
+                } else {
+                    match rfs::mkdirat(&dir, *c, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(Failure::new(step(), e)),
+                    }
+                }
+                rfs::openat2(
+                    &dir,
+                    *c,
+                    OFlags::PATH | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    IN_ROOT,
+                )
+                .map_err(|e| Failure::new(step(), e))?
+            }
+            Err(e) => return Err(Failure::new(step(), e)),
+        };
+    }
+    Ok(dir)
+}
+
+/// Re-opens the mount point after something was mounted on it (the old fd
+/// still refers to the directory underneath).
+pub fn reopen(root: &OwnedFd, dest: &Path) -> Result<OwnedFd, Failure> {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    rfs::openat2(
+        root,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        IN_ROOT,
+    )
+    .map_err(|e| Failure::new(format!("reopen mount point {}", dest.display()), e))
+}
+
+/// Mounts one spec entry below `root` (an O_PATH fd of the rootfs).
+/// `bundle` anchors relative bind sources; `cgroup_binds` lists the host
+/// directories to expose for a v1 `cgroup` mount.
+pub fn mount_one(
+    root: &OwnedFd,
+    m: &Mount,
+    bundle: &Path,
+    cgroup_binds: &[(String, PathBuf)],
+) -> Result<(), Failure> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Failure::msg(
+            format!("mount {}", dest.display()),
+            "the destination must be an absolute path",
+        ));
+    }
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    let bind = opts.bind || typ == "bind";
+    let step = |what: &str| {
+        format!(
+            "mount {} on {} ({what})",
+            m.source()
+                .as_ref()
+                .map_or("none".into(), |s| s.display().to_string()),
+            dest.display()
+        )
+    };
+
+    if bind {
+        let source = m.source().clone().unwrap_or_default();
+        let source = if source.is_relative() {
+            bundle.join(source)
+        } else {
+            source
+        };
+        let target = mountpoint(root, dest, source_is_dir(&source))?;
+        let flags = if opts.recursive {
+            MountFlags::BIND | MountFlags::REC
+        } else {
+            MountFlags::BIND
+        };
+        rustix::mount::mount(&source, &fd_path(&target), "", flags, None)
+            .map_err(|e| Failure::new(step("bind"), e))?;
+        let remount = opts.bind_remount_flags();
+        if !remount.is_empty() {
+            let mounted = reopen(root, dest)?;
+            rustix::mount::mount_remount(&fd_path(&mounted), MountFlags::BIND | remount, "")
+                .map_err(|e| Failure::new(step("remount"), e))?;
+        }
+        return apply_propagation(root, dest, &opts);
+    }
+
+    match typ {
+        "cgroup" if !cgroup_binds.is_empty() => {
+            return mount_cgroup_v1(root, m, &opts, cgroup_binds);
+        }
+        "proc" if dest != Path::new("/proc") => {
+            return Err(Failure::msg(
+                step("proc"),
+                "procfs may only be mounted on /proc",
+            ));
+        }
+        _ => {}
+    }
+    let fstype = if typ == "cgroup" { "cgroup2" } else { typ };
+    let target = mountpoint(root, dest, true)?;
+    let data = std::ffi::CString::new(opts.data.join(","))
+        .map_err(|_| Failure::msg(step("options"), "mount options contain a NUL byte"))?;
+    let source = m
+        .source()
+        .as_ref()
+        .map_or_else(|| PathBuf::from(fstype), |s| s.clone());
+    rustix::mount::mount(
+        &source,
+        &fd_path(&target),
+        fstype,
+        opts.flags,
+        Some(data.as_c_str()),
+    )
+    .or_else(|e| {
+        // mqueue and cgroup2 refuse "nodev"-style data they do not know;
+        // Docker's sysfs is fine. Retry once without fs options on EINVAL.
+        if e == rustix::io::Errno::INVAL && !data.as_bytes().is_empty() {
+            rustix::mount::mount(&source, &fd_path(&target), fstype, opts.flags, None)
+        } else {
+            Err(e)
+        }
+    })
+    .map_err(|e| Failure::new(step(fstype), e))?;
+    apply_propagation(root, dest, &opts)
+}
+
+fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), Failure> {
+    if let Some(p) = opts.propagation {
+        let mounted = reopen(root, dest)?;
+        rustix::mount::mount_change(&fd_path(&mounted), p)
+            .map_err(|e| Failure::new(format!("set propagation of {}", dest.display()), e))?;
+    }
+    Ok(())
+}
+
+/// cgroup v1 inside a container: a tmpfs with the container's own cgroup of
+/// each controller bound (read-only unless asked otherwise) beneath it.
+fn mount_cgroup_v1(
+    root: &OwnedFd,
+    m: &Mount,
+    opts: &MountOptions,
+    binds: &[(String, PathBuf)],
+) -> Result<(), Failure> {
+    let dest = m.destination();
+    let target = mountpoint(root, dest, true)?;
+    let flags = opts.flags - MountFlags::RDONLY;
+    rustix::mount::mount(
+        "tmpfs",
+        &fd_path(&target),
+        "tmpfs",
+        flags,
+        Some(c"mode=755"),
+    )
+    .map_err(|e| Failure::new(format!("mount tmpfs for cgroups on {}", dest.display()), e))?;
+    for (name, host_dir) in binds {
+        let sub = dest.join(name);
+        let t = mountpoint(root, &sub, true)?;
+        rustix::mount::mount(
+            host_dir,
+            &fd_path(&t),
+            "",
+            MountFlags::BIND | MountFlags::REC,
+            None,
+        )
+        .map_err(|e| {
+            Failure::new(
+                format!("bind cgroup {} on {}", host_dir.display(), sub.display()),
+                e,
+            )
+        })?;
+        let mounted = reopen(root, &sub)?;
+        rustix::mount::mount_remount(
+            &fd_path(&mounted),
+            MountFlags::BIND
+                | opts.bind_remount_flags()
+                | MountFlags::NOSUID
+                | MountFlags::NODEV
+                | MountFlags::NOEXEC,
+            "",
+        )
+        .map_err(|e| Failure::new(format!("remount cgroup {}", sub.display()), e))?;
+    }
+    if opts.flags.contains(MountFlags::RDONLY) {
+        let mounted = reopen(root, dest)?;
+        rustix::mount::mount_remount(&fd_path(&mounted), MountFlags::RDONLY | flags, "mode=755")
+            .map_err(|e| Failure::new(format!("remount {} read-only", dest.display()), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_options() {
+        let o = MountOptions::parse(
+            &["nosuid", "noexec", "nodev", "mode=755", "size=65536k"].map(String::from),
+        );
+        assert!(
+            o.flags
+                .contains(MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV)
+        );
+        assert_eq!(
+            o.data,
+            vec!["mode=755".to_string(), "size=65536k".to_string()]
+        );
+        let o = MountOptions::parse(&["rbind", "ro", "rprivate"].map(String::from));
+        assert!(o.bind && o.recursive);
+        assert!(o.bind_remount_flags().contains(MountFlags::RDONLY));
+        assert_eq!(
+            o.propagation,
+            Some(MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+        );
+        let o = MountOptions::parse(&["ro", "rw"].map(String::from));
+        assert!(!o.flags.contains(MountFlags::RDONLY));
+    }
+}

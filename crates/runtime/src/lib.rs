@@ -1,0 +1,23 @@
+//! berth-runtime: an OCI runtime as a library. `berth-runc` (the runc-
+//! compatible command line) and the engine's containers both use it.
+//!
+//! The process that calls [`Runtime::create`] or [`Runtime::exec`] must be
+//! single-threaded: it clones itself (see [`sys`]) to become the container's
+//! init or exec'd process.
+
+#![deny(unsafe_code)]
+
+pub mod container;
+mod error;
+pub mod features;
+pub mod hooks;
+mod init;
+pub mod seccomp;
+pub mod state;
+mod sync;
+mod sys;
+
+pub use container::{CreateOptions, ExecOptions, Runtime, parse_signal};
+pub use error::{Error, ErrorKind, Result};
+pub use init::caps::number as capability_number;
+pub use state::{State, Status};

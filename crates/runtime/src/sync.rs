@@ -1,0 +1,82 @@
+//! The channel between the runtime and the process it clones: a seqpacket
+//! socket pair carrying small JSON messages, so an error in the container's
+//! init reaches the caller as a message naming the step and the path, never
+//! as a closed pipe.
+
+use std::os::fd::OwnedFd;
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Msg {
+    /// Parent -> child: namespaces, maps and cgroups are in place; go on.
+    /// Carries the runtime-spec state (for the in-container hooks).
+    Go { state: String },
+    /// Child -> parent: set up and waiting (create: on the exec fifo).
+    Ready,
+    /// Child -> parent: the pid of a process it started (exec).
+    Pid(i32),
+    /// Child -> parent: a step failed.
+    Failed { step: String, message: String },
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair: (runtime end, child end). Both close on exec.
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::system(format!("create sync socket pair: {e}")))?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(msg)
+            .map_err(|e| Error::system(format!("encode sync message: {e}")))?;
+        rustix::net::send(&self.fd, &data, SendFlags::NOSIGNAL)
+            .map_err(|e| Error::system(format!("send sync message: {e}")))?;
+        Ok(())
+    }
+
+    /// The next message, or `None` when the other end closed (for exec: the
+    /// process exec'd, closing its close-on-exec end).
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match rustix::net::recv(&self.fd, &mut buf[..], RecvFlags::empty()) {
+                Ok((0, _)) => return Ok(None),
+                Ok((n, _)) => {
+                    return serde_json::from_slice(&buf[..n])
+                        .map(Some)
+                        .map_err(|e| Error::system(format!("decode sync message: {e}")));
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Error::system(format!("receive sync message: {e}"))),
+            }
+        }
+    }
+
+    /// Waits for a specific message; a failure report becomes the error.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            Some(m) if m == want => Ok(()),
+            Some(Msg::Failed { step, message }) => Err(Error::system(format!("{step}: {message}"))),
+            Some(other) => Err(Error::system(format!(
+                "unexpected sync message {other:?} (wanted {want:?})"
+            ))),
+            None => Err(Error::system(format!(
+                "container init exited before sending {want:?}"
+            ))),
+        }
+    }
+}

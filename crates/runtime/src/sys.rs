@@ -1,0 +1,84 @@
+//! The only `unsafe` in berth-runtime: the few system calls with no safe
+//! wrapper. Each block says why it is sound.
+//!
+//! Everything else (mounts, namespaces, credentials, capabilities, ptys,
+//! signals) goes through rustix's safe API.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::io;
+
+/// Result of a clone: in the parent, the child's pid; in the child, `None`.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// `clone(2)` without `CLONE_VM`: a fork that can also create namespaces.
+///
+/// Only called from single-threaded processes (the runtime never starts a
+/// thread), so the child owns a consistent copy of every lock and allocator
+/// state and may keep running ordinary Rust code until it execs or exits.
+pub fn clone(flags: i32) -> io::Result<Forked> {
+    // SAFETY: a raw clone with a NULL stack duplicates the calling (single)
+    // thread like fork(2); no pointers are passed to the kernel.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// `execve(2)`; returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], env: &[CString]) -> io::Error {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated arrays of pointers to
+    // NUL-terminated strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// `_exit(2)`: leaves without running destructors or atexit handlers (a
+/// forked child must not flush the parent's buffers twice).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor from `first` up (`close_range(2)`), or marks them
+/// close-on-exec when `cloexec`.
+pub fn close_range(first: u32, cloexec: bool) -> io::Result<()> {
+    let flags: libc::c_uint = if cloexec {
+        libc::CLOSE_RANGE_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: close_range takes integers only.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, flags) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `unshare(CLONE_NEWCGROUP)`.
+pub fn unshare_cgroup_namespace() -> io::Result<()> {
+    // SAFETY: unsharing the cgroup namespace affects no file descriptors or
+    // memory; the caller is single-threaded.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(io::Error::from)
+}
