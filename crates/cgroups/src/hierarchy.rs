@@ -43,10 +43,8 @@ impl Hierarchy {
             };
             let mount_point = unescape(mount_point);
             match *fstype {
-                "cgroup2" => {
-                    if v2.is_none() || mount_point == Path::new("/sys/fs/cgroup") {
-                        v2 = Some(mount_point);
-                    }
+                "cgroup2" if v2.is_none() || mount_point == Path::new("/sys/fs/cgroup") => {
+                    v2 = Some(mount_point);
                 }
                 "cgroup" => {
                     for opt in options.split(',') {

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod container;
+mod default_spec;
 mod error;
 pub mod features;
 pub mod hooks;
@@ -18,6 +19,7 @@ mod sync;
 mod sys;
 
 pub use container::{CreateOptions, ExecOptions, Runtime, parse_signal};
+pub use default_spec::default_spec;
 pub use error::{Error, ErrorKind, Result};
 pub use init::caps::number as capability_number;
 pub use state::{State, Status};

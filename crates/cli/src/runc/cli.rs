@@ -214,8 +214,6 @@ pub struct ListArgs {
 pub struct SpecArgs {
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
-    #[arg(long)]
-    pub rootless: bool,
 }
 
 #[derive(Args, Debug)]
@@ -226,4 +224,14 @@ pub struct EventsArgs {
     #[arg(long, default_value = "5s")]
     pub interval: String,
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn runc_command_line_definition_is_consistent() {
+        super::RuncCli::command().debug_assert();
+    }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use berth_runtime::{CreateOptions, ExecOptions, Runtime, parse_signal};
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Process, Spec};
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources, Process};
 
 use super::cli::{Command, CreateArgs, ExecArgs, PsArgs, RuncCli, UpdateArgs};
 
@@ -210,7 +210,7 @@ fn spec(bundle: &Path) -> Result<()> {
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());
     }
-    let spec = Spec::default();
+    let spec = berth_runtime::default_spec();
     spec.save(&path)
         .with_context(|| format!("write {}", path.display()))?;
     Ok(())

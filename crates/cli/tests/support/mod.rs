@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod runc;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -152,7 +152,7 @@ fn node(root: &OwnedFd, dev: &OwnedFd, n: &Node, in_userns: bool) -> Result<(), 
         let target = mountpoint(root, path, false)?;
         rustix::mount::mount(
             path,
-            &fd_path(&target),
+            fd_path(&target),
             "",
             rustix::mount::MountFlags::BIND,
             None,

@@ -173,15 +173,11 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         console::setup(socket, size)?;
     }
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = process.env().clone().unwrap_or_default();
-    let program = exec::find_executable(
-        process
-            .args()
-            .as_ref()
-            .and_then(|a| a.first())
-            .map_or("", |s| s),
-        &env,
-    )?;
+    let mut env = process.env().clone().unwrap_or_default();
+    let program = exec::find_executable(first_arg(process), &env)?;
+    // Capabilities, user and cwd before reporting ready, as runc does: a bad
+    // user or working directory fails `create`, not the started process.
+    finish_setup(spec, process, &mut env)?;
 
     // Ready: the runtime may exit now, and we must outlive it.
     rustix::process::set_parent_process_death_signal(None).ok();
@@ -206,25 +202,32 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     {
         hooks::run("startContainer", &h, &state).map_err(Failure::from)?;
     }
-    Err(finish(spec, process, &program, env))
+    Err(final_exec(spec, process, &program, &env))
 }
 
-/// Capabilities, user, no_new_privs, cwd and seccomp, then exec. Shared by
-/// the init and exec'd processes. Returns only on failure.
-fn finish(spec: &Spec, process: &Process, program: &Path, mut env: Vec<String>) -> Failure {
-    match finish_setup(spec, process, &mut env) {
-        Ok(()) => {}
-        Err(f) => return f,
+fn first_arg(process: &Process) -> &str {
+    process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .map_or("", |s| s)
+}
+
+/// With no_new_privs the seccomp filter goes in last, right before exec.
+/// Returns only on failure.
+fn final_exec(spec: &Spec, process: &Process, program: &Path, env: &[String]) -> Failure {
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    if let Some(profile) = seccomp
+        && process.no_new_privileges() == Some(true)
+        && let Err(e) = seccomp::install(profile)
+    {
+        return e.into();
     }
-    let preserved = 0;
-    exec::exec(
-        program,
-        process.args().as_deref().unwrap_or(&[]),
-        &env,
-        preserved,
-    )
+    exec::exec(program, process.args().as_deref().unwrap_or(&[]), env, 0)
 }
 
+/// Seccomp (without no_new_privs), capabilities, user, no_new_privs, the
+/// working directory and HOME: everything but the last filter and exec.
 fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result<(), Failure> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = process.no_new_privileges() == Some(true);
@@ -245,11 +248,6 @@ fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result
     exec::chdir_verified(process.cwd())?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_of(process.user().uid())));
-    }
-    if let Some(profile) = seccomp
-        && nnp
-    {
-        seccomp::install(profile).map_err(Failure::from)?;
     }
     Ok(())
 }
@@ -337,15 +335,9 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
         console::setup(socket, size)?;
     }
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    let env = process.env().clone().unwrap_or_default();
-    let program = exec::find_executable(
-        process
-            .args()
-            .as_ref()
-            .and_then(|a| a.first())
-            .map_or("", |s| s),
-        &env,
-    )?;
+    let mut env = process.env().clone().unwrap_or_default();
+    let program = exec::find_executable(first_arg(process), &env)?;
+    finish_setup(cfg.spec, process, &mut env)?;
     rustix::process::set_parent_process_death_signal(None).ok();
-    Err(finish(cfg.spec, process, &program, env))
+    Err(final_exec(cfg.spec, process, &program, &env))
 }

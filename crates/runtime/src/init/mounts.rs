@@ -279,12 +279,12 @@ pub fn mount_one(
         } else {
             MountFlags::BIND
         };
-        rustix::mount::mount(&source, &fd_path(&target), "", flags, None)
+        rustix::mount::mount(&source, fd_path(&target), "", flags, None)
             .map_err(|e| Failure::new(step("bind"), e))?;
         let remount = opts.bind_remount_flags();
         if !remount.is_empty() {
             let mounted = reopen(root, dest)?;
-            rustix::mount::mount_remount(&fd_path(&mounted), MountFlags::BIND | remount, "")
+            rustix::mount::mount_remount(fd_path(&mounted), MountFlags::BIND | remount, "")
                 .map_err(|e| Failure::new(step("remount"), e))?;
         }
         return apply_propagation(root, dest, &opts);
@@ -312,7 +312,7 @@ pub fn mount_one(
         .map_or_else(|| PathBuf::from(fstype), |s| s.clone());
     rustix::mount::mount(
         &source,
-        &fd_path(&target),
+        fd_path(&target),
         fstype,
         opts.flags,
         Some(data.as_c_str()),
@@ -321,7 +321,7 @@ pub fn mount_one(
         // mqueue and cgroup2 refuse "nodev"-style data they do not know;
         // Docker's sysfs is fine. Retry once without fs options on EINVAL.
         if e == rustix::io::Errno::INVAL && !data.as_bytes().is_empty() {
-            rustix::mount::mount(&source, &fd_path(&target), fstype, opts.flags, None)
+            rustix::mount::mount(&source, fd_path(&target), fstype, opts.flags, None)
         } else {
             Err(e)
         }
@@ -333,7 +333,7 @@ pub fn mount_one(
 fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), Failure> {
     if let Some(p) = opts.propagation {
         let mounted = reopen(root, dest)?;
-        rustix::mount::mount_change(&fd_path(&mounted), p)
+        rustix::mount::mount_change(fd_path(&mounted), p)
             .map_err(|e| Failure::new(format!("set propagation of {}", dest.display()), e))?;
     }
     Ok(())
@@ -350,20 +350,14 @@ fn mount_cgroup_v1(
     let dest = m.destination();
     let target = mountpoint(root, dest, true)?;
     let flags = opts.flags - MountFlags::RDONLY;
-    rustix::mount::mount(
-        "tmpfs",
-        &fd_path(&target),
-        "tmpfs",
-        flags,
-        Some(c"mode=755"),
-    )
-    .map_err(|e| Failure::new(format!("mount tmpfs for cgroups on {}", dest.display()), e))?;
+    rustix::mount::mount("tmpfs", fd_path(&target), "tmpfs", flags, Some(c"mode=755"))
+        .map_err(|e| Failure::new(format!("mount tmpfs for cgroups on {}", dest.display()), e))?;
     for (name, host_dir) in binds {
         let sub = dest.join(name);
         let t = mountpoint(root, &sub, true)?;
         rustix::mount::mount(
             host_dir,
-            &fd_path(&t),
+            fd_path(&t),
             "",
             MountFlags::BIND | MountFlags::REC,
             None,
@@ -376,7 +370,7 @@ fn mount_cgroup_v1(
         })?;
         let mounted = reopen(root, &sub)?;
         rustix::mount::mount_remount(
-            &fd_path(&mounted),
+            fd_path(&mounted),
             MountFlags::BIND
                 | opts.bind_remount_flags()
                 | MountFlags::NOSUID
@@ -388,7 +382,7 @@ fn mount_cgroup_v1(
     }
     if opts.flags.contains(MountFlags::RDONLY) {
         let mounted = reopen(root, dest)?;
-        rustix::mount::mount_remount(&fd_path(&mounted), MountFlags::RDONLY | flags, "mode=755")
+        rustix::mount::mount_remount(fd_path(&mounted), MountFlags::RDONLY | flags, "mode=755")
             .map_err(|e| Failure::new(format!("remount {} read-only", dest.display()), e))?;
     }
     Ok(())

@@ -121,13 +121,13 @@ pub fn mask_paths(paths: &[String]) -> Result<(), Failure> {
         let result = if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory {
             rustix::mount::mount(
                 "tmpfs",
-                &fd_path(&fd),
+                fd_path(&fd),
                 "tmpfs",
                 MountFlags::RDONLY,
                 Some(c"size=0"),
             )
         } else {
-            rustix::mount::mount_bind(&fd_path(&null), &fd_path(&fd))
+            rustix::mount::mount_bind(fd_path(&null), fd_path(&fd))
         };
         result.map_err(|e| Failure::new(format!("mask {p}"), e))?;
     }
@@ -140,7 +140,7 @@ pub fn readonly_paths(paths: &[String]) -> Result<(), Failure> {
         let Some(fd) = open_in_container(p)? else {
             continue;
         };
-        rustix::mount::mount_bind_recursive(&fd_path(&fd), &fd_path(&fd))
+        rustix::mount::mount_bind_recursive(fd_path(&fd), fd_path(&fd))
             .map_err(|e| Failure::new(format!("bind {p} read-only"), e))?;
         let Some(mounted) = open_in_container(p)? else {
             continue;
@@ -169,7 +169,7 @@ pub fn remount_readonly(fd: &OwnedFd) -> rustix::io::Result<()> {
             flags |= set;
         }
     }
-    rustix::mount::mount_remount(&fd_path(fd), flags, "")
+    rustix::mount::mount_remount(fd_path(fd), flags, "")
 }
 
 /// The root itself read-only (`root.readonly`).
