@@ -18,6 +18,7 @@ if ! "$busybox" --list >/dev/null 2>&1 || ! file -L "$busybox" 2>/dev/null | gre
 fi
 
 root=$(mktemp -d)
+chmod 755 "$root"
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,etc,tmp,root,home,dev,proc,sys,var/spool/mail,var/www,usr/sbin}
 chmod 1777 "$root/tmp"

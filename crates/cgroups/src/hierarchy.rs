@@ -8,8 +8,12 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hierarchy {
     /// One mount per v1 controller (`cpu` -> /sys/fs/cgroup/cpu, ...). Hybrid
-    /// hosts (v1 controllers plus an empty cgroup2 at .../unified) count as v1.
-    V1 { mounts: BTreeMap<String, PathBuf> },
+    /// hosts (v1 controllers plus a controller-less cgroup2 at .../unified)
+    /// count as v1; processes join the unified tree too, as runc does.
+    V1 {
+        mounts: BTreeMap<String, PathBuf>,
+        unified: Option<PathBuf>,
+    },
     /// The unified hierarchy.
     V2 { root: PathBuf },
 }
@@ -60,7 +64,10 @@ impl Hierarchy {
             }
         }
         if !v1.is_empty() {
-            return Ok(Hierarchy::V1 { mounts: v1 });
+            return Ok(Hierarchy::V1 {
+                mounts: v1,
+                unified: v2,
+            });
         }
         match v2 {
             Some(root) => Ok(Hierarchy::V2 { root }),

@@ -54,8 +54,12 @@ impl Cgroup {
     /// Directories of this cgroup (one per v1 controller, or one for v2).
     pub fn dirs(&self) -> Vec<PathBuf> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts, .. } => {
-                let mut dirs: Vec<PathBuf> = mounts.values().map(|m| join(m, &self.path)).collect();
+            Hierarchy::V1 { mounts, unified } => {
+                let mut dirs: Vec<PathBuf> = mounts
+                    .values()
+                    .chain(unified)
+                    .map(|m| join(m, &self.path))
+                    .collect();
                 dirs.sort();
                 dirs.dedup();
                 dirs
@@ -67,7 +71,13 @@ impl Cgroup {
     /// Creates the cgroup (and parents) and applies `resources`.
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<()> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts, .. } => v1::create(mounts, &self.path)?,
+            Hierarchy::V1 { mounts, unified } => {
+                v1::create(mounts, &self.path)?;
+                if let Some(u) = unified {
+                    let d = join(u, &self.path);
+                    std::fs::create_dir_all(&d).map_err(|e| Error::io("create cgroup", &d, e))?;
+                }
+            }
             Hierarchy::V2 { root } => v2::create(root, &self.path)?,
         }
         if let Some(r) = resources {

@@ -59,7 +59,13 @@ fn fake_v1() -> (tempfile::TempDir, Hierarchy) {
     }
     std::fs::write(dir.path().join("cpuset/cpuset.cpus"), "0-1\n").expect("write");
     std::fs::write(dir.path().join("cpuset/cpuset.mems"), "0\n").expect("write");
-    (dir, Hierarchy::V1 { mounts })
+    (
+        dir,
+        Hierarchy::V1 {
+            mounts,
+            unified: None,
+        },
+    )
 }
 
 #[test]
@@ -219,7 +225,11 @@ fn detects_hierarchies_from_mountinfo() {
         36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
         41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
     match Hierarchy::from_mountinfo(hybrid).expect("detect") {
-        Hierarchy::V1 { mounts } => {
+        Hierarchy::V1 { mounts, unified } => {
+            assert_eq!(
+                unified.as_deref(),
+                Some(Path::new("/sys/fs/cgroup/unified"))
+            );
             assert_eq!(mounts["memory"], Path::new("/sys/fs/cgroup/memory"));
             assert_eq!(mounts["cpu"], Path::new("/sys/fs/cgroup/cpu"));
             assert_eq!(mounts["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct"));

@@ -80,8 +80,18 @@ impl Runtime {
             0,
         )
         .ctx("create exec fifo", &fifo_path)?;
-        let fifo = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .ctx("open exec fifo", &fifo_path)?;
+        // mknod honours the umask; the container's user must be able to write it.
+        std::fs::set_permissions(
+            &fifo_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o622),
+        )
+        .ctx("chmod exec fifo", &fifo_path)?;
+        let state_dir = rustix::fs::open(
+            &dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx("open state directory", &dir)?;
 
         let hierarchy = Hierarchy::detect()?;
         let cgroup = Cgroup::new(hierarchy.clone(), &cgroup_path(&spec, id)?)?;
@@ -123,7 +133,7 @@ impl Runtime {
                     bundle: &bundle,
                     rootfs: &rootfs,
                     channel: child_end,
-                    fifo,
+                    state_dir,
                     console,
                     join: ns.join,
                     new_userns: ns.new_user,
@@ -321,7 +331,7 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
 fn cgroup_binds(h: &Hierarchy, path: &str) -> Vec<(String, PathBuf)> {
     match h {
         Hierarchy::V2 { .. } => Vec::new(),
-        Hierarchy::V1 { mounts } => {
+        Hierarchy::V1 { mounts, .. } => {
             let mut seen = std::collections::BTreeMap::new();
             for mount in mounts.values() {
                 if let Some(name) = mount.file_name().and_then(|n| n.to_str()) {

@@ -12,7 +12,7 @@ pub mod mounts;
 mod rootfs;
 mod user;
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -65,8 +65,10 @@ pub struct InitConfig<'a> {
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub channel: Channel,
-    /// O_PATH fd of the exec fifo (reopened for writing after pivot_root).
-    pub fifo: OwnedFd,
+    /// O_PATH fd of the container's state directory, holding the exec fifo
+    /// (opened for writing through it after pivot_root, by a name relative
+    /// to a directory outside the container that the container cannot reach).
+    pub state_dir: OwnedFd,
     pub console: Option<OwnedFd>,
     pub join: Vec<Join>,
     pub new_userns: bool,
@@ -183,11 +185,10 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     rustix::process::set_parent_process_death_signal(None).ok();
     cfg.channel.send(&Msg::Ready).map_err(Failure::from)?;
 
-    // Block until `start` opens the fifo for reading. The fifo is reached
-    // through our private procfs, not the container's /proc.
+    // Block until `start` opens the fifo for reading.
     let fifo = rustix::fs::openat(
-        &procfs,
-        format!("thread-self/fd/{}", cfg.fifo.as_raw_fd()).as_str(),
+        &cfg.state_dir,
+        crate::state::EXEC_FIFO,
         OFlags::WRONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
@@ -240,12 +241,17 @@ fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result
     }
     let masks = caps::masks(process.capabilities().as_ref());
     caps::apply_bounding(&masks)?;
+    // As runc: change directory while still privileged (the runtime may reach
+    // directories the user cannot), and again as the user if that failed.
+    let early_chdir = exec::chdir_verified(process.cwd());
     user::switch(process.user())?;
     caps::apply_sets(&masks)?;
     if nnp {
         rustix::thread::set_no_new_privs(true).map_err(|e| Failure::new("set no_new_privs", e))?;
     }
-    exec::chdir_verified(process.cwd())?;
+    if early_chdir.is_err() {
+        exec::chdir_verified(process.cwd())?;
+    }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_of(process.user().uid())));
     }

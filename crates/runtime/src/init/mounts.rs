@@ -380,11 +380,8 @@ fn mount_cgroup_v1(
         )
         .map_err(|e| Failure::new(format!("remount cgroup {}", sub.display()), e))?;
     }
-    if opts.flags.contains(MountFlags::RDONLY) {
-        let mounted = reopen(root, dest)?;
-        rustix::mount::mount_remount(fd_path(&mounted), MountFlags::RDONLY | flags, "mode=755")
-            .map_err(|e| Failure::new(format!("remount {} read-only", dest.display()), e))?;
-    }
+    // The tmpfs itself stays writable (as runc leaves it); each bound
+    // hierarchy is read-only as the options ask.
     Ok(())
 }
 

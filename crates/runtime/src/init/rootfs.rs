@@ -119,13 +119,7 @@ pub fn mask_paths(paths: &[String]) -> Result<(), Failure> {
         };
         let st = rfs::fstat(&fd).map_err(|e| Failure::new(format!("stat {p}"), e))?;
         let result = if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory {
-            rustix::mount::mount(
-                "tmpfs",
-                fd_path(&fd),
-                "tmpfs",
-                MountFlags::RDONLY,
-                Some(c"size=0"),
-            )
+            rustix::mount::mount("tmpfs", fd_path(&fd), "tmpfs", MountFlags::RDONLY, None)
         } else {
             rustix::mount::mount_bind(fd_path(&null), fd_path(&fd))
         };
