@@ -146,12 +146,12 @@ fn mounts_readonly_paths_hostname_sysctl_and_cgroup_limits() {
                 m.push(serde_json::json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "size=1m", "mode=700"]}));
                 m.push(serde_json::json!({"destination": "/hostetc", "type": "bind", "source": "/etc", "options": ["rbind", "ro", "rprivate"]}));
             });
-            c["linux"]["maskedPaths"]
-                .as_array_mut()
-                .map(|m| m.push("/etc/hostname".into()));
-            c["linux"]["readonlyPaths"]
-                .as_array_mut()
-                .map(|m| m.push("/usr".into()));
+            if let Some(m) = c["linux"]["maskedPaths"].as_array_mut() {
+                m.push("/etc/hostname".into())
+            }
+            if let Some(m) = c["linux"]["readonlyPaths"].as_array_mut() {
+                m.push("/usr".into())
+            }
             c["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
             c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 64});
             c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
