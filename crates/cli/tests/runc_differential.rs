@@ -142,10 +142,10 @@ fn mounts_readonly_paths_hostname_sysctl_and_cgroup_limits() {
         |c| {
             c["root"]["readonly"] = false.into();
             c["hostname"] = "probe-host".into();
-            c["mounts"].as_array_mut().map(|m| {
+            if let Some(m) = c["mounts"].as_array_mut() {
                 m.push(serde_json::json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "size=1m", "mode=700"]}));
                 m.push(serde_json::json!({"destination": "/hostetc", "type": "bind", "source": "/etc", "options": ["rbind", "ro", "rprivate"]}));
-            });
+            }
             if let Some(m) = c["linux"]["maskedPaths"].as_array_mut() {
                 m.push("/etc/hostname".into())
             }
