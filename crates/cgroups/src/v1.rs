@@ -52,11 +52,15 @@ fn create_cpuset(mount: &Path, path: &str) -> Result<()> {
 pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
     if let Some(cpu) = r.cpu() {
         let d = require(mounts, "cpu", path)?;
-        if let Some(shares) = cpu.shares() {
+        // As in runc, zero means "not set" for every value below.
+        if let Some(shares) = cpu.shares().filter(|s| *s != 0) {
             write(&d.join("cpu.shares"), &shares.to_string())?;
         }
-        let quota = cpu.quota().map(|q| if q <= 0 { -1 } else { q });
-        match (cpu.period(), quota) {
+        let quota = cpu
+            .quota()
+            .filter(|q| *q != 0)
+            .map(|q| if q < 0 { -1 } else { q });
+        match (cpu.period().filter(|p| *p != 0), quota) {
             (Some(period), Some(quota)) => {
                 // The kernel checks quota against the current period: try both orders.
                 let first = write(&d.join("cpu.cfs_period_us"), &period.to_string())
@@ -70,26 +74,32 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
             (None, Some(quota)) => write(&d.join("cpu.cfs_quota_us"), &quota.to_string())?,
             (None, None) => {}
         }
-        if let Some(rt) = cpu.realtime_period() {
+        if let Some(rt) = cpu.realtime_period().filter(|v| *v != 0) {
             write(&d.join("cpu.rt_period_us"), &rt.to_string())?;
         }
-        if let Some(rt) = cpu.realtime_runtime() {
+        if let Some(rt) = cpu.realtime_runtime().filter(|v| *v != 0) {
             write(&d.join("cpu.rt_runtime_us"), &rt.to_string())?;
         }
         if cpu.cpus().is_some() || cpu.mems().is_some() {
             let d = require(mounts, "cpuset", path)?;
-            if let Some(cpus) = cpu.cpus() {
+            if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
                 write(&d.join("cpuset.cpus"), cpus)?;
             }
-            if let Some(mems) = cpu.mems() {
+            if let Some(mems) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
                 write(&d.join("cpuset.mems"), mems)?;
             }
         }
     }
     if let Some(mem) = r.memory() {
         let d = require(mounts, "memory", path)?;
-        let limit = mem.limit().map(|l| if l <= 0 { -1 } else { l });
-        let swap = mem.swap().map(|s| if s <= 0 { -1 } else { s });
+        let limit = mem
+            .limit()
+            .filter(|l| *l != 0)
+            .map(|l| if l < 0 { -1 } else { l });
+        let swap = mem
+            .swap()
+            .filter(|s| *s != 0)
+            .map(|s| if s < 0 { -1 } else { s });
         let memsw = d.join("memory.memsw.limit_in_bytes");
         match (limit, swap) {
             (Some(limit), Some(swap)) if memsw.exists() => {
@@ -111,10 +121,10 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
             (None, Some(swap)) if memsw.exists() => write(&memsw, &swap.to_string())?,
             _ => {}
         }
-        if let Some(res) = mem.reservation() {
+        if let Some(res) = mem.reservation().filter(|r| *r != 0) {
             write(&d.join("memory.soft_limit_in_bytes"), &res.to_string())?;
         }
-        if let Some(sw) = mem.swappiness()
+        if let Some(sw) = mem.swappiness().filter(|s| *s <= 100)
             && d.join("memory.swappiness").exists()
         {
             write(&d.join("memory.swappiness"), &sw.to_string())?;
@@ -149,7 +159,7 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(blkio) = r.block_io()
-        && let Some(weight) = blkio.weight()
+        && let Some(weight) = blkio.weight().filter(|w| *w != 0)
     {
         let d = require(mounts, "blkio", path)?;
         let file = if d.join("blkio.weight").exists() {

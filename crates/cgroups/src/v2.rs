@@ -61,24 +61,29 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
         {
             write(&d.join("cpu.weight"), &shares_to_weight(shares).to_string())?;
         }
-        if cpu.quota().is_some() || cpu.period().is_some() {
-            let quota = match cpu.quota() {
+        // As in runc, zero means "not set".
+        let (quota, period) = (
+            cpu.quota().filter(|q| *q != 0),
+            cpu.period().filter(|p| *p != 0),
+        );
+        if quota.is_some() || period.is_some() {
+            let quota = match quota {
                 Some(q) if q > 0 => q.to_string(),
                 _ => "max".to_string(),
             };
-            let period = cpu.period().unwrap_or(100_000);
+            let period = period.unwrap_or(100_000);
             write(&d.join("cpu.max"), &format!("{quota} {period}"))?;
         }
-        if let Some(cpus) = cpu.cpus() {
+        if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
             write(&d.join("cpuset.cpus"), cpus)?;
         }
-        if let Some(mems) = cpu.mems() {
+        if let Some(mems) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
             write(&d.join("cpuset.mems"), mems)?;
         }
     }
     if let Some(mem) = r.memory() {
         let limit = mem.limit().filter(|l| *l > 0);
-        if let Some(limit) = mem.limit() {
+        if let Some(limit) = mem.limit().filter(|l| *l != 0) {
             write(
                 &d.join("memory.max"),
                 &if limit > 0 {
@@ -88,7 +93,7 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
                 },
             )?;
         }
-        if let Some(swap) = mem.swap() {
+        if let Some(swap) = mem.swap().filter(|s| *s != 0) {
             // OCI's swap is memory+swap; v2's swap.max is swap alone.
             let value = match (swap, limit) {
                 (s, _) if s <= 0 => "max".to_string(),
@@ -113,7 +118,7 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
                 ));
             }
         }
-        if let Some(res) = mem.reservation() {
+        if let Some(res) = mem.reservation().filter(|r| *r != 0) {
             write(
                 &d.join("memory.low"),
                 &if res > 0 { res.to_string() } else { "0".into() },

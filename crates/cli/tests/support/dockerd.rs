@@ -38,6 +38,11 @@ fn foreign_dockerd() -> bool {
 
 impl Dockerd {
     pub fn start(test: &str) -> Option<Dockerd> {
+        Dockerd::start_with(test, &[])
+    }
+
+    /// Starts a private dockerd with extra flags (e.g. `--add-runtime`).
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Dockerd> {
         if !is_root() {
             skip(test, "dockerd needs root");
             return None;
@@ -84,6 +89,8 @@ impl Dockerd {
                 "--containerd-plugins-namespace",
                 "berth-test-plugins",
             ])
+            .args(["--cgroup-parent", "/berth-test-docker"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().ok()?)
             .stderr(log)
@@ -168,5 +175,9 @@ impl Drop for Dockerd {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The cgroup parent of this daemon's containers.
+        for root in super::runc::cgroup_roots() {
+            let _ = std::fs::remove_dir(root.join("berth-test-docker"));
+        }
     }
 }

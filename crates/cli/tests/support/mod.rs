@@ -3,6 +3,7 @@
 //! builders for (hostile) image archives.
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod dockerd;
 pub mod runc;
 

@@ -1,0 +1,333 @@
+//! dockerd runs containers with berth-runc (`--add-runtime berth=…`), and a
+//! default Docker container is isolated: checked from inside, and compared
+//! with the same container under Debian's runc.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::Store;
+use support::dockerd::Dockerd;
+use support::runc::{berth_runc, have};
+
+/// A static probe that tries syscalls a default container must not have.
+const PROBE_C: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void report(const char *name, long rc) {
+    printf("%s %s\n", name, rc < 0 ? strerrorname_np(errno) : "allowed");
+}
+int main(void) {
+    char buf[256] = {0};
+    errno = 0; report("keyctl", syscall(SYS_keyctl, 1, 0));
+    errno = 0; report("unshare-user", unshare(CLONE_NEWUSER));
+    errno = 0; report("mount", mount("none", "/mnt", "tmpfs", 0, 0));
+    errno = 0; report("bpf", syscall(SYS_bpf, 0, buf, 72));
+    errno = 0; report("io_uring_setup", syscall(SYS_io_uring_setup, 1, buf));
+    errno = 0; report("socket-vsock", socket(40, SOCK_STREAM, 0));
+    return 0;
+}
+"#;
+
+fn compile_probe(dir: &Path) -> Option<PathBuf> {
+    if !have("cc") {
+        support::skip(
+            "runc_dockerd probe",
+            "no C compiler to build the static syscall probe (apt-get install gcc)",
+        );
+        return None;
+    }
+    let src = dir.join("probe.c");
+    let bin = dir.join("probe");
+    std::fs::write(&src, PROBE_C).ok()?;
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "compile probe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(bin)
+}
+
+const ISOLATION: &str = r#"
+grep -E "^(CapEff|CapBnd|CapInh|Seccomp|NoNewPrivs):" /proc/self/status
+echo hostname=$(hostname)
+echo processes=$(ls /proc | grep -c '^[0-9]')
+touch /sys/x 2>/dev/null && echo sys=writable || echo sys=read-only
+echo kcore=$(cat /proc/kcore | wc -c) keys=$(cat /proc/keys | wc -c)
+(echo h > /proc/sysrq-trigger) 2>/dev/null && echo sysrq=writable || echo sysrq=denied
+for fd in /proc/1/fd/*; do echo "fd $(basename $fd) -> $(readlink $fd | sed 's/[0-9][0-9]*/N/g')"; done
+/probe/probe
+"#;
+
+#[test]
+fn dockerd_runs_containers_with_berth_runc() {
+    if !support::runc::prerequisites("dockerd_runs_containers_with_berth_runc") {
+        return;
+    }
+    let runtime = berth_runc();
+    let add = format!("berth={}", runtime.display());
+    let Some(docker) = Dockerd::start_with(
+        "dockerd_runs_containers_with_berth_runc",
+        &["--add-runtime", &add],
+    ) else {
+        return;
+    };
+    let store = Store::new();
+    let Some(_) = store.busybox("busybox:latest") else {
+        return;
+    };
+    let archive = docker.dir().join("busybox.tar");
+    store.ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap_or_default(),
+        "busybox",
+    ]);
+    docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
+
+    assert_eq!(
+        docker.ok(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "berth",
+            "busybox",
+            "echo",
+            "hello"
+        ]),
+        "hello\n"
+    );
+    let out = docker.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "berth",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+
+    docker.ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        "berth",
+        "--name",
+        "long",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        docker.ok(&["exec", "long", "sh", "-c", "echo exec-ok; cat /proc/1/comm"]),
+        "exec-ok\nsleep\n"
+    );
+    let started = std::time::Instant::now();
+    docker.ok(&["stop", "-t", "1", "long"]);
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "stop took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        docker
+            .ok(&["inspect", "-f", "{{.State.ExitCode}}", "long"])
+            .trim(),
+        "137"
+    );
+    docker.ok(&["rm", "long"]);
+
+    let limits = docker.ok(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "berth",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max",
+    ]);
+    assert_eq!(limits, "67108864\n10\n");
+    // The pids limit holds: a fork bomb cannot pass it.
+    let bomb = docker.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "berth",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 1 30); do sleep 5 & done; wait",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&bomb.stderr).contains("can't fork") || !bomb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bomb.stderr)
+    );
+}
+
+#[test]
+fn default_container_is_isolated_like_runc() {
+    if !support::runc::prerequisites("default_container_is_isolated_like_runc") {
+        return;
+    }
+    let probe_dir = tempfile::tempdir().expect("tempdir");
+    let Some(_) = compile_probe(probe_dir.path()) else {
+        return;
+    };
+    let runtime = berth_runc();
+    let add = format!("berth={}", runtime.display());
+    let Some(docker) = Dockerd::start_with(
+        "default_container_is_isolated_like_runc",
+        &["--add-runtime", &add],
+    ) else {
+        return;
+    };
+    let store = Store::new();
+    let Some(_) = store.busybox("busybox:latest") else {
+        return;
+    };
+    let archive = docker.dir().join("busybox.tar");
+    store.ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap_or_default(),
+        "busybox",
+    ]);
+    docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
+
+    let volume = format!("{}:/probe:ro", probe_dir.path().display());
+    let run = |runtime: &str| {
+        let id = docker
+            .ok(&[
+                "run",
+                "-d",
+                "--runtime",
+                runtime,
+                "-v",
+                &volume,
+                "busybox",
+                "sh",
+                "-c",
+                ISOLATION,
+            ])
+            .trim()
+            .to_string();
+        docker.ok(&["wait", &id]);
+        let logs = docker.ok(&["logs", &id]);
+        docker.ok(&["rm", &id]);
+        logs.replace(&id[..12], "CONTAINER")
+    };
+    let berth = run("berth");
+    let runc = run("runc");
+    assert_eq!(
+        berth, runc,
+        "berth-runc and runc see the same default container"
+    );
+    for want in [
+        "CapEff:\t00000000a80425fb",
+        "CapInh:\t0000000000000000",
+        "Seccomp:\t2",
+        "hostname=CONTAINER",
+        "sys=read-only",
+        "kcore=0 keys=0",
+        "sysrq=denied",
+        "keyctl EPERM",
+        "unshare-user EPERM",
+        "mount EPERM",
+        "bpf EPERM",
+    ] {
+        assert!(
+            berth.contains(want),
+            "default container: expected {want:?} in\n{berth}"
+        );
+    }
+    let processes: u32 = berth
+        .lines()
+        .find_map(|l| l.strip_prefix("processes="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(99);
+    assert!(
+        processes <= 4,
+        "no host pids visible: {processes} processes\n{berth}"
+    );
+    for line in berth.lines().filter(|l| l.starts_with("fd ")) {
+        assert!(
+            line.contains("pipe:") || line.contains("/dev/null") || line.contains("socket:"),
+            "host fd visible in the container init: {line}"
+        );
+    }
+}
+
+#[test]
+fn workdir_through_a_leaked_fd_fails() {
+    if !support::runc::prerequisites("workdir_through_a_leaked_fd_fails") {
+        return;
+    }
+    let runtime = berth_runc();
+    let add = format!("berth={}", runtime.display());
+    let Some(docker) = Dockerd::start_with(
+        "workdir_through_a_leaked_fd_fails",
+        &["--add-runtime", &add],
+    ) else {
+        return;
+    };
+    let store = Store::new();
+    let Some(_) = store.busybox("busybox:latest") else {
+        return;
+    };
+    let archive = docker.dir().join("busybox.tar");
+    store.ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap_or_default(),
+        "busybox",
+    ]);
+    docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
+    for n in 3..=12 {
+        let dir = format!("/proc/self/fd/{n}");
+        let out = docker.docker(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "berth",
+            "-w",
+            &dir,
+            "busybox",
+            "sh",
+            "-c",
+            "pwd; ls ..",
+        ]);
+        assert!(
+            !out.status.success(),
+            "-w {dir} must fail; got: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("chdir") || err.contains("cwd"),
+            "-w {dir}: {err}"
+        );
+    }
+}
