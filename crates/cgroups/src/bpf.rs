@@ -112,6 +112,7 @@ pub fn compile(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
             insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, rule.allow() as i32),
             insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
         ];
+        let unconditional = checks.is_empty();
         let mut block: Vec<Insn> = checks.into_iter().flatten().collect();
         let len = block.len() + verdict.len();
         // Every jump in the block skips to the end of the block.
@@ -122,6 +123,11 @@ pub fn compile(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
         }
         block.extend(verdict);
         p.extend(block);
+        // A rule matching everything decides every request: anything after
+        // it would be unreachable, which the verifier refuses.
+        if unconditional {
+            return p;
+        }
     }
     p.push(insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0));
     p.push(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));

@@ -100,8 +100,10 @@ impl Runtime {
             .as_ref()
             .and_then(|l| l.resources().clone())
             .map(with_default_devices);
-        cgroup.create(resources.as_ref())?;
+        // Armed before creating, so a failure half-way (resources the kernel
+        // refuses) still removes the directories.
         guard.cgroup = Some(cgroup.clone());
+        cgroup.create(resources.as_ref())?;
 
         let ns = Namespaces::from_spec(&spec)?;
         let console = match &opts.console_socket {
