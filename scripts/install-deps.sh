@@ -2,14 +2,21 @@
 # Installs the Debian packages berth's demo and tests use, on a fresh machine.
 # Idempotent: does nothing when everything is present.
 #
+#   libseccomp-dev, pkg-config   to build berth (seccomp filters)
 #   busybox-static  the offline busybox image (scripts/busybox-image.sh)
 #   file            checks that busybox is static
 #   zstd            zstd layers in tests and benchmarks
 #   docker.io       a private dockerd for the interoperability tests
 #   skopeo          reads berth's OCI archives in the interoperability tests
+#   runc            the reference runtime for differential tests
+#   containerd      drives berth-runc in the integration tests (ctr)
+#   gcc             builds the static syscall probe of the isolation test
+#   linux-image-amd64, qemu-system-x86, cpio   a cgroup v2 kernel in a VM
+#   time, bc        the benchmarks
 set -euo pipefail
 
-packages=(busybox-static file zstd docker.io skopeo)
+packages=(libseccomp-dev pkg-config busybox-static file zstd docker.io skopeo runc containerd gcc libc6-dev
+    linux-image-amd64 qemu-system-x86 cpio time bc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
-    [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
