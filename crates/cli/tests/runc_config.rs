@@ -307,3 +307,74 @@ fn joining_another_containers_network_namespace_and_no_pivot() {
     assert_eq!(out.trim(), their_net, "b1 is in a1's network namespace");
     rt.ok(&["delete", "--force", "a1"]);
 }
+
+#[test]
+fn default_seccomp_profile_denies_the_boundary_crossing_calls() {
+    if !prerequisites("default_seccomp_profile_denies_the_boundary_crossing_calls") {
+        return;
+    }
+    let probe_dir = tempfile::tempdir().expect("tempdir");
+    let Some(_) = support::probe::compile_probe(probe_dir.path()) else {
+        return;
+    };
+    let docker_caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ]
+    .map(String::from);
+    let profile =
+        serde_json::to_value(berth_runtime::seccomp::default_profile(&docker_caps)).expect("json");
+    let script = "/probe/probe; ls / > /dev/null && echo ls-ok; sh -c 'echo child-ok' & wait; grep Seccomp: /proc/self/status";
+    let mut outputs = Vec::new();
+    let reference = Runc::reference("default_seccomp_profile");
+    for rt in std::iter::once(Runc::berth("seccomp-default")).chain(reference) {
+        let mut b = rt.bundle(&["sh", "-c", script], "s1");
+        b.config["linux"]["seccomp"] = profile.clone();
+        b.config["process"]["capabilities"] = serde_json::json!({"bounding": docker_caps, "effective": docker_caps, "permitted": docker_caps});
+        b.config["process"]["noNewPrivileges"] = false.into();
+        b.config["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({"destination": "/probe", "type": "bind", "source": probe_dir.path(), "options": ["rbind", "ro"]}));
+        b.save();
+        let out = rt.run(&[
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap_or_default(),
+            "s1",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            rt.bin.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let berth = &outputs[0];
+    for want in [
+        "keyctl EPERM",
+        "unshare-user EPERM",
+        "mount EPERM",
+        "bpf EPERM",
+        "io_uring_setup EPERM",
+        "socket-vsock EPERM",
+        "ls-ok",
+        "child-ok",
+        "Seccomp:\t2",
+    ] {
+        assert!(berth.contains(want), "expected {want:?} in\n{berth}");
+    }
+    if let Some(runc) = outputs.get(1) {
+        assert_eq!(berth, runc, "runc applies berth's profile the same way");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod containerd;
 pub mod dockerd;
+pub mod probe;
 pub mod runc;
 
 use std::io::Write;
