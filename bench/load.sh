@@ -18,8 +18,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 runs=${1:-5}
 
-cargo build --release -q
-berth=$PWD/target/release/berth
+berth=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/berth-bench-load.XXXXXX)
 loopdev=
 cleanup() {

@@ -9,11 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-100}
 
-cargo build --release -q
+berth=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/berth-bench-runtime.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/bundle/rootfs"
-ln -s "$PWD/target/release/berth" "$work/bin/berth-runc"
+ln -s "$berth" "$work/bin/berth-runc"
 scripts/busybox-image.sh | tar -C "$work/bundle/rootfs" -x
 "$work/bin/berth-runc" spec --bundle "$work/bundle"
 python3 - "$work/bundle/config.json" <<'PY'

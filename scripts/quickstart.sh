@@ -6,9 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cargo build --release
-berth=target/release/berth
-echo "+ built $berth ($($berth version))"
+berth=$(scripts/build-release.sh)
+echo "+ built $berth ($("$berth" version))"
 
 run() {
     echo "+ berth $*"

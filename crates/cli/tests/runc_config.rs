@@ -378,3 +378,41 @@ fn default_seccomp_profile_denies_the_boundary_crossing_calls() {
         assert_eq!(berth, runc, "runc applies berth's profile the same way");
     }
 }
+
+#[test]
+fn the_runtime_binary_cannot_be_written_through_the_container() {
+    if !prerequisites("the_runtime_binary_cannot_be_written_through_the_container") {
+        return;
+    }
+    let rt = Runc::berth("sealed");
+    let b = rt.bundle(&["sleep", "1000"], "x1");
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap_or_default(),
+        "x1",
+    ]);
+    let pid = rt.state("x1")["pid"].as_i64().unwrap_or(0);
+    // What a process in the container could grab: the init's exe, while the
+    // init is still the runtime (before it execs the user's program).
+    let exe = std::fs::File::open(format!("/proc/{pid}/exe")).expect("open the init's exe");
+    rt.ok(&["start", "x1"]);
+    for _ in 0..100 {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            == "sleep"
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Reopening it for writing, as CVE-2019-5736 did: refused by the mount.
+    let reopened = std::fs::OpenOptions::new().write(true).open(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&exe)
+    ));
+    let err = reopened.expect_err("the runtime binary must not be writable through the container");
+    assert_eq!(err.raw_os_error(), Some(30), "EROFS, not {err}");
+    rt.ok(&["delete", "--force", "x1"]);
+}

@@ -13,6 +13,7 @@ mod error;
 pub mod features;
 pub mod hooks;
 mod init;
+pub mod sealed;
 pub mod seccomp;
 pub mod state;
 mod sync;

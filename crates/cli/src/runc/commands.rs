@@ -15,6 +15,16 @@ pub fn run(args: RuncCli) -> Result<u8> {
             "--systemd-cgroup is not supported: berth-runc manages cgroups through cgroupfs (set SystemdCgroup = false)"
         );
     }
+    // Everything that puts a clone of this process into a container first
+    // re-executes from a read-only view of the binary (see berth_runtime::sealed).
+    if matches!(
+        args.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        berth_runtime::sealed::ensure_sealed().context(
+            "seal the runtime binary (needs open_tree and mount_setattr: Linux 5.12 or later)",
+        )?;
+    }
     let rt = Runtime::new(&args.root);
     match args.command {
         Command::Create(a) => {
@@ -55,6 +65,11 @@ pub fn run(args: RuncCli) -> Result<u8> {
         Command::Features => println!("{}", pretty(&berth_runtime::features::features())),
         Command::List(a) => list(&rt, &args.root, &a.format, a.quiet)?,
         Command::Spec(a) => spec(&a.bundle)?,
+        Command::Help => print!("{}", super::cli::USAGE),
+        Command::Version => println!(
+            "berth-runc version {}\nspec: 1.2.0",
+            env!("CARGO_PKG_VERSION")
+        ),
         Command::Events(a) => {
             if !a.stats {
                 bail!("events: only --stats is supported");
@@ -99,6 +114,9 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
                 .with_context(|| format!("parse process {}", path.display()))?
         }
         None => {
+            if a.preserve_fds > 0 {
+                bail!("--preserve-fds is not supported yet");
+            }
             if a.command.is_empty() {
                 bail!("exec: a command is required (or --process)");
             }

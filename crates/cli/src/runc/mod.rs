@@ -11,8 +11,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Whether this invocation is the runtime (`berth-runc`, or `runc` if someone
 /// links it so).
 pub fn invoked_as_runc() -> bool {
@@ -24,12 +22,11 @@ pub fn invoked_as_runc() -> bool {
 }
 
 pub fn main() -> ExitCode {
-    let args = match cli::RuncCli::try_parse() {
+    let args = match cli::parse(std::env::args().skip(1).collect()) {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            eprintln!("berth-runc: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(1);
         }
     };
     let log = args.log.clone();

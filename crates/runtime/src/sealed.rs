@@ -1,0 +1,49 @@
+//! Keeping the runtime binary out of the container's reach.
+//!
+//! The container's init and every exec'd process are clones of the runtime:
+//! until they call execve, /proc/<pid>/exe inside the container's pid
+//! namespace points at berth's binary on the host. A process in the container
+//! could open it (CVE-2019-5736) and, once no berth runs, write to it. So
+//! before entering a container the runtime re-executes itself from a detached,
+//! read-only bind mount of its own binary: the same file, reachable only
+//! through a mount that refuses writes (EROFS) and that no path names.
+//!
+//! Cost: one open_tree, one mount_setattr and one execveat (no copy).
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::mount::OpenTreeFlags;
+
+use crate::sys;
+
+/// Set in the environment of the re-executed runtime.
+pub const SEALED_ENV: &str = "_BERTH_RUNTIME_SEALED";
+
+/// Re-executes the current process from a read-only view of its binary,
+/// unless it already runs from one. Returns only if sealing is impossible
+/// (then the error says why); on success the process image is replaced.
+pub fn ensure_sealed() -> std::io::Result<()> {
+    if std::env::var_os(SEALED_ENV).is_some() {
+        return Ok(());
+    }
+    let tree = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        "/proc/self/exe",
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )?;
+    sys::mount_setattr_readonly(&tree)?;
+    let argv: Vec<CString> = std::env::args_os()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect();
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    env.push(CString::new(format!("{SEALED_ENV}=1")).unwrap_or_default());
+    Err(sys::execveat_fd(&tree, &argv, &env))
+}
