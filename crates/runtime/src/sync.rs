@@ -15,6 +15,9 @@ pub enum Msg {
     /// Parent -> child: namespaces, maps and cgroups are in place; go on.
     /// Carries the runtime-spec state (for the in-container hooks).
     Go { state: String },
+    /// Parent -> child: the child is in its cgroups and the prestart and
+    /// createRuntime hooks have run (the child may prepare its rootfs before).
+    Continue,
     /// Child -> parent: set up and waiting (create: on the exec fifo).
     Ready,
     /// Child -> parent: the pid of a process it started (exec).

@@ -152,11 +152,6 @@ impl Runtime {
         if ns.new_user {
             write_id_maps(pid, &spec)?;
         }
-        cgroup.add_pid(pid)?;
-        if let Some(adj) = process.oom_score_adj() {
-            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
-            std::fs::write(&path, adj.to_string()).ctx("write", &path)?;
-        }
         let state = State {
             id: id.to_string(),
             pid,
@@ -178,6 +173,17 @@ impl Runtime {
         state.save(&self.root)?;
         let mut hook_state = state.to_oci_json(&self.root);
         hook_state["status"] = "creating".into();
+        // The child prepares its rootfs while this process places it in its
+        // cgroups (slow on some v1 hierarchies) and runs the hooks; it waits
+        // for Continue before the createContainer hooks (runc's order).
+        parent_end.send(&Msg::Go {
+            state: hook_state.to_string(),
+        })?;
+        cgroup.add_pid(pid)?;
+        if let Some(adj) = process.oom_score_adj() {
+            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
+            std::fs::write(&path, adj.to_string()).ctx("write", &path)?;
+        }
         if let Some(h) = spec.hooks() {
             if let Some(prestart) = h.prestart() {
                 hooks::run("prestart", prestart, &hook_state)?;
@@ -186,9 +192,7 @@ impl Runtime {
                 hooks::run("createRuntime", create_runtime, &hook_state)?;
             }
         }
-        parent_end.send(&Msg::Go {
-            state: hook_state.to_string(),
-        })?;
+        parent_end.send(&Msg::Continue)?;
         parent_end
             .expect(Msg::Ready)
             .map_err(|e| Error::system(format!("container init: {}", e.message)))?;

@@ -115,19 +115,39 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     if cfg.new_userns {
         become_root_in_userns()?;
     }
-    if cfg.new_cgroupns {
+    rustix::process::setsid().ok();
+    let wait_continue = || match cfg.channel.recv().map_err(Failure::from)? {
+        Some(Msg::Continue) => Ok(()),
+        other => Err(Failure::msg(
+            "init",
+            &format!("expected Continue, got {other:?}"),
+        )),
+    };
+    // A new cgroup namespace is rooted at the cgroup we are in when we
+    // unshare it, so it waits until the parent has placed us; otherwise the
+    // rootfs is prepared while the parent does that.
+    let _root = if cfg.new_cgroupns {
+        wait_continue()?;
         sys::unshare_cgroup_namespace()
             .map_err(|e| Failure::new("unshare the cgroup namespace", e))?;
-    }
-    rustix::process::setsid().ok();
-
-    let _root = rootfs::prepare(
-        spec,
-        cfg.rootfs,
-        cfg.bundle,
-        &cfg.cgroup_binds,
-        cfg.new_userns,
-    )?;
+        rootfs::prepare(
+            spec,
+            cfg.rootfs,
+            cfg.bundle,
+            &cfg.cgroup_binds,
+            cfg.new_userns,
+        )?
+    } else {
+        let root = rootfs::prepare(
+            spec,
+            cfg.rootfs,
+            cfg.bundle,
+            &cfg.cgroup_binds,
+            cfg.new_userns,
+        )?;
+        wait_continue()?;
+        root
+    };
     if let Some(h) = spec
         .hooks()
         .as_ref()
