@@ -416,3 +416,41 @@ fn the_runtime_binary_cannot_be_written_through_the_container() {
     assert_eq!(err.raw_os_error(), Some(30), "EROFS, not {err}");
     rt.ok(&["delete", "--force", "x1"]);
 }
+
+#[test]
+fn preserved_fds_reach_the_container_and_nothing_else_does() {
+    if !prerequisites("preserved_fds_reach_the_container_and_nothing_else_does") {
+        return;
+    }
+    let rt = Runc::berth("preserve");
+    let b = rt.bundle(
+        &[
+            "sh",
+            "-c",
+            "cat <&3; (cat <&4) 2>/dev/null && echo fd4-open || echo fd4-closed",
+        ],
+        "p1",
+    );
+    let secret = b.path().join("passed.txt");
+    std::fs::write(&secret, "passed through fd 3\n").expect("write");
+    // The shell opens fd 3 and 4, then runs the runtime asking to keep one.
+    let line = format!(
+        "exec 3<{} 4<{}; exec {} --root {} run --preserve-fds 1 --bundle {} p1",
+        secret.display(),
+        secret.display(),
+        rt.bin.display(),
+        rt.root.path().display(),
+        b.path().display()
+    );
+    let out = support::runc::run_to_files(std::process::Command::new("sh").args(["-c", &line]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text, "passed through fd 3\nfd4-closed\n",
+        "fd 3 kept, fd 4 (not asked for) closed"
+    );
+}

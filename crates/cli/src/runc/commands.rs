@@ -95,14 +95,12 @@ fn pretty(v: &serde_json::Value) -> String {
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
-    if a.preserve_fds > 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
     Ok(CreateOptions {
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
     })
 }
 
@@ -114,9 +112,6 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
                 .with_context(|| format!("parse process {}", path.display()))?
         }
         None => {
-            if a.preserve_fds > 0 {
-                bail!("--preserve-fds is not supported yet");
-            }
             if a.command.is_empty() {
                 bail!("exec: a command is required (or --process)");
             }
@@ -149,6 +144,7 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         detach: a.detach,
+        preserve_fds: a.preserve_fds,
     };
     let (_, code) = rt.exec(&a.id, &opts)?;
     Ok(code.unwrap_or(0) as u8)

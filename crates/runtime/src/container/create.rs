@@ -27,6 +27,9 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
+    /// Keep fds 3..3+N (inherited from the caller) open in the container,
+    /// with LISTEN_FDS set, as runc does.
+    pub preserve_fds: u32,
 }
 
 impl Runtime {
@@ -131,6 +134,7 @@ impl Runtime {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::container_init(InitConfig {
+                    preserve_fds: opts.preserve_fds,
                     spec: &spec,
                     bundle: &bundle,
                     rootfs: &rootfs,

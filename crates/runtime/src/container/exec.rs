@@ -23,6 +23,7 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Return once the process runs, instead of waiting for its exit.
     pub detach: bool,
+    pub preserve_fds: u32,
 }
 
 /// (spec name, /proc/PID/ns name) of namespaces an exec joins.
@@ -99,6 +100,7 @@ impl Runtime {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::exec_process(ExecConfig {
+                    preserve_fds: opts.preserve_fds,
                     spec: &spec,
                     process: &opts.process,
                     channel: child_end,

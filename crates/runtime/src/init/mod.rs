@@ -61,6 +61,8 @@ pub struct Join {
 
 /// Everything the container's init needs, prepared by `create` before clone.
 pub struct InitConfig<'a> {
+    /// Extra fds after stdio kept open into the process (`--preserve-fds`).
+    pub preserve_fds: u32,
     pub spec: &'a Spec,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
@@ -223,7 +225,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     {
         hooks::run("startContainer", &h, &state).map_err(Failure::from)?;
     }
-    Err(final_exec(spec, process, &program, &env))
+    Err(final_exec(spec, process, &program, &env, cfg.preserve_fds))
 }
 
 fn first_arg(process: &Process) -> &str {
@@ -236,7 +238,13 @@ fn first_arg(process: &Process) -> &str {
 
 /// With no_new_privs the seccomp filter goes in last, right before exec.
 /// Returns only on failure.
-fn final_exec(spec: &Spec, process: &Process, program: &Path, env: &[String]) -> Failure {
+fn final_exec(
+    spec: &Spec,
+    process: &Process,
+    program: &Path,
+    env: &[String],
+    preserve_fds: u32,
+) -> Failure {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     if let Some(profile) = seccomp
         && process.no_new_privileges() == Some(true)
@@ -244,7 +252,12 @@ fn final_exec(spec: &Spec, process: &Process, program: &Path, env: &[String]) ->
     {
         return e.into();
     }
-    exec::exec(program, process.args().as_deref().unwrap_or(&[]), env, 0)
+    exec::exec(
+        program,
+        process.args().as_deref().unwrap_or(&[]),
+        env,
+        preserve_fds,
+    )
 }
 
 /// Seccomp (without no_new_privs), capabilities, user, no_new_privs, the
@@ -315,6 +328,7 @@ fn join_namespaces(join: &[Join]) -> Result<(), Failure> {
 
 /// Everything an exec'd process needs, prepared by `exec` before clone.
 pub struct ExecConfig<'a> {
+    pub preserve_fds: u32,
     pub spec: &'a Spec,
     pub process: &'a Process,
     pub channel: Channel,
@@ -365,5 +379,11 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
     let program = exec::find_executable(first_arg(process), &env)?;
     finish_setup(cfg.spec, process, &mut env)?;
     rustix::process::set_parent_process_death_signal(None).ok();
-    Err(final_exec(cfg.spec, process, &program, &env))
+    Err(final_exec(
+        cfg.spec,
+        process,
+        &program,
+        &env,
+        cfg.preserve_fds,
+    ))
 }
