@@ -240,6 +240,16 @@ fn collect_pids(dir: &std::path::Path, out: &mut Vec<i32>) -> Result<()> {
     Ok(())
 }
 
+/// The pids.max value for an OCI pids limit: 0 means unset (as in runc),
+/// negative means unlimited.
+fn pids_max(limit: i64) -> Option<String> {
+    match limit {
+        0 => None,
+        l if l < 0 => Some("max".into()),
+        l => Some(l.to_string()),
+    }
+}
+
 /// `a/b` and `/a/b/` become `/a/b`; `..` is refused.
 fn normalise(path: &str) -> Result<String> {
     let parts: Vec<&str> = path

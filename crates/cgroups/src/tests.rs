@@ -196,12 +196,23 @@ fn v2_resources_are_converted() {
         )
         .pids(
             LinuxPidsBuilder::default()
+                .limit(-1i64)
+                .build()
+                .expect("pids"),
+        )
+        .build()
+        .expect("resources");
+    let unset = LinuxResourcesBuilder::default()
+        .pids(
+            LinuxPidsBuilder::default()
                 .limit(0i64)
                 .build()
                 .expect("pids"),
         )
         .build()
         .expect("resources");
+    cg.apply(&unset).expect("update");
+    assert_eq!(d("pids.max"), "10", "0 means unset, as in runc");
     cg.apply(&unlimited).expect("update");
     assert_eq!(d("cpu.max"), "max 100000");
     assert_eq!(d("memory.max"), "max");

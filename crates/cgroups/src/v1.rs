@@ -135,15 +135,9 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
     }
     if let Some(pids) = r.pids() {
         let d = require(mounts, "pids", path)?;
-        let limit = pids.limit();
-        write(
-            &d.join("pids.max"),
-            &if limit > 0 {
-                limit.to_string()
-            } else {
-                "max".into()
-            },
-        )?;
+        if let Some(value) = crate::pids_max(pids.limit()) {
+            write(&d.join("pids.max"), &value)?;
+        }
     }
     if let Some(devices) = r.devices()
         && !devices.is_empty()

@@ -130,19 +130,13 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
             ));
         }
     }
-    if let Some(pids) = r.pids() {
-        let limit = pids.limit();
-        write(
-            &d.join("pids.max"),
-            &if limit > 0 {
-                limit.to_string()
-            } else {
-                "max".into()
-            },
-        )?;
+    if let Some(pids) = r.pids()
+        && let Some(value) = crate::pids_max(pids.limit())
+    {
+        write(&d.join("pids.max"), &value)?;
     }
     if let Some(blkio) = r.block_io()
-        && let Some(weight) = blkio.weight()
+        && let Some(weight) = blkio.weight().filter(|w| *w != 0)
     {
         write(
             &d.join("io.weight"),

@@ -317,23 +317,7 @@ fn default_seccomp_profile_denies_the_boundary_crossing_calls() {
     let Some(_) = support::probe::compile_probe(probe_dir.path()) else {
         return;
     };
-    let docker_caps = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ]
-    .map(String::from);
+    let docker_caps = support::DOCKER_CAPS.map(String::from);
     let profile =
         serde_json::to_value(berth_runtime::seccomp::default_profile(&docker_caps)).expect("json");
     let script = "/probe/probe; ls / > /dev/null && echo ls-ok; sh -c 'echo child-ok' & wait; grep Seccomp: /proc/self/status";

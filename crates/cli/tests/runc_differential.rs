@@ -102,22 +102,7 @@ fn user_groups_umask_cwd_and_exit_code() {
 
 #[test]
 fn docker_like_capabilities_rlimits_and_oom_score() {
-    let caps = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
+    let caps = support::DOCKER_CAPS;
     assert_same(
         "diff_caps",
         |c| {

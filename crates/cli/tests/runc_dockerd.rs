@@ -21,23 +21,13 @@ for fd in /proc/1/fd/*; do echo "fd $(basename $fd) -> $(readlink $fd | sed 's/[
 /probe/probe
 "#;
 
-#[test]
-fn dockerd_runs_containers_with_berth_runc() {
-    if !support::runc::prerequisites("dockerd_runs_containers_with_berth_runc") {
-        return;
-    }
-    let runtime = berth_runc();
-    let add = format!("berth={}", runtime.display());
-    let Some(docker) = Dockerd::start_with(
-        "dockerd_runs_containers_with_berth_runc",
-        &["--add-runtime", &add],
-    ) else {
-        return;
-    };
+/// A private dockerd with berth-runc added as the `berth` runtime, holding
+/// the busybox image (made by berth, loaded into docker).
+fn dockerd_with_busybox(test: &str) -> Option<Dockerd> {
+    let add = format!("berth={}", berth_runc().display());
+    let docker = Dockerd::start_with(test, &["--add-runtime", &add])?;
     let store = Store::new();
-    let Some(_) = store.busybox("busybox:latest") else {
-        return;
-    };
+    store.busybox("busybox:latest")?;
     let archive = docker.dir().join("busybox.tar");
     store.ok(&[
         "save",
@@ -46,6 +36,17 @@ fn dockerd_runs_containers_with_berth_runc() {
         "busybox",
     ]);
     docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
+    Some(docker)
+}
+
+#[test]
+fn dockerd_runs_containers_with_berth_runc() {
+    if !support::runc::prerequisites("dockerd_runs_containers_with_berth_runc") {
+        return;
+    }
+    let Some(docker) = dockerd_with_busybox("dockerd_runs_containers_with_berth_runc") else {
+        return;
+    };
 
     assert_eq!(
         docker.ok(&[
@@ -145,26 +146,9 @@ fn default_container_is_isolated_like_runc() {
     let Some(_) = compile_probe(probe_dir.path()) else {
         return;
     };
-    let runtime = berth_runc();
-    let add = format!("berth={}", runtime.display());
-    let Some(docker) = Dockerd::start_with(
-        "default_container_is_isolated_like_runc",
-        &["--add-runtime", &add],
-    ) else {
+    let Some(docker) = dockerd_with_busybox("default_container_is_isolated_like_runc") else {
         return;
     };
-    let store = Store::new();
-    let Some(_) = store.busybox("busybox:latest") else {
-        return;
-    };
-    let archive = docker.dir().join("busybox.tar");
-    store.ok(&[
-        "save",
-        "-o",
-        archive.to_str().unwrap_or_default(),
-        "busybox",
-    ]);
-    docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
 
     let volume = format!("{}:/probe:ro", probe_dir.path().display());
     let run = |runtime: &str| {
@@ -229,26 +213,9 @@ fn workdir_through_a_leaked_fd_fails() {
     if !support::runc::prerequisites("workdir_through_a_leaked_fd_fails") {
         return;
     }
-    let runtime = berth_runc();
-    let add = format!("berth={}", runtime.display());
-    let Some(docker) = Dockerd::start_with(
-        "workdir_through_a_leaked_fd_fails",
-        &["--add-runtime", &add],
-    ) else {
+    let Some(docker) = dockerd_with_busybox("workdir_through_a_leaked_fd_fails") else {
         return;
     };
-    let store = Store::new();
-    let Some(_) = store.busybox("busybox:latest") else {
-        return;
-    };
-    let archive = docker.dir().join("busybox.tar");
-    store.ok(&[
-        "save",
-        "-o",
-        archive.to_str().unwrap_or_default(),
-        "busybox",
-    ]);
-    docker.ok(&["load", "-i", archive.to_str().unwrap_or_default()]);
     for n in 3..=12 {
         let dir = format!("/proc/self/fd/{n}");
         let out = docker.docker(&[

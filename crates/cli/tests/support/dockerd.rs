@@ -150,31 +150,7 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Unmount whatever the daemon left mounted below its own directory.
-        let prefix = self.dir.display().to_string();
-        if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut mounts: Vec<&str> = info
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|m| m.starts_with(&prefix))
-                .collect();
-            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in mounts {
-                let _ = Command::new("umount").args(["-l", m]).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        super::stop_daemon(&mut self.child, &self.dir, Duration::from_secs(30));
         // The cgroup parent of this daemon's containers.
         for root in super::runc::cgroup_roots() {
             let _ = std::fs::remove_dir(root.join("berth-test-docker"));

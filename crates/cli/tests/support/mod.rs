@@ -335,3 +335,51 @@ pub fn small_layer(tag: &str) -> Vec<u8> {
         RawEntry::file(&format!("data-{tag}"), &vec![b'x'; 10_000]),
     ])
 }
+
+/// Capabilities Docker gives a container by default.
+pub const DOCKER_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Stops a daemon the test started (SIGTERM, then SIGKILL after `grace`),
+/// unmounts whatever it left below `dir` and removes `dir`.
+pub fn stop_daemon(child: &mut std::process::Child, dir: &Path, grace: std::time::Duration) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let prefix = dir.display().to_string();
+    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+        let mut mounts: Vec<&str> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

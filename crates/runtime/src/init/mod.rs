@@ -185,17 +185,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         rootfs::readonly_root()?;
     }
-    if process.terminal() == Some(true) {
-        let socket = cfg
-            .console
-            .as_ref()
-            .ok_or_else(|| Failure::msg("console", "a terminal needs a console socket"))?;
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(socket, size)?;
-    }
+    terminal(process, cfg.console.as_ref())?;
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let mut env = process.env().clone().unwrap_or_default();
     let program = exec::find_executable(first_arg(process), &env)?;
@@ -226,6 +216,21 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         hooks::run("startContainer", &h, &state).map_err(Failure::from)?;
     }
     Err(final_exec(spec, process, &program, &env, cfg.preserve_fds))
+}
+
+/// With `process.terminal`, a pty whose master goes to the console socket
+/// (console::setup makes a new session for it).
+fn terminal(process: &Process, console: Option<&OwnedFd>) -> Result<(), Failure> {
+    if process.terminal() != Some(true) {
+        return Ok(());
+    }
+    let socket =
+        console.ok_or_else(|| Failure::msg("console", "a terminal needs a console socket"))?;
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    console::setup(socket, size)
 }
 
 fn first_arg(process: &Process) -> &str {
@@ -362,18 +367,7 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
     }
     join_namespaces(&cfg.join)?;
     let process = cfg.process;
-    if process.terminal() == Some(true) {
-        rustix::process::setsid().ok();
-        let socket = cfg
-            .console
-            .as_ref()
-            .ok_or_else(|| Failure::msg("console", "a terminal needs a console socket"))?;
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(socket, size)?;
-    }
+    terminal(process, cfg.console.as_ref())?;
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let mut env = process.env().clone().unwrap_or_default();
     let program = exec::find_executable(first_arg(process), &env)?;
