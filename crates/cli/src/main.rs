@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_containers;
 mod commands;
 mod format;
 mod output;

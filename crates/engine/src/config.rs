@@ -13,6 +13,12 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Layers unpacked at once (default: the number of CPUs).
     pub unpack_threads: usize,
+    /// The cgroup under which containers get theirs (`--cgroup-parent`
+    /// default; `BERTH_CGROUP_PARENT`).
+    pub cgroup_parent: String,
+    /// json-file log rotation: bytes per file and files kept.
+    pub log_max_size: u64,
+    pub log_max_files: u32,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,7 +73,19 @@ impl EngineConfig {
                     .map(|n| n.get())
                     .unwrap_or(2)
             }),
+            cgroup_parent: "/berth".into(),
+            // Rotation on by default (Docker's json-file grows without bound).
+            log_max_size: 20 << 20,
+            log_max_files: 5,
         };
+        if let Some(v) = env_number("BERTH_LOG_MAX_SIZE")? {
+            config.log_max_size = v.max(1024);
+        }
+        if let Ok(parent) = std::env::var("BERTH_CGROUP_PARENT")
+            && !parent.is_empty()
+        {
+            config.cgroup_parent = parent;
+        }
         if let Some(v) = env_number("BERTH_LAYER_MAX_BYTES")? {
             config.limits.max_bytes = v;
         }

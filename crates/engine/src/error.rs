@@ -110,3 +110,18 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
+
+impl From<berth_runtime::Error> for Error {
+    fn from(e: berth_runtime::Error) -> Error {
+        use berth_runtime::ErrorKind as K;
+        let kind = match e.kind {
+            K::NotFound => ErrorKind::NotFound,
+            K::AlreadyExists => ErrorKind::AlreadyExists,
+            K::State => ErrorKind::Conflict,
+            K::Invalid => ErrorKind::InvalidArgument,
+            K::Unsupported => ErrorKind::Unsupported,
+            K::System => ErrorKind::Internal,
+        };
+        Error::new(kind, e.message)
+    }
+}

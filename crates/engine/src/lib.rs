@@ -6,8 +6,11 @@
 //! few parallel parts (unpacking layers) use scoped threads.
 
 #![forbid(unsafe_code)]
+// serde_json::json! of a whole `inspect` document nests deeply.
+#![recursion_limit = "256"]
 
 pub mod config;
+pub mod containers;
 pub mod error;
 pub mod failpoint;
 pub mod images;

@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod compression;
 pub mod content;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod owner;

@@ -7,12 +7,14 @@
 
 #![deny(unsafe_code)]
 
+pub mod console_socket;
 pub mod container;
 mod default_spec;
 mod error;
 pub mod features;
 pub mod hooks;
 mod init;
+pub mod overlay;
 pub mod sealed;
 pub mod seccomp;
 pub mod state;
@@ -22,5 +24,12 @@ mod sys;
 pub use container::{CreateOptions, ExecOptions, Runtime, parse_signal};
 pub use default_spec::default_spec;
 pub use error::{Error, ErrorKind, Result};
-pub use init::caps::number as capability_number;
+pub use init::caps::{names as capability_names, number as capability_number};
 pub use state::{State, Status};
+
+/// Whether this host's cgroups are the unified (v2) hierarchy.
+pub fn host_cgroup_is_v2() -> bool {
+    berth_cgroups::Hierarchy::detect()
+        .map(|h| h.is_v2())
+        .unwrap_or(false)
+}

@@ -83,6 +83,42 @@ pub fn unshare_cgroup_namespace() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// `unshare(CLONE_NEWNS)`: a mount namespace of this process's own (the
+/// engine's monitor mounts a container's root there, out of the host's view).
+pub fn unshare_mount_namespace() -> io::Result<()> {
+    // SAFETY: unsharing the mount namespace affects no file descriptors or
+    // memory; the callers are single-threaded.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+        .map_err(io::Error::from)
+}
+
+/// Sets IFF_UP on the loopback interface of the current network namespace
+/// (runc does the same for a new network namespace).
+pub fn loopback_up() -> io::Result<()> {
+    let sock = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )?;
+    // SAFETY: `ifreq` is plain old data, zeroed is a valid value; the name is
+    // NUL-terminated within IFNAMSIZ; the ioctls read and write only `req`.
+    unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// `mount_setattr(2)` making a detached mount read-only.
 pub fn mount_setattr_readonly(fd: &impl std::os::fd::AsRawFd) -> io::Result<()> {
     #[repr(C)]

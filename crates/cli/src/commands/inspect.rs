@@ -7,22 +7,55 @@ use serde_json::Value;
 use crate::cli::{ImageInspectArgs, InspectArgs};
 use crate::format::Template;
 
+/// What `inspect` looks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Any,
+    Image,
+    Container,
+}
+
 pub fn run(engine: &Engine, args: InspectArgs) -> Result<u8> {
-    if let Some(kind) = args.kind.as_deref()
-        && kind != "image"
-    {
-        anyhow::bail!(
-            "\"{kind}\" is not a valid value for --type (only images exist until containers land)"
-        );
-    }
-    inspect(engine, &args.names, args.format.as_deref(), "object")
+    let kind = match args.kind.as_deref() {
+        None => Kind::Any,
+        Some("image") => Kind::Image,
+        Some("container") => Kind::Container,
+        Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
+    };
+    inspect(engine, &args.names, args.format.as_deref(), kind)
 }
 
 pub fn run_image(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
-    inspect(engine, &args.images, args.format.as_deref(), "image")
+    inspect(engine, &args.images, args.format.as_deref(), Kind::Image)
 }
 
-fn inspect(engine: &Engine, names: &[String], format: Option<&str>, noun: &str) -> Result<u8> {
+pub fn run_container(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
+    inspect(
+        engine,
+        &args.images,
+        args.format.as_deref(),
+        Kind::Container,
+    )
+}
+
+/// Containers first, then images, as Docker looks them up.
+fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value> {
+    if kind != Kind::Image {
+        match engine.container(name) {
+            Ok(row) => return Ok(engine.inspect_container(&row)),
+            Err(e) if e.kind == ErrorKind::NotFound && kind == Kind::Any => {}
+            Err(e) => return Err(e),
+        }
+    }
+    engine.inspect_image(name)
+}
+
+fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) -> Result<u8> {
+    let noun = match kind {
+        Kind::Any => "object",
+        Kind::Image => "image",
+        Kind::Container => "container",
+    };
     let template = match format {
         None | Some("") | Some("json") => None,
         Some(f) => Some(Template::parse(
@@ -32,7 +65,7 @@ fn inspect(engine: &Engine, names: &[String], format: Option<&str>, noun: &str) 
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        match engine.inspect_image(name) {
+        match lookup(engine, name, kind) {
             Ok(v) => found.push(v),
             Err(e) if e.kind == ErrorKind::NotFound => {
                 errors.push(format!("No such {noun}: {name}"))

@@ -1,6 +1,7 @@
 //! One module per command (or family); each turns parsed arguments into
 //! engine calls and Docker-shaped output, and returns the exit code.
 
+mod containers;
 mod history;
 mod images;
 mod import;
@@ -14,18 +15,66 @@ mod tag;
 use anyhow::Result;
 use berth_engine::{Engine, EngineOptions, ErrorKind};
 
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use containers::run as run_cmd;
+use containers::{commit, exec, lifecycle, logs, ps};
 
 pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Version = cli.command {
         crate::output::print(&format!("berth version {}\n", env!("CARGO_PKG_VERSION")))?;
         return Ok(0);
     }
-    let engine = Engine::open(&EngineOptions {
+    let options = EngineOptions {
         root: cli.root,
         run_root: cli.run_root,
+    };
+    if let Command::Monitor(a) = &cli.command {
+        // Re-executes from a sealed copy of the binary (the container's
+        // init is cloned from the monitor); returns only if that failed.
+        berth_runtime::sealed::ensure_sealed()?;
+        let code = berth_engine::containers::monitor::run(&options, &a.id, a.wait_attach);
+        return Ok(code as u8);
+    }
+    let engine = Engine::open(&options).map_err(|e| match &cli.command {
+        Command::Run(_) | Command::Create(_) => containers::run_error(e),
+        _ => e.into(),
     })?;
     match cli.command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run_cmd::run(&engine, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            run_cmd::create_command(&engine, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            run_cmd::start(&engine, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            lifecycle::stop(&engine, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            lifecycle::restart(&engine, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            lifecycle::kill(&engine, a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            lifecycle::pause(&engine, a)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            lifecycle::unpause(&engine, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => lifecycle::rm(&engine, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ps::run(&engine, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => logs::run(&engine, a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            lifecycle::wait(&engine, a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => exec::run(&engine, a),
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            commit::run(&engine, a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(&engine, a),
+        Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine, a),
+        Command::Monitor(_) => Ok(0),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&engine, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&engine, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&engine, a),
@@ -45,6 +94,9 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// Docker's CLI exits 1 for a failed command (125 is for `run`'s own errors,
 /// which arrive with containers).
 pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(exit) = e.downcast_ref::<containers::ExitError>() {
+        return exit.code;
+    }
     match e.downcast_ref::<berth_engine::Error>().map(|e| e.kind) {
         Some(ErrorKind::Internal) | Some(_) | None => 1,
     }

@@ -70,6 +70,17 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// Go's default time format as Docker prints `CreatedAt`:
+/// `2026-11-28 18:00:00 +0000 UTC`.
+pub fn docker_time(unix_nanos: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(unix_nanos as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::changes;
 use super::record::{self, LayerRow, NewImage};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
-use crate::store::snapshots::{self, Readied};
+use crate::store::snapshots;
 use crate::store::writeback::BackgroundSync;
 
 #[derive(Clone, Debug, Default)]
@@ -29,6 +29,15 @@ pub struct ImportOptions {
     pub platform: Option<String>,
     /// What the history says it was imported from (`-` for stdin).
     pub source: String,
+}
+
+/// A layer stored from a stream: its blob (not yet committed), diff ID,
+/// unpacked size and media type.
+pub(crate) struct StreamedLayer {
+    pub blob: berth_image::content::Ingested,
+    pub diff_id: Digest,
+    pub size: u64,
+    pub media_type: &'static str,
 }
 
 /// Copies everything read into a writer as well.
@@ -69,34 +78,17 @@ impl Engine {
         changes::apply(&mut run_config, &options.changes)?;
 
         let lease = self.acquire_lease()?;
-        let writeback = BackgroundSync::start(&self.paths.snapshots);
-        let snapshot = self
-            .db
-            .write(|c| snapshots::create_incomplete(c, lease.lease, None))?;
-        let fs_dir = self.paths.snapshot_fs(snapshot);
-        std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
-
-        let mut ingest = self.paths.content.ingest(&self.owner)?;
-        let mut tee = Tee {
+        let layer = self.ingest_layer_stream(
+            lease.lease,
             reader,
-            writer: &mut ingest,
-        };
-        let stats = unpack::unpack_layer(&mut tee, &fs_dir, self.config.limits)
-            .map_err(|e| Error::from(e.within(&format!("import from {}", options.source))))?;
-        // Whatever follows the compressed stream still belongs to the blob.
-        io::copy(&mut tee, &mut io::sink())
-            .map_err(|e| Error::invalid(format!("import: read {}: {e}", options.source)))?;
-        let blob = ingest.finish()?;
-        let blob_digest = blob.digest().clone();
-        let blob_size = blob.size();
-
-        drop(writeback);
-        unpack::sync_filesystem(&self.paths.snapshots).ctx("sync", &self.paths.snapshots)?;
-        let layer_size = match self.db.write(|c| {
-            snapshots::mark_ready(c, lease.lease, snapshot, stats.diff_id.as_str(), stats.size)
-        })? {
-            Readied::Ours | Readied::Theirs(_) => stats.size,
-        };
+            &format!("import from {}", options.source),
+        )?;
+        let stats_diff_id = layer.diff_id.clone();
+        let layer_size = layer.size;
+        let blob_digest = layer.blob.digest().clone();
+        let blob_size = layer.blob.size();
+        let layer_media_type = layer.media_type;
+        let blob = layer.blob;
 
         let now = crate::now_rfc3339();
         let comment = options
@@ -111,7 +103,7 @@ impl Engine {
             config: Some(run_config),
             rootfs: RootFs {
                 kind: "layers".into(),
-                diff_ids: vec![stats.diff_id.clone()],
+                diff_ids: vec![stats_diff_id.clone()],
             },
             history: vec![History {
                 created: Some(now),
@@ -125,7 +117,6 @@ impl Engine {
             .map_err(|e| Error::internal(format!("encode config: {e}")))?;
         let config_blob = self.small_blob(&config_bytes)?;
         let id = config_blob.digest().clone();
-        let layer_media_type = stats.compression.oci_layer_media_type();
         let manifest = Manifest {
             schema_version: 2,
             media_type: Some(media::OCI_MANIFEST.into()),
@@ -148,7 +139,7 @@ impl Engine {
         self.commit_blobs(lease.lease, vec![blob, config_blob, manifest_blob])?;
 
         let layers = [LayerRow {
-            diff_id: stats.diff_id.clone(),
+            diff_id: stats_diff_id.clone(),
             blob_digest,
             blob_size,
             media_type: layer_media_type.to_string(),
@@ -171,6 +162,46 @@ impl Engine {
         })?;
         lease.release()?;
         Ok(id)
+    }
+
+    /// Unpacks a layer stream (any compression) into a new snapshot while
+    /// storing its bytes as an uncommitted blob, in one pass; the snapshot is
+    /// synced and ready (or another process's identical one is used).
+    pub(crate) fn ingest_layer_stream(
+        &self,
+        lease: crate::store::leases::Lease,
+        reader: impl Read,
+        what: &str,
+    ) -> Result<StreamedLayer> {
+        let writeback = BackgroundSync::start(&self.paths.snapshots);
+        let snapshot = self
+            .db
+            .write(|c| snapshots::create_incomplete(c, lease, None))?;
+        let fs_dir = self.paths.snapshot_fs(snapshot);
+        std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
+
+        let mut ingest = self.paths.content.ingest(&self.owner)?;
+        let mut tee = Tee {
+            reader,
+            writer: &mut ingest,
+        };
+        let stats = unpack::unpack_layer(&mut tee, &fs_dir, self.config.limits)
+            .map_err(|e| Error::from(e.within(what)))?;
+        // Whatever follows the compressed stream still belongs to the blob.
+        io::copy(&mut tee, &mut io::sink())
+            .map_err(|e| Error::invalid(format!("{what}: read: {e}")))?;
+        let blob = ingest.finish()?;
+        drop(writeback);
+        unpack::sync_filesystem(&self.paths.snapshots).ctx("sync", &self.paths.snapshots)?;
+        self.db.write(|c| {
+            snapshots::mark_ready(c, lease, snapshot, stats.diff_id.as_str(), stats.size)
+        })?;
+        Ok(StreamedLayer {
+            blob,
+            diff_id: stats.diff_id.clone(),
+            size: stats.size,
+            media_type: stats.compression.oci_layer_media_type(),
+        })
     }
 
     /// A small document as an uncommitted blob.

@@ -30,6 +30,10 @@ pub struct Paths {
     pub snapshots: PathBuf,
     /// Things being deleted: renamed here inside a transaction, removed after it.
     pub trash: PathBuf,
+    /// `containers/<id>/`: bundle, writable layer, log, hosts files.
+    pub containers: PathBuf,
+    /// `volumes/<name>/_data`.
+    pub volumes: PathBuf,
 }
 
 impl Paths {
@@ -39,8 +43,15 @@ impl Paths {
             content: ContentStore::open(&root.join("content"))?,
             snapshots: root.join("snapshots"),
             trash: root.join("trash"),
+            containers: root.join("containers"),
+            volumes: root.join("volumes"),
         };
-        for dir in [&paths.snapshots, &paths.trash] {
+        for dir in [
+            &paths.snapshots,
+            &paths.trash,
+            &paths.containers,
+            &paths.volumes,
+        ] {
             std::fs::create_dir_all(dir).ctx("create directory", dir)?;
         }
         Ok(paths)
@@ -48,6 +59,14 @@ impl Paths {
 
     pub fn snapshot_dir(&self, id: i64) -> PathBuf {
         self.snapshots.join(id.to_string())
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers.join(id)
+    }
+
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.volumes.join(name).join("_data")
     }
 
     /// The directory holding a snapshot's files (what overlay uses as a layer).

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE images (
     id              TEXT PRIMARY KEY,      -- sha256 of the config blob
     manifest_digest TEXT NOT NULL,         -- a stored manifest (original or synthesised)
@@ -62,7 +63,44 @@ CREATE TABLE lease_refs (
     PRIMARY KEY (lease_id, kind, key)
 );
 CREATE INDEX lease_refs_by_key ON lease_refs(kind, key);
-"#];
+"#,
+    r#"
+CREATE TABLE containers (
+    id            TEXT PRIMARY KEY,          -- 64 hex
+    name          TEXT NOT NULL UNIQUE,      -- without the leading '/'
+    image_id      TEXT NOT NULL REFERENCES images(id),
+    image_name    TEXT NOT NULL,             -- what the user asked for (Config.Image)
+    config        TEXT NOT NULL,             -- JSON: the container's configuration
+    state         TEXT NOT NULL CHECK (state IN
+                    ('creating', 'created', 'starting', 'running', 'paused', 'exited', 'removing')),
+    -- The process responsible while creating (the CLI) or running (the monitor).
+    owner_pid     INTEGER NOT NULL DEFAULT 0,
+    owner_start   INTEGER NOT NULL DEFAULT 0,
+    pid           INTEGER NOT NULL DEFAULT 0,
+    exit_code     INTEGER NOT NULL DEFAULT 0,
+    oom_killed    INTEGER NOT NULL DEFAULT 0,
+    error         TEXT NOT NULL DEFAULT '',
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,          -- unix nanoseconds
+    started_at    INTEGER NOT NULL DEFAULT 0,
+    finished_at   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX containers_by_image ON containers(image_id);
+CREATE TABLE volumes (
+    name       TEXT PRIMARY KEY,
+    labels     TEXT,                         -- JSON object or NULL
+    anonymous  INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume       TEXT NOT NULL REFERENCES volumes(name),
+    PRIMARY KEY (container_id, volume)
+);
+CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
+"#,
+];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -87,6 +87,25 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
                     exists
                         .map(|id| paths.snapshot_dir(id))
                         .filter(|dir| !dir.exists())
+                } else if let Some(id) = stem.strip_prefix("ctr-") {
+                    // A removal that never committed: the row is still there.
+                    let exists: Option<String> = conn
+                        .query_row("SELECT id FROM containers WHERE id = ?1", [id], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    exists
+                        .map(|id| paths.container_dir(&id))
+                        .filter(|dir| !dir.exists())
+                } else if let Some(name) = stem.strip_prefix("vol-") {
+                    let exists: Option<String> = conn
+                        .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    exists
+                        .map(|name| paths.volumes.join(name))
+                        .filter(|dir| !dir.exists())
                 } else {
                     None
                 };

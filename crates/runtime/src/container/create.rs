@@ -144,6 +144,7 @@ impl Runtime {
                     join: ns.join,
                     new_userns: ns.new_user,
                     new_cgroupns: ns.new_cgroup,
+                    new_netns: ns.new_net,
                     no_pivot: opts.no_pivot,
                     cgroup_binds,
                 })
@@ -242,6 +243,7 @@ struct Namespaces {
     new_user: bool,
     new_pid: bool,
     new_cgroup: bool,
+    new_net: bool,
 }
 
 impl Namespaces {
@@ -253,6 +255,7 @@ impl Namespaces {
             new_user: false,
             new_pid: false,
             new_cgroup: false,
+            new_net: false,
         };
         let list = spec
             .linux()
@@ -287,7 +290,10 @@ impl Namespaces {
                         LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
                         LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
                         LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
-                        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+                        LinuxNamespaceType::Network => {
+                            ns.new_net = true;
+                            libc::CLONE_NEWNET
+                        }
                         LinuxNamespaceType::Pid => {
                             ns.new_pid = true;
                             libc::CLONE_NEWPID

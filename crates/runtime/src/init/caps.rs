@@ -61,6 +61,11 @@ fn last_cap() -> u32 {
 }
 
 /// The kernel's number for a capability (oci-spec's enum is alphabetical).
+/// Every capability name the runtime knows, in number order.
+pub fn names() -> Vec<&'static str> {
+    TABLE.iter().map(|(name, _)| *name).collect()
+}
+
 pub fn number(cap: &OciCap) -> Option<u32> {
     let name = serde_json::to_value(cap).ok()?;
     TABLE

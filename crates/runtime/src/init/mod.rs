@@ -75,6 +75,8 @@ pub struct InitConfig<'a> {
     pub join: Vec<Join>,
     pub new_userns: bool,
     pub new_cgroupns: bool,
+    /// A new network namespace gets its loopback up, as runc does.
+    pub new_netns: bool,
     pub no_pivot: bool,
     /// v1: (subsystem dir name, host cgroup dir) for a `cgroup` mount.
     pub cgroup_binds: Vec<(String, PathBuf)>,
@@ -166,6 +168,9 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     if let Some(domain) = spec.domainname() {
         rustix::system::setdomainname(domain.as_bytes())
             .map_err(|e| Failure::new(format!("setdomainname {domain}"), e))?;
+    }
+    if cfg.new_netns {
+        sys::loopback_up().map_err(|e| Failure::new("bring up the loopback interface", e))?;
     }
     let procfs = limits::private_procfs()?;
     let linux = spec.linux().as_ref();

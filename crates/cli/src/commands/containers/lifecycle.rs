@@ -1,0 +1,94 @@
+//! stop, restart, kill, pause, unpause, rm, wait and container prune: each
+//! takes several containers, prints the name it was given for each success
+//! and reports failures at the end, as Docker does.
+
+use anyhow::{Result, bail};
+use berth_engine::Engine;
+
+use crate::cli::{ContainersArgs, KillArgs, PruneArgs, RmArgs, StopArgs};
+
+/// Runs `op` on every name; prints the name on success, the error on failure.
+fn each(
+    names: &[String],
+    mut op: impl FnMut(&str) -> berth_engine::Result<Option<String>>,
+) -> Result<u8> {
+    let mut failed = false;
+    for name in names {
+        match op(name) {
+            Ok(out) => crate::output::print(&format!("{}\n", out.unwrap_or_else(|| name.clone())))?,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn stop(engine: &Engine, a: StopArgs) -> Result<u8> {
+    each(&a.containers, |n| {
+        engine
+            .stop_container(n, a.time, a.signal.as_deref())
+            .map(|_| None)
+    })
+}
+
+pub fn restart(engine: &Engine, a: StopArgs) -> Result<u8> {
+    each(&a.containers, |n| {
+        engine.restart_container(n, a.time).map(|_| None)
+    })
+}
+
+pub fn kill(engine: &Engine, a: KillArgs) -> Result<u8> {
+    each(&a.containers, |n| {
+        engine.kill_container(n, &a.signal).map(|_| None)
+    })
+}
+
+pub fn pause(engine: &Engine, a: ContainersArgs) -> Result<u8> {
+    each(&a.containers, |n| engine.pause_container(n).map(|_| None))
+}
+
+pub fn unpause(engine: &Engine, a: ContainersArgs) -> Result<u8> {
+    each(&a.containers, |n| engine.unpause_container(n).map(|_| None))
+}
+
+pub fn rm(engine: &Engine, a: RmArgs) -> Result<u8> {
+    each(&a.containers, |n| {
+        engine.remove_container(n, a.force, a.volumes).map(|_| None)
+    })
+}
+
+pub fn wait(engine: &Engine, a: ContainersArgs) -> Result<u8> {
+    each(&a.containers, |n| {
+        engine.wait_container(n).map(|code| Some(code.to_string()))
+    })
+}
+
+pub fn prune(engine: &Engine, a: PruneArgs) -> Result<u8> {
+    if !a.filter.is_empty() {
+        bail!("container prune --filter is not supported yet");
+    }
+    let mut reclaimed = 0u64;
+    let mut out = String::from("Deleted Containers:\n");
+    for row in engine.containers()? {
+        if row.state.is_live() || row.state == berth_engine::containers::State::Creating {
+            continue;
+        }
+        reclaimed += engine.container_size(&row.id).0;
+        engine.remove_container(&row.id, false, false)?;
+        out.push_str(&row.id);
+        out.push('\n');
+    }
+    if out.lines().count() == 1 {
+        out.clear();
+    } else {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        crate::format::units::human_size(reclaimed, 3)
+    ));
+    crate::output::print(&out)?;
+    Ok(0)
+}

@@ -1,0 +1,51 @@
+//! Container commands.
+
+pub mod attach;
+pub mod commit;
+pub mod exec;
+pub mod lifecycle;
+pub mod logs;
+pub mod options;
+pub mod ps;
+pub mod run;
+
+use std::fmt;
+
+/// An error with the exit code Docker gives it (125 for `run`'s own errors,
+/// 126 cannot execute, 127 not found).
+#[derive(Debug)]
+pub struct ExitError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for ExitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExitError {}
+
+/// `run`/`create`/`start` failures: 127 and 126 from a failed start, else 125.
+pub fn run_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let e: anyhow::Error = e.into();
+    if e.downcast_ref::<ExitError>().is_some() {
+        return e;
+    }
+    let code = match e.downcast_ref::<berth_engine::Error>().map(|e| e.kind) {
+        Some(berth_engine::ErrorKind::NotFound)
+            if berth_engine::containers::monitor::protocol::start_failure_code(&e.to_string())
+                == 127 =>
+        {
+            127
+        }
+        Some(berth_engine::ErrorKind::PermissionDenied) => 126,
+        _ => 125,
+    };
+    ExitError {
+        code,
+        message: format!("{e:#}"),
+    }
+    .into()
+}

@@ -1,0 +1,122 @@
+//! `run`, `create` and `start`.
+
+use anyhow::Result;
+use berth_engine::Engine;
+use berth_engine::containers::monitor::MonitorStatus;
+use berth_engine::containers::monitor::spawn_start_error;
+
+use super::attach::{self, AttachOptions, Ended};
+use super::{options, run_error};
+use crate::cli::{CreateFlags, RunArgs, StartArgs};
+
+fn missing_image_hint(engine: &Engine, image: &str) -> anyhow::Error {
+    let _ = engine;
+    run_error(berth_engine::Error::not_found(format!(
+        "Unable to find image '{image}' locally, and pulling from a registry is not available yet"
+    )))
+}
+
+fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<String> {
+    let mut request = options::create_request(flags).map_err(run_error)?;
+    request.config.stdin_once = stdin_once;
+    let created = engine.create_container(&request).map_err(|e| {
+        if e.kind == berth_engine::ErrorKind::NotFound && e.message.starts_with("No such image") {
+            if flags.pull == "never" {
+                return run_error(e);
+            }
+            return missing_image_hint(engine, &flags.image);
+        }
+        run_error(e)
+    })?;
+    for w in &created.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(created.id)
+}
+
+pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
+    let id = create(engine, &flags, false)?;
+    crate::output::print(&format!("{id}\n"))?;
+    Ok(0)
+}
+
+pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
+    let flags = &a.flags;
+    let id = create(engine, flags, !a.detach && flags.interactive)?;
+    if a.detach {
+        engine
+            .spawn_monitor(&id, false)
+            .and_then(|mut m| m.wait_started())
+            .map_err(run_error)?;
+        crate::output::print(&format!("{id}\n"))?;
+        return Ok(0);
+    }
+    let opts = AttachOptions {
+        stdin: flags.interactive,
+        tty: flags.tty,
+        sig_proxy: a.sig_proxy,
+    };
+    attached_start(engine, &id, &opts)
+}
+
+/// Starts a container with a client attached from its first byte of output.
+fn attached_start(engine: &Engine, id: &str, opts: &AttachOptions) -> Result<u8> {
+    let mut monitor = engine.spawn_monitor(id, true).map_err(run_error)?;
+    match monitor.next_status() {
+        MonitorStatus::Created(_) => {}
+        MonitorStatus::Failed(code, message) => {
+            return Err(run_error(spawn_start_error(code, message)));
+        }
+        _ => {
+            return Err(run_error(berth_engine::Error::internal(
+                "the container's monitor exited before creating the container",
+            )));
+        }
+    }
+    let stream = attach::connect(engine, id, opts)?;
+    monitor.wait_started().map_err(run_error)?;
+    match attach::relay(engine, id, stream, opts)? {
+        Ended::Exited(code) => Ok(code.clamp(0, 255) as u8),
+        Ended::Detached => Ok(0),
+        Ended::Lost => match engine.container(id) {
+            Ok(row) => Ok(row.exit_code.clamp(0, 255) as u8),
+            Err(_) => Ok(0),
+        },
+    }
+}
+
+pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
+    if a.attach || a.interactive {
+        let [name] = a.containers.as_slice() else {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        };
+        let row = engine.container(name)?;
+        let opts = AttachOptions {
+            stdin: a.interactive && row.config.open_stdin,
+            tty: row.config.tty,
+            sig_proxy: true,
+        };
+        if row.state.is_live() {
+            let stream = attach::connect(engine, &row.id, &opts)?;
+            return match attach::relay(engine, &row.id, stream, &opts)? {
+                Ended::Exited(code) => Ok(code.clamp(0, 255) as u8),
+                _ => Ok(0),
+            };
+        }
+        return attached_start(engine, &row.id, &opts);
+    }
+    let mut failed = false;
+    for name in &a.containers {
+        match engine.start_container(name) {
+            Ok(_) => crate::output::print(&format!("{name}\n"))?,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("failed to start containers: {}", a.containers.join(", "));
+    }
+    Ok(0)
+}

@@ -1,0 +1,187 @@
+//! `commit`: a container's writable layer becomes a new image layer on top
+//! of its image's.
+//!
+//! The upper directory is written as a deterministic tar (overlay whiteouts
+//! back in `.wh.` form, see `berth_image::diff`) on one thread while this
+//! one stores it as a blob and unpacks it as the new layer's snapshot, in a
+//! single pass. Everything is held by a lease until the image row commits,
+//! so a crash leaves nothing the next start does not collect.
+
+use berth_image::spec::{Descriptor, History, ImageConfig, Manifest, RunConfig, media};
+use berth_image::{Digest, Reference};
+
+use super::record::State;
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::images::changes;
+use crate::images::record::{self as images, LayerRow, NewImage};
+
+#[derive(Clone, Debug, Default)]
+pub struct CommitOptions {
+    pub reference: Option<String>,
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub changes: Vec<String>,
+    pub pause: bool,
+}
+
+/// Resumes a container paused for the commit, however the commit ends.
+struct Unpause<'a> {
+    engine: &'a Engine,
+    id: Option<String>,
+}
+
+impl Drop for Unpause<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = &self.id {
+            let _ = self.engine.runtime().resume(id);
+        }
+    }
+}
+
+impl Engine {
+    pub fn commit_container(&self, name: &str, options: &CommitOptions) -> Result<Digest> {
+        let tag = options
+            .reference
+            .as_deref()
+            .map(|r| {
+                let r = Reference::parse_with_default_tag(r)?;
+                if r.digest().is_some() {
+                    return Err(Error::invalid(format!(
+                        "commit: {r}: cannot tag with a digest"
+                    )));
+                }
+                Ok(r)
+            })
+            .transpose()?;
+        let row = self.container(name)?;
+        let image_id = images::parse_digest(&row.image_id)?;
+        let parent_bytes = self.paths.content.read_blob(&image_id)?;
+        let parent = ImageConfig::parse(&parent_bytes).map_err(|e| {
+            Error::internal(format!("image {}: stored config: {e}", image_id.short()))
+        })?;
+        let mut run_config =
+            container_run_config(&row.config, parent.config.clone().unwrap_or_default());
+        changes::apply(&mut run_config, &options.changes)?;
+
+        let _unpause = Unpause {
+            engine: self,
+            id: if options.pause && row.state == State::Running {
+                self.runtime().pause(&row.id)?;
+                Some(row.id.clone())
+            } else {
+                None
+            },
+        };
+        crate::failpoint::hit("commit:start");
+        let lease = self.acquire_lease()?;
+        let upper = self.paths.container_dir(&row.id).join("diff");
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
+        let layer = std::thread::scope(|s| {
+            let producer = s.spawn(move || berth_image::diff::write_layer(&upper, writer));
+            let stored =
+                self.ingest_layer_stream(lease.lease, reader, &format!("commit {}", row.id));
+            let produced = producer
+                .join()
+                .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
+            produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
+            stored
+        })?;
+        crate::failpoint::hit("commit:layer-stored");
+
+        let parent_layers = self.db.read(|c| images::layers(c, &image_id))?;
+        let now = crate::now_rfc3339();
+        let mut args = row.config.entrypoint.clone().unwrap_or_default();
+        args.extend(row.config.cmd.iter().cloned());
+        let mut config = parent.clone();
+        config.created = Some(now.clone());
+        config.author = options.author.clone();
+        config.config = Some(run_config);
+        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        config.history.push(History {
+            created: Some(now),
+            created_by: Some(args.join(" ")),
+            author: options.author.clone(),
+            comment: options.message.clone(),
+            ..History::default()
+        });
+        config.comment = options.message.clone();
+        let config_bytes = serde_json::to_vec(&config)
+            .map_err(|e| Error::internal(format!("encode config: {e}")))?;
+        let config_blob = self.small_blob(&config_bytes)?;
+        let id = config_blob.digest().clone();
+
+        let mut layers: Vec<LayerRow> = parent_layers;
+        layers.push(LayerRow {
+            diff_id: layer.diff_id.clone(),
+            blob_digest: layer.blob.digest().clone(),
+            blob_size: layer.blob.size(),
+            media_type: layer.media_type.to_string(),
+        });
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            config: Descriptor::new(media::OCI_CONFIG, id.clone(), config_bytes.len() as u64),
+            layers: layers
+                .iter()
+                .map(|l| Descriptor::new(&l.media_type, l.blob_digest.clone(), l.blob_size))
+                .collect(),
+            annotations: None,
+        };
+        let manifest_bytes = serde_json::to_vec(&manifest)
+            .map_err(|e| Error::internal(format!("encode manifest: {e}")))?;
+        let manifest_blob = self.small_blob(&manifest_bytes)?;
+        let manifest_desc = Descriptor::new(
+            media::OCI_MANIFEST,
+            manifest_blob.digest().clone(),
+            manifest_bytes.len() as u64,
+        );
+        self.commit_blobs(lease.lease, vec![layer.blob, config_blob, manifest_blob])?;
+        let parent_size = self
+            .db
+            .read(|c| images::get(c, &image_id))?
+            .map(|r| r.size)
+            .unwrap_or(0);
+        self.db.write(|c| {
+            images::insert(
+                c,
+                &NewImage {
+                    id: &id,
+                    config: &config,
+                    manifest: &manifest_desc,
+                    layers: &layers,
+                    size: parent_size + layer.size,
+                },
+            )?;
+            if let Some(tag) = &tag {
+                images::set_tag(c, tag, &id)?;
+            }
+            Ok(())
+        })?;
+        lease.release()?;
+        Ok(id)
+    }
+}
+
+/// The image config a commit records: the container's command, environment
+/// and settings over its image's, as Docker merges them.
+fn container_run_config(c: &super::ContainerConfig, image: RunConfig) -> RunConfig {
+    let some = |v: &Vec<String>| if v.is_empty() { None } else { Some(v.clone()) };
+    RunConfig {
+        user: Some(c.user.clone())
+            .filter(|u| !u.is_empty())
+            .or(image.user),
+        env: some(&c.env),
+        entrypoint: c.entrypoint.clone(),
+        cmd: some(&c.cmd),
+        working_dir: Some(c.working_dir.clone()).filter(|w| !w.is_empty()),
+        labels: if c.labels.is_empty() {
+            None
+        } else {
+            Some(c.labels.clone())
+        },
+        stop_signal: c.stop_signal.clone(),
+        ..image
+    }
+}

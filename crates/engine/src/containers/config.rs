@@ -1,0 +1,175 @@
+//! What a container was created with: the run options after validation and
+//! defaulting, stored as JSON in its database row. `inspect` shows it, the
+//! spec builder turns it into config.json, the monitor reads its restart
+//! policy and log settings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ContainerConfig {
+    /// The image as the user named it.
+    pub image: String,
+    /// `--entrypoint` ("" clears the image's), else the image's.
+    pub entrypoint: Option<Vec<String>>,
+    /// Arguments after the image, else the image's Cmd.
+    pub cmd: Vec<String>,
+    /// The image's Env then `-e`/`--env-file`, later ones winning.
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// `-u`: `user[:group]`, names or numbers; "" is root.
+    pub user: String,
+    pub hostname: String,
+    pub domainname: String,
+    pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client detaches
+    /// (`run -i`).
+    pub stdin_once: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub exposed_ports: Vec<String>,
+    /// Mount points the image declares (`VOLUME`).
+    pub image_volumes: Vec<String>,
+    pub host: HostConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HostConfig {
+    pub mounts: Vec<MountSpec>,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub devices: Vec<DeviceSpec>,
+    pub init: bool,
+    pub network_mode: String,
+    pub auto_remove: bool,
+    pub restart: RestartPolicy,
+    pub resources: Resources,
+    pub ulimits: Vec<Ulimit>,
+    pub cgroup_parent: String,
+    pub shm_size: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Resources {
+    /// Bytes; 0 = unlimited.
+    pub memory: i64,
+    /// Memory plus swap in bytes; -1 unlimited, 0 = unset (twice `memory`).
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    /// CPUs in units of 1e-9 (`--cpus 0.5` = 500000000).
+    pub nano_cpus: i64,
+    pub cpu_shares: u64,
+    pub cpu_quota: i64,
+    pub cpu_period: u64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// 0 or -1 = unlimited.
+    pub pids_limit: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Host path (bind), volume name (volume; empty = anonymous), unused for tmpfs.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    /// Extra options: tmpfs `size=`/`mode=`, bind propagation.
+    pub options: Vec<String>,
+    /// A volume named by berth (removed with `rm -v`).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeviceSpec {
+    pub host_path: String,
+    pub container_path: String,
+    pub permissions: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct RestartPolicy {
+    /// "no", "always", "unless-stopped", "on-failure".
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+impl RestartPolicy {
+    /// Whether the monitor starts the container again after it exited with
+    /// `code`, having restarted it `restarts` times already. An explicit
+    /// stop never restarts.
+    pub fn should_restart(&self, code: i32, restarts: i64, stop_requested: bool) -> bool {
+        if stop_requested {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
+
+    /// Parses `--restart no|always|unless-stopped|on-failure[:N]`.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let maximum_retry_count = match (name, count) {
+            ("on-failure", Some(c)) => {
+                c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    format!(
+                        "invalid restart policy format: maximum retry count must be an integer: {s}"
+                    )
+                })?
+            }
+            (_, Some(_)) => {
+                return Err(format!(
+                    "invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'"
+                ));
+            }
+            _ => 0,
+        };
+        match name {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: if name.is_empty() {
+                    "no".into()
+                } else {
+                    name.into()
+                },
+                maximum_retry_count,
+            }),
+            _ => Err(format!(
+                "invalid restart policy format: unknown policy '{name}'"
+            )),
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `create`: a container record, its directory (writable layer, hosts
+//! files, config.json) and its volumes. Nothing runs until `start`.
+//!
+//! Crash safety: the row is inserted first as `creating`, owned by this
+//! process; the directory follows; the row turns `created` last. A crash in
+//! between leaves a `creating` row with a dead owner, which the next command
+//! removes with its directory (`reconcile.rs`).
+
+use std::path::PathBuf;
+
+use berth_image::spec::{ImageConfig, RunConfig};
+
+use super::config::{ContainerConfig, MountKind};
+use super::record::{self, ContainerRow, State};
+use super::{files, names, spec};
+use crate::Engine;
+use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::images::resolve;
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    /// What the user gave; empty fields take the image's values.
+    pub config: ContainerConfig,
+    /// `--entrypoint` was given (possibly empty, which clears the image's).
+    pub entrypoint_set: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub id: String,
+    pub name: String,
+    pub warnings: Vec<String>,
+}
+
+impl Engine {
+    pub fn create_container(&self, request: &CreateRequest) -> Result<Created> {
+        let name = request.name.as_deref().map(names::validate).transpose()?;
+        let (image_id, _) = self
+            .db
+            .read(|c| resolve::resolve(c, &request.config.image))?;
+        let config_bytes = self.paths.content.read_blob(&image_id)?;
+        let image = ImageConfig::parse(&config_bytes).map_err(|e| {
+            Error::internal(format!("image {}: stored config: {e}", image_id.short()))
+        })?;
+        let id = names::new_id()?;
+        let config = merge_image_config(request, image.config.clone().unwrap_or_default(), &id)?;
+        // Checked now so that `create` fails, not the later `start`.
+        spec::command_line(&config)?;
+        super::security::capabilities(
+            config.host.privileged,
+            &config.host.cap_add,
+            &config.host.cap_drop,
+        )?;
+        super::security::SecurityOpts::parse(&config.host.security_opt)?;
+
+        let mut row = ContainerRow {
+            id: id.clone(),
+            name: String::new(),
+            image_id: image_id.to_string(),
+            image_name: request.config.image.clone(),
+            config,
+            state: State::Creating,
+            owner: self.owner,
+            pid: 0,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            restart_count: 0,
+            stop_requested: false,
+            created_at: crate::now_nanos(),
+            started_at: 0,
+            finished_at: 0,
+        };
+        self.insert_with_name(&mut row, name)?;
+        match self.prepare_container_dir(&row) {
+            Ok(volumes) => {
+                self.db.write(|c| {
+                    for (volume, anonymous) in &volumes {
+                        super::volumes_record::attach(c, &row.id, volume, *anonymous)?;
+                    }
+                    record::set_state(c, &row.id, State::Created, None)
+                })?;
+            }
+            Err(e) => {
+                let dir = self.paths.container_dir(&row.id);
+                crate::store::gc::remove_any(&dir);
+                let _ = self.db.write(|c| record::delete(c, &row.id));
+                return Err(e);
+            }
+        }
+        Ok(Created {
+            id: row.id,
+            name: row.name,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Inserts the row, generating a free name when none was given.
+    fn insert_with_name(&self, row: &mut ContainerRow, name: Option<String>) -> Result<()> {
+        if let Some(name) = name {
+            row.name = name;
+            return self.db.write(|c| record::insert(c, row));
+        }
+        for attempt in 0..20 {
+            row.name = names::generate(if attempt < 10 { 0 } else { 1 })?;
+            match self.db.write(|c| record::insert(c, row)) {
+                Err(e) if e.kind == ErrorKind::Conflict => continue,
+                other => return other,
+            }
+        }
+        Err(Error::internal("could not generate a free container name"))
+    }
+
+    /// The container's directory; returns the volumes it uses (name, anonymous).
+    fn prepare_container_dir(&self, row: &ContainerRow) -> Result<Vec<(String, bool)>> {
+        let dir = self.paths.container_dir(&row.id);
+        for sub in ["diff", "work", "rootfs"] {
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).ctx("create", &path)?;
+        }
+        let host = &row.config.host;
+        files::write(&dir, &row.config.hostname, host.network_mode == "host")?;
+
+        let mut volumes = Vec::new();
+        let mut volume_dirs: Vec<Option<PathBuf>> = Vec::new();
+        for m in &host.mounts {
+            if m.kind != MountKind::Volume {
+                if m.kind == MountKind::Bind && !std::path::Path::new(&m.source).exists() {
+                    // Docker creates a missing bind source for `-v` (not for --mount).
+                    std::fs::create_dir_all(&m.source).map_err(|e| {
+                        Error::invalid(format!(
+                            "invalid mount config: bind source path {}: {e}",
+                            m.source
+                        ))
+                    })?;
+                }
+                volume_dirs.push(None);
+                continue;
+            }
+            let (name, anonymous) = (m.source.clone(), m.anonymous);
+            let data = self.paths.volume_data(&name);
+            std::fs::create_dir_all(&data).ctx("create volume", &data)?;
+            volume_dirs.push(Some(data));
+            volumes.push((name, anonymous));
+        }
+        let spec = spec::build(&spec::SpecInputs {
+            id: &row.id,
+            config: &row.config,
+            rootfs: &dir.join("rootfs"),
+            container_dir: &dir,
+            volume_dirs: &volume_dirs,
+            cgroup_v2: berth_runtime::host_cgroup_is_v2(),
+            cgroup_parent: &self.config.cgroup_parent,
+        })?;
+        let path = dir.join("config.json");
+        let text = serde_json::to_vec_pretty(&spec)
+            .map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;
+        std::fs::write(&path, text).ctx("write", &path)?;
+        Ok(volumes)
+    }
+}
+
+/// The user's configuration with the image's defaults filled in, as Docker
+/// merges them.
+fn merge_image_config(
+    request: &CreateRequest,
+    image: RunConfig,
+    id: &str,
+) -> Result<ContainerConfig> {
+    let mut config = request.config.clone();
+    if request.entrypoint_set {
+        // `--entrypoint ""` clears it; either way the image's Cmd no longer applies.
+        if config
+            .entrypoint
+            .as_ref()
+            .is_some_and(|e| e.iter().all(|s| s.is_empty()))
+        {
+            config.entrypoint = None;
+        }
+    } else {
+        config.entrypoint = image.entrypoint.clone().filter(|e| !e.is_empty());
+        if config.cmd.is_empty() {
+            config.cmd = image.cmd.clone().unwrap_or_default();
+        }
+    }
+    let mut env = image.env.clone().unwrap_or_default();
+    for e in &request.config.env {
+        let key = e.split('=').next().unwrap_or_default();
+        match env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
+            Some(slot) => *slot = e.clone(),
+            None => env.push(e.clone()),
+        }
+    }
+    config.env = env;
+    if config.working_dir.is_empty() {
+        config.working_dir = image.working_dir.clone().unwrap_or_default();
+    }
+    if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "the working directory '{}' is invalid, it needs to be an absolute path",
+            config.working_dir
+        )));
+    }
+    if config.user.is_empty() {
+        config.user = image.user.clone().unwrap_or_default();
+    }
+    let mut labels = image.labels.clone().unwrap_or_default();
+    labels.extend(request.config.labels.clone());
+    config.labels = labels;
+    if config.stop_signal.is_none() {
+        config.stop_signal = image.stop_signal.clone();
+    }
+    config.exposed_ports = image
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    config.image_volumes = image
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    match config.host.network_mode.as_str() {
+        "" | "none" => config.host.network_mode = "none".into(),
+        "host" => {}
+        "bridge" | "default" => {
+            return Err(Error::unsupported(
+                "network bridge: bridge networking is not available yet; use --network none or --network host",
+            ));
+        }
+        other => {
+            return Err(Error::not_found(format!("network {other} not found")));
+        }
+    }
+    if config.hostname.is_empty() {
+        config.hostname = if config.host.network_mode == "host" {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            id[..12].to_string()
+        };
+    }
+    // Anonymous volumes for the image's VOLUMEs not covered by a mount.
+    for target in config.image_volumes.clone() {
+        if !config.host.mounts.iter().any(|m| m.target == target) {
+            config.host.mounts.push(super::config::MountSpec {
+                kind: MountKind::Volume,
+                source: String::new(),
+                target,
+                read_only: false,
+                options: Vec::new(),
+                anonymous: true,
+            });
+        }
+    }
+    for m in &mut config.host.mounts {
+        if m.kind == MountKind::Volume && m.source.is_empty() {
+            m.source = names::new_id()?;
+            m.anonymous = true;
+        }
+    }
+    Ok(config)
+}

@@ -1,0 +1,233 @@
+//! `inspect` of a container in Docker's shape, and the sizes `ps -s` shows.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::config::MountKind;
+use super::monitor::log::log_path;
+use super::record::{ContainerRow, State};
+use crate::Engine;
+use crate::error::Result;
+use crate::images::resolve;
+
+/// RFC 3339 with nanoseconds, or Go's zero time for "never".
+pub fn rfc3339(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    for e in entries.flatten() {
+        match e.metadata() {
+            Ok(m) if m.is_dir() => total += dir_size(&e.path()),
+            Ok(m) => total += m.len(),
+            Err(_) => {}
+        }
+    }
+    total
+}
+
+impl Engine {
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.paths.container_dir(id)
+    }
+
+    /// The image ID (`sha256:…`) a name resolves to.
+    pub fn image_id_of(&self, name: &str) -> Result<String> {
+        Ok(self.db.read(|c| resolve::resolve_id(c, name))?.to_string())
+    }
+
+    /// (writable layer bytes, plus the image's: the "virtual" size).
+    pub fn container_size(&self, id: &str) -> (u64, u64) {
+        let rw = dir_size(&self.paths.container_dir(id).join("diff"));
+        let image: i64 = self
+            .db
+            .conn()
+            .query_row(
+                "SELECT i.size FROM images i JOIN containers c ON c.image_id = i.id WHERE c.id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        (rw, rw + image as u64)
+    }
+
+    pub fn inspect_container(&self, row: &ContainerRow) -> Value {
+        let c = &row.config;
+        let h = &c.host;
+        let dir = self.paths.container_dir(&row.id);
+        let mut args = c.entrypoint.clone().unwrap_or_default();
+        args.extend(c.cmd.iter().cloned());
+        let (path, rest) = match args.split_first() {
+            Some((p, r)) => (p.clone(), r.to_vec()),
+            None => (String::new(), Vec::new()),
+        };
+        let mounts: Vec<Value> = h
+            .mounts
+            .iter()
+            .map(|m| {
+                let (kind, name, source) = match m.kind {
+                    MountKind::Bind => ("bind", String::new(), m.source.clone()),
+                    MountKind::Volume => (
+                        "volume",
+                        m.source.clone(),
+                        self.paths.volume_data(&m.source).display().to_string(),
+                    ),
+                    MountKind::Tmpfs => ("tmpfs", String::new(), String::new()),
+                };
+                let mut v = json!({
+                    "Type": kind, "Source": source, "Destination": m.target,
+                    "Mode": if m.read_only { "ro" } else { "" }, "RW": !m.read_only,
+                    "Propagation": if m.kind == MountKind::Bind { "rprivate" } else { "" },
+                });
+                if m.kind == MountKind::Volume {
+                    v["Name"] = name.into();
+                    v["Driver"] = "local".into();
+                }
+                v
+            })
+            .collect();
+        let binds: Vec<String> = h
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Bind)
+            .map(|m| {
+                format!(
+                    "{}:{}{}",
+                    m.source,
+                    m.target,
+                    if m.read_only { ":ro" } else { "" }
+                )
+            })
+            .collect();
+        let tmpfs: serde_json::Map<String, Value> = h
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Tmpfs)
+            .map(|m| (m.target.clone(), Value::from(m.options.join(","))))
+            .collect();
+        let r = &h.resources;
+        let network = h.network_mode.clone();
+        let empty_object = |keys: &[String]| -> Value {
+            if keys.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(keys.iter().map(|k| (k.clone(), json!({}))).collect())
+            }
+        };
+        json!({
+            "Id": row.id,
+            "Created": rfc3339(row.created_at),
+            "Path": path,
+            "Args": rest,
+            "State": {
+                "Status": row.state.docker_status(),
+                "Running": matches!(row.state, State::Running | State::Paused | State::Starting),
+                "Paused": row.state == State::Paused,
+                "Restarting": false,
+                "OOMKilled": row.oom_killed,
+                "Dead": false,
+                "Pid": row.pid,
+                "ExitCode": row.exit_code,
+                "Error": row.error,
+                "StartedAt": rfc3339(row.started_at),
+                "FinishedAt": rfc3339(row.finished_at),
+            },
+            "Image": row.image_id,
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": log_path(&dir, &row.id),
+            "Name": format!("/{}", row.name),
+            "RestartCount": row.restart_count,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": Value::Null,
+            "HostConfig": {
+                "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
+                "LogConfig": {"Type": "json-file", "Config": {
+                    "max-size": self.config.log_max_size.to_string(),
+                    "max-file": self.config.log_max_files.to_string()}},
+                "NetworkMode": network,
+                "RestartPolicy": {"Name": h.restart.name, "MaximumRetryCount": h.restart.maximum_retry_count},
+                "AutoRemove": h.auto_remove,
+                "CapAdd": if h.cap_add.is_empty() { Value::Null } else { json!(h.cap_add) },
+                "CapDrop": if h.cap_drop.is_empty() { Value::Null } else { json!(h.cap_drop) },
+                "Privileged": h.privileged,
+                "ReadonlyRootfs": h.read_only,
+                "SecurityOpt": if h.security_opt.is_empty() { Value::Null } else { json!(h.security_opt) },
+                "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
+                "ShmSize": if h.shm_size > 0 { h.shm_size } else { 64 << 20 },
+                "CgroupParent": h.cgroup_parent,
+                "Memory": r.memory,
+                "MemorySwap": r.memory_swap,
+                "MemoryReservation": r.memory_reservation,
+                "NanoCpus": r.nano_cpus,
+                "CpuShares": r.cpu_shares,
+                "CpuPeriod": r.cpu_period,
+                "CpuQuota": r.cpu_quota,
+                "CpusetCpus": r.cpuset_cpus,
+                "CpusetMems": r.cpuset_mems,
+                "PidsLimit": if r.pids_limit > 0 { json!(r.pids_limit) } else { Value::Null },
+                "Ulimits": h.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
+                "Devices": h.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
+                "Init": h.init,
+            },
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": dir.join("diff"),
+                    "WorkDir": dir.join("work"),
+                    "MergedDir": dir.join("rootfs"),
+                },
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": c.hostname,
+                "Domainname": c.domainname,
+                "User": c.user,
+                "AttachStdin": c.open_stdin && c.stdin_once,
+                "AttachStdout": true,
+                "AttachStderr": true,
+                "ExposedPorts": empty_object(&c.exposed_ports),
+                "Tty": c.tty,
+                "OpenStdin": c.open_stdin,
+                "StdinOnce": c.stdin_once,
+                "Env": c.env,
+                "Cmd": if c.cmd.is_empty() { Value::Null } else { json!(c.cmd) },
+                "Image": c.image,
+                "Volumes": empty_object(&c.image_volumes),
+                "WorkingDir": c.working_dir,
+                "Entrypoint": c.entrypoint,
+                "OnBuild": Value::Null,
+                "Labels": c.labels,
+                "StopSignal": c.stop_signal,
+                "StopTimeout": c.stop_timeout,
+            },
+            "NetworkSettings": {
+                "Bridge": "", "SandboxID": "", "HairpinMode": false,
+                "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": "",
+                "Networks": { network.clone(): {
+                    "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                    "IPPrefixLen": 0, "MacAddress": "",
+                }},
+            },
+        })
+    }
+}

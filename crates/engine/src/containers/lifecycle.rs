@@ -1,0 +1,183 @@
+//! start, stop, kill, pause, unpause, restart and wait.
+
+use std::time::Duration;
+
+use berth_image::owner::ProcessToken;
+use rustix::event::{PollFd, PollFlags};
+
+use super::record::{self, ContainerRow, State};
+use crate::Engine;
+use crate::error::{Error, Result};
+
+/// Waits up to `timeout` for process `pid` to end; true if it did (or was
+/// never there).
+pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) else {
+        return true;
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ts = rustix::time::Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: timeout.subsec_nanos() as i64,
+    };
+    loop {
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(n) => return n > 0,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Waits for a monitor to finish (it records the exit before it ends).
+fn wait_monitor(owner: ProcessToken, timeout: Duration) -> bool {
+    if owner.pid == 0 || !owner.is_alive() {
+        return true;
+    }
+    wait_pid_exit(owner.pid as i32, timeout)
+}
+
+pub fn not_running(row: &ContainerRow) -> Error {
+    Error::conflict(format!("Container {} is not running", row.id))
+}
+
+impl Engine {
+    /// `start`: a no-op for a running container, as in Docker.
+    pub fn start_container(&self, name: &str) -> Result<ContainerRow> {
+        let row = self.container(name)?;
+        if row.state.is_live() {
+            return Ok(row);
+        }
+        if row.state == State::Removing || row.state == State::Creating {
+            return Err(Error::conflict(format!(
+                "container {} is {}",
+                row.id,
+                row.state.as_str()
+            )));
+        }
+        self.spawn_monitor(&row.id, false)?.wait_started()?;
+        self.container(&row.id)
+    }
+
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds (the
+    /// container's `--stop-timeout`, else 10); waits until the exit is recorded.
+    pub fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<ContainerRow> {
+        let row = self.container(name)?;
+        if !row.state.is_live() {
+            return Ok(row);
+        }
+        self.mark_stop_requested(&row.id)?;
+        let runtime = self.runtime();
+        if row.state == State::Paused {
+            let _ = runtime.resume(&row.id);
+        }
+        let signal_name = signal
+            .map(str::to_string)
+            .or_else(|| row.config.stop_signal.clone())
+            .unwrap_or_else(|| "SIGTERM".into());
+        let signal = berth_runtime::parse_signal(&signal_name)
+            .map_err(|e| Error::invalid(format!("invalid stop signal {signal_name:?}: {e}")))?;
+        let timeout = timeout.or(row.config.stop_timeout).unwrap_or(10);
+        if timeout != 0 {
+            let _ = runtime.kill(&row.id, signal, false);
+        }
+        let waited = timeout < 0
+            || (timeout > 0 && wait_pid_exit(row.pid, Duration::from_secs(timeout as u64)));
+        if timeout >= 0 && !waited {
+            let _ = runtime.kill(&row.id, 9, true);
+            wait_pid_exit(row.pid, Duration::from_secs(10));
+        } else if timeout < 0 {
+            wait_pid_exit(row.pid, Duration::from_secs(u64::MAX / 4));
+        }
+        wait_monitor(row.owner, Duration::from_secs(10));
+        self.container(&row.id)
+    }
+
+    fn mark_stop_requested(&self, id: &str) -> Result<()> {
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE containers SET stop_requested = 1 WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// `kill -s SIGNAL`.
+    pub fn kill_container(&self, name: &str, signal: &str) -> Result<ContainerRow> {
+        let row = self.container(name)?;
+        if !row.state.is_live() || row.pid == 0 {
+            return Err(Error::conflict(format!(
+                "Cannot kill container: {name}: Container {} is not running",
+                row.id
+            )));
+        }
+        let number = berth_runtime::parse_signal(signal)
+            .map_err(|_| Error::invalid(format!("Invalid signal: {signal}")))?;
+        if number == 9 {
+            self.mark_stop_requested(&row.id)?;
+        }
+        self.runtime()
+            .kill(&row.id, number, false)
+            .map_err(|e| Error::internal(format!("kill container {}: {e}", row.id)))?;
+        Ok(row)
+    }
+
+    pub fn pause_container(&self, name: &str) -> Result<()> {
+        let row = self.container(name)?;
+        match row.state {
+            State::Running => {}
+            State::Paused => {
+                return Err(Error::conflict(format!(
+                    "Container {} is already paused",
+                    row.id
+                )));
+            }
+            _ => return Err(not_running(&row)),
+        }
+        self.runtime()
+            .pause(&row.id)
+            .map_err(|e| Error::internal(format!("pause container {}: {e}", row.id)))?;
+        self.db
+            .write(|c| record::set_state(c, &row.id, State::Paused, Some(row.owner)))
+    }
+
+    pub fn unpause_container(&self, name: &str) -> Result<()> {
+        let row = self.container(name)?;
+        if row.state != State::Paused {
+            return Err(Error::conflict(format!(
+                "Container {} is not paused",
+                row.id
+            )));
+        }
+        self.runtime()
+            .resume(&row.id)
+            .map_err(|e| Error::internal(format!("unpause container {}: {e}", row.id)))?;
+        self.db
+            .write(|c| record::set_state(c, &row.id, State::Running, Some(row.owner)))
+    }
+
+    pub fn restart_container(&self, name: &str, timeout: Option<i64>) -> Result<ContainerRow> {
+        let row = self.stop_container(name, timeout, None)?;
+        self.start_container(&row.id)
+    }
+
+    /// `wait`: blocks until the container is not running; its exit code.
+    pub fn wait_container(&self, name: &str) -> Result<i32> {
+        let row = self.container(name)?;
+        let mut row = row;
+        while row.state.is_live() {
+            wait_monitor(row.owner, Duration::from_secs(3600));
+            row = self.container(&row.id)?;
+        }
+        Ok(row.exit_code)
+    }
+}

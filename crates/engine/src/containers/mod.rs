@@ -1,0 +1,58 @@
+//! Containers: created from an image, run under a per-container monitor,
+//! listed, stopped, removed and committed, all without a daemon.
+//!
+//! The database row is the truth other commands read; the monitor (a
+//! detached `berth` process, see `monitor/`) owns a running container and
+//! records how it ended. Every command first reconciles rows whose owner died
+//! (see `reconcile.rs`), so a killed monitor or CLI never leaves a container
+//! that claims to run.
+
+pub mod commit;
+pub mod config;
+mod create;
+pub mod exec;
+pub mod files;
+mod inspect;
+pub use inspect::rfc3339;
+pub mod lifecycle;
+pub mod monitor;
+pub mod names;
+mod reconcile;
+pub mod record;
+mod remove;
+pub mod security;
+pub mod spec;
+#[cfg(test)]
+mod spec_tests;
+pub mod user;
+pub mod volumes_record;
+
+pub use config::{ContainerConfig, HostConfig, MountKind, MountSpec, Resources, RestartPolicy};
+pub use create::{CreateRequest, Created};
+pub use record::{ContainerRow, State};
+
+use crate::Engine;
+use crate::error::Result;
+
+/// The runtime state directory of the engine's containers.
+pub fn runtime_root(run_root: &std::path::Path) -> std::path::PathBuf {
+    run_root.join("runtime")
+}
+
+impl Engine {
+    pub(crate) fn runtime(&self) -> berth_runtime::Runtime {
+        berth_runtime::Runtime::new(runtime_root(&self.run_root))
+    }
+
+    /// A container by ID, unique ID prefix or name, after reconciling.
+    pub fn container(&self, name_or_id: &str) -> Result<ContainerRow> {
+        let row = self.db.read(|c| record::resolve(c, name_or_id))?;
+        self.reconcile_one(row)
+    }
+
+    /// Every container, newest first, after reconciling.
+    pub fn containers(&self) -> Result<Vec<ContainerRow>> {
+        let rows = self.db.read(record::all)?;
+        rows.into_iter().map(|r| self.reconcile_one(r)).collect()
+    }
+}

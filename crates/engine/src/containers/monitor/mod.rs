@@ -1,0 +1,200 @@
+//! The per-container monitor: a detached `berth __monitor ID` process that
+//! owns one running container.
+//!
+//! It mounts the container's root in a mount namespace of its own (so no
+//! mount outlives it), creates and starts the container through
+//! berth-runtime (the container's init is its child), relays stdio between
+//! the container, the json-file log and attached clients, reaps the init,
+//! records the exit in the database, restarts per policy, and removes the
+//! container for `--rm`. It reports progress to the CLI that started it on
+//! its stdout (see `protocol.rs`), then lives on without it.
+
+pub mod log;
+pub mod protocol;
+mod relay;
+mod setup;
+mod spawn;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use spawn::{MonitorHandle, MonitorStatus, start_error as spawn_start_error};
+
+use super::record::{self, Exit, State};
+use crate::error::{Error, Result};
+use crate::{Engine, EngineOptions};
+
+/// The monitor's runtime directory: attach and console sockets.
+pub fn monitor_dir(run_root: &std::path::Path, id: &str) -> PathBuf {
+    run_root.join("monitor").join(id)
+}
+
+pub fn attach_socket(run_root: &std::path::Path, id: &str) -> PathBuf {
+    monitor_dir(run_root, id).join("attach.sock")
+}
+
+/// `berth __monitor ID [--wait-attach]`; returns the process exit code.
+/// The caller must be single-threaded and already sealed (see
+/// `berth_runtime::sealed`).
+pub fn run(options: &EngineOptions, id: &str, wait_attach: bool) -> i32 {
+    // Our stdout is the status pipe to the CLI; the container's stdio will
+    // take over fds 0-2, so keep the pipe on a higher fd.
+    let mut status = match rustix::io::fcntl_dupfd_cloexec(std::io::stdout().as_fd(), 3) {
+        Ok(fd) => File::from(fd),
+        Err(_) => return 1,
+    };
+    rustix::process::setsid().ok();
+    let report = |status: &mut File, line: String| {
+        let _ = status.write_all(format!("{line}\n").as_bytes());
+    };
+    let engine = match Engine::open(options) {
+        Ok(e) => e,
+        Err(e) => {
+            report(&mut status, format!("error 125 {e}"));
+            return 1;
+        }
+    };
+    match supervise(&engine, id, wait_attach, &mut status) {
+        Ok(()) => 0,
+        Err(e) => {
+            report(
+                &mut status,
+                format!("error {} {}", protocol::start_failure_code(&e.message), e),
+            );
+            1
+        }
+    }
+}
+
+fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) -> Result<()> {
+    let row = engine.db.write(|c| {
+        let row = record::get(c, id)?.ok_or_else(|| record::no_such_container(id))?;
+        let owned = row.state.is_live() && row.owner.is_alive();
+        if owned || !matches!(row.state, State::Created | State::Exited) {
+            return Err(Error::conflict(format!(
+                "container {} is {}",
+                &id[..12.min(id.len())],
+                row.state.docker_status()
+            )));
+        }
+        record::set_state(c, id, State::Starting, Some(engine.owner))?;
+        Ok(row)
+    })?;
+    let previous = row.state;
+    let dir = monitor_dir(&engine.run_root, id);
+    let prepared = setup::prepare(engine, &row, &dir).inspect_err(|e| {
+        let _ = engine.db.write(|c| {
+            record::set_start_failed(
+                c,
+                id,
+                previous,
+                &Exit {
+                    code: protocol::start_failure_code(&e.message),
+                    error: e.message.clone(),
+                    ..Exit::default()
+                },
+            )
+        });
+    })?;
+
+    let mut relay = relay::Relay::new(engine, &row, prepared.attach)?;
+    let mut first = true;
+    let mut restarts = row.restart_count;
+    loop {
+        let started = setup::create(engine, &row, &prepared.console);
+        let (pid, stdio) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                let exit = Exit {
+                    code: protocol::start_failure_code(&e.message),
+                    error: e.message.clone(),
+                    ..Exit::default()
+                };
+                engine.db.write(|c| {
+                    if first {
+                        record::set_start_failed(c, id, previous, &exit)
+                    } else {
+                        record::set_exited(c, id, &exit)
+                    }
+                })?;
+                setup::unmount(&prepared.rootfs);
+                return Err(e);
+            }
+        };
+        if first {
+            let _ = status.write_all(format!("created {pid}\n").as_bytes());
+            if wait_attach {
+                relay.wait_first_client(status, Duration::from_secs(30))?;
+            }
+        }
+        let runtime = engine.runtime();
+        if let Err(e) = runtime.start(id) {
+            let _ = runtime.delete(id, true);
+            let exit = Exit {
+                code: protocol::start_failure_code(&e.message),
+                error: e.message.clone(),
+                ..Exit::default()
+            };
+            engine
+                .db
+                .write(|c| record::set_start_failed(c, id, previous, &exit))?;
+            setup::unmount(&prepared.rootfs);
+            return Err(e.into());
+        }
+        engine.db.write(|c| record::set_running(c, id, pid))?;
+        if first {
+            let _ = status.write_all(format!("started {pid}\n").as_bytes());
+            first = false;
+        }
+        relay.attach_stdio(stdio);
+        let code = relay.run_until_exit(pid)?;
+        let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
+        let _ = runtime.delete(id, true);
+
+        let current = engine.db.read(|c| record::get(c, id))?;
+        let stop_requested = current.as_ref().is_none_or(|r| r.stop_requested);
+        if row
+            .config
+            .host
+            .restart
+            .should_restart(code, restarts, stop_requested)
+        {
+            restarts += 1;
+            engine.db.write(|c| {
+                c.execute(
+                    "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0,
+                            exit_code = ?3 WHERE id = ?1",
+                    rusqlite::params![id, restarts, code],
+                )?;
+                Ok(())
+            })?;
+            // Docker's backoff: 100 ms doubling, at most a minute.
+            let delay = 100u64 << restarts.clamp(0, 9);
+            std::thread::sleep(Duration::from_millis(delay.min(60_000)));
+            continue;
+        }
+        let exit = Exit {
+            code,
+            oom_killed,
+            error: String::new(),
+        };
+        engine.db.write(|c| record::set_exited(c, id, &exit))?;
+        setup::unmount(&prepared.rootfs);
+        if row.config.host.auto_remove {
+            engine.remove_stopped(id, true)?;
+        }
+        relay.send_exit(code);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
+}
+
+/// Binds a unix socket at `path`, replacing a stale one.
+fn bind(path: &std::path::Path) -> Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    UnixListener::bind(path).map_err(|e| Error::internal(format!("bind {}: {e}", path.display())))
+}

@@ -1,0 +1,120 @@
+//! Starting a monitor from the CLI and reading what it reports.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use crate::Engine;
+use crate::error::{Error, ErrorKind, Result};
+
+/// What a monitor reported (see `protocol.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MonitorStatus {
+    Created(i32),
+    Started(i32),
+    /// The start failed; Docker's exit code and the message.
+    Failed(i32, String),
+    /// The monitor ended without a word.
+    Gone,
+}
+
+pub struct MonitorHandle {
+    child: Child,
+    status: BufReader<ChildStdout>,
+}
+
+impl MonitorHandle {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn next_status(&mut self) -> MonitorStatus {
+        let mut line = String::new();
+        match self.status.read_line(&mut line) {
+            Ok(0) | Err(_) => MonitorStatus::Gone,
+            Ok(_) => parse_status(line.trim_end()),
+        }
+    }
+
+    /// Reads until the container started (or the start failed).
+    pub fn wait_started(&mut self) -> Result<i32> {
+        loop {
+            match self.next_status() {
+                MonitorStatus::Created(_) => continue,
+                MonitorStatus::Started(pid) => return Ok(pid),
+                MonitorStatus::Failed(code, message) => {
+                    return Err(start_error(code, message));
+                }
+                MonitorStatus::Gone => {
+                    return Err(Error::internal(
+                        "the container's monitor exited before the container started",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A start failure as an engine error; the CLI exits with `code`.
+pub fn start_error(code: i32, message: String) -> Error {
+    let kind = match code {
+        127 => ErrorKind::NotFound,
+        126 => ErrorKind::PermissionDenied,
+        _ => ErrorKind::InvalidArgument,
+    };
+    Error::new(kind, message)
+}
+
+fn parse_status(line: &str) -> MonitorStatus {
+    let mut words = line.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some("created"), Some(pid), _) => MonitorStatus::Created(pid.parse().unwrap_or(0)),
+        (Some("started"), Some(pid), _) => MonitorStatus::Started(pid.parse().unwrap_or(0)),
+        (Some("error"), Some(code), message) => MonitorStatus::Failed(
+            code.parse().unwrap_or(125),
+            message.unwrap_or_default().to_string(),
+        ),
+        _ => MonitorStatus::Gone,
+    }
+}
+
+impl Engine {
+    /// Starts `berth __monitor ID` for a created or exited container.
+    /// `wait_attach`: the monitor starts the container only once a client
+    /// attached (or the caller went away).
+    pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::internal(format!("find the berth binary: {e}")))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("--root")
+            .arg(&self.paths.root)
+            .arg("--run-root")
+            .arg(&self.run_root)
+            .arg("__monitor")
+            .arg(id);
+        if wait_attach {
+            cmd.arg("--wait-attach");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::internal(format!("start the container's monitor: {e}")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::internal("monitor stdout"))?;
+        Ok(MonitorHandle {
+            child,
+            status: BufReader::new(stdout),
+        })
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        // The monitor lives on; reap it if it already ended so no zombie
+        // lingers while this process runs.
+        let _ = self.child.try_wait();
+    }
+}

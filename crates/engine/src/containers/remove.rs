@@ -1,0 +1,73 @@
+//! `rm`: a container's row, directory (writable layer, log, bundle) and,
+//! with `-v`, its anonymous volumes.
+//!
+//! The directory is renamed into the trash inside the transaction that
+//! deletes the row (the start-up sweep restores it if that transaction never
+//! committed), and deleted after the commit.
+
+use std::time::Duration;
+
+use super::record::{self, State};
+use super::volumes_record;
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+
+impl Engine {
+    pub fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<String> {
+        let row = self.container(name)?;
+        if row.state.is_live() {
+            if !force {
+                let what = if row.state == State::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
+                return Err(Error::conflict(format!(
+                    "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                    row.id
+                )));
+            }
+            self.stop_container(&row.id, Some(0), Some("SIGKILL"))?;
+            // The monitor may still be finishing (`--rm` removes it itself).
+            super::lifecycle::wait_pid_exit(row.owner.pid as i32, Duration::from_secs(10));
+        }
+        if self.db.read(|c| record::get(c, &row.id))?.is_some() {
+            self.remove_stopped(&row.id, volumes)?;
+        }
+        Ok(row.id)
+    }
+
+    /// Removes a container that no monitor owns.
+    pub(crate) fn remove_stopped(&self, id: &str, volumes: bool) -> Result<()> {
+        let _ = self.runtime().delete(id, true);
+        let dir = self.paths.container_dir(id);
+        let stamp = crate::now_nanos();
+        let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));
+        let mut volume_trash = Vec::new();
+        self.db.write(|c| {
+            if volumes {
+                for v in volumes_record::anonymous_only_of(c, id)? {
+                    let from = self.paths.volumes.join(&v);
+                    let to = self.paths.trash.join(format!("vol-{v}.{stamp}"));
+                    if from.exists() {
+                        std::fs::rename(&from, &to).ctx("move to trash", &from)?;
+                        volume_trash.push(to);
+                    }
+                    volumes_record::delete(c, &v)?;
+                }
+            }
+            record::delete(c, id)?;
+            match std::fs::rename(&dir, &trash) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e).ctx("move to trash", &dir),
+            }
+        })?;
+        crate::store::gc::remove_any(&trash);
+        for t in &volume_trash {
+            crate::store::gc::remove_any(t);
+        }
+        let _ = std::fs::remove_dir_all(super::monitor::monitor_dir(&self.run_root, id));
+        Ok(())
+    }
+}

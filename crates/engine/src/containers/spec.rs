@@ -1,0 +1,333 @@
+//! The OCI spec builder: a container's configuration plus Docker's secure
+//! defaults become the bundle's config.json.
+//!
+//! Built as JSON rather than through typed builders so that it reads like the
+//! file it produces; the runtime parses it back into typed form, and the
+//! golden test (`spec_tests.rs`) pins the whole document.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::config::{ContainerConfig, MountKind};
+use super::security;
+use crate::error::{Error, Result};
+
+/// Docker's default capabilities (14).
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything besides the configuration that the spec names.
+pub struct SpecInputs<'a> {
+    pub id: &'a str,
+    pub config: &'a ContainerConfig,
+    pub rootfs: &'a Path,
+    /// Holds `hostname`, `hosts` and `resolv.conf`.
+    pub container_dir: &'a Path,
+    /// Host directories of the volume mounts, in `config.host.mounts` order
+    /// (None for mounts that are not volumes).
+    pub volume_dirs: &'a [Option<PathBuf>],
+    pub cgroup_v2: bool,
+    /// The engine's default cgroup parent.
+    pub cgroup_parent: &'a str,
+}
+
+pub fn build(inputs: &SpecInputs) -> Result<Value> {
+    let config = inputs.config;
+    let host = &config.host;
+    let args = command_line(config)?;
+    let caps = security::capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
+    let security = security::SecurityOpts::parse(&host.security_opt)?;
+
+    let mut env = vec![];
+    if !config.env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    env.push(format!("HOSTNAME={}", config.hostname));
+    if config.tty {
+        env.push("TERM=xterm".to_string());
+    }
+    for e in &config.env {
+        let key = e.split('=').next().unwrap_or_default();
+        if let Some(slot) = env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
+            *slot = e.clone();
+        } else {
+            env.push(e.clone());
+        }
+    }
+
+    let host_network = host.network_mode == "host";
+    let mut namespaces = vec![
+        json!({"type": "mount"}),
+        json!({"type": "uts"}),
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+    ];
+    if !host_network {
+        namespaces.push(json!({"type": "network"}));
+    }
+    // Docker's default: a private cgroup namespace on v2, the host's on v1.
+    if inputs.cgroup_v2 {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+
+    let mut sysctl = serde_json::Map::new();
+    if !host_network {
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+
+    let cgroup_parent = if host.cgroup_parent.is_empty() {
+        inputs.cgroup_parent
+    } else {
+        &host.cgroup_parent
+    };
+    let cgroups_path =
+        format!("/{}/{}", cgroup_parent.trim_matches('/'), inputs.id).replace("//", "/");
+
+    let (devices, device_rules) = security::devices(host.privileged, &host.devices)?;
+    let mut linux = json!({
+        "resources": resources(config, device_rules),
+        "cgroupsPath": cgroups_path,
+        "namespaces": namespaces,
+        "devices": devices,
+    });
+    if !sysctl.is_empty() {
+        linux["sysctl"] = Value::Object(sysctl);
+    }
+    if !host.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    if let Some(profile) = security.seccomp(host.privileged, &caps)? {
+        linux["seccomp"] = profile;
+    }
+
+    let mut process = json!({
+        "terminal": config.tty,
+        "user": {"uid": 0, "gid": 0},
+        "args": args,
+        "env": env,
+        "cwd": if config.working_dir.is_empty() { "/" } else { &config.working_dir },
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps,
+            "permitted": caps,
+        },
+        "noNewPrivileges": security.no_new_privileges,
+    });
+    if !host.ulimits.is_empty() {
+        let rlimits: Vec<Value> = host
+            .ulimits
+            .iter()
+            .map(|u| {
+                json!({
+                    "type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()),
+                    "soft": u.soft,
+                    "hard": u.hard,
+                })
+            })
+            .collect();
+        process["rlimits"] = Value::Array(rlimits);
+    }
+
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": inputs.rootfs, "readonly": host.read_only},
+        "hostname": config.hostname,
+        "domainname": config.domainname,
+        "mounts": mounts(inputs)?,
+        "linux": linux,
+    }))
+}
+
+/// Entrypoint + Cmd, which must name something to run.
+pub fn command_line(config: &ContainerConfig) -> Result<Vec<String>> {
+    let mut args = config.entrypoint.clone().unwrap_or_default();
+    args.extend(config.cmd.iter().cloned());
+    if args.is_empty() {
+        return Err(Error::invalid("No command specified"));
+    }
+    Ok(args)
+}
+
+fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Value {
+    let r = &config.host.resources;
+    let mut out = json!({ "devices": device_rules });
+    let mut memory = serde_json::Map::new();
+    if r.memory > 0 {
+        memory.insert("limit".into(), r.memory.into());
+        // Docker: unset swap means as much swap as memory (swap = 2x memory).
+        let swap = match r.memory_swap {
+            0 => r.memory * 2,
+            s => s,
+        };
+        memory.insert("swap".into(), swap.into());
+    }
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), r.memory_reservation.into());
+    }
+    if !memory.is_empty() {
+        out["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), r.cpu_shares.into());
+    }
+    if r.nano_cpus > 0 {
+        let period: u64 = 100_000;
+        cpu.insert("period".into(), period.into());
+        cpu.insert(
+            "quota".into(),
+            ((r.nano_cpus as i128 * period as i128 / 1_000_000_000) as i64).into(),
+        );
+    } else {
+        if r.cpu_period > 0 {
+            cpu.insert("period".into(), r.cpu_period.into());
+        }
+        if r.cpu_quota > 0 {
+            cpu.insert("quota".into(), r.cpu_quota.into());
+        }
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), r.cpuset_cpus.clone().into());
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), r.cpuset_mems.clone().into());
+    }
+    if !cpu.is_empty() {
+        out["cpu"] = Value::Object(cpu);
+    }
+    if r.pids_limit > 0 {
+        out["pids"] = json!({"limit": r.pids_limit});
+    }
+    out
+}
+
+fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
+    let host = &inputs.config.host;
+    let shm_size = if host.shm_size > 0 {
+        host.shm_size
+    } else {
+        64 << 20
+    };
+    let sys_ro = if host.privileged { "rw" } else { "ro" };
+    let mut out = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+               "options": ["nosuid", "noexec", "nodev", sys_ro]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+               "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+               "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+    ];
+    let user_targets: Vec<&str> = host.mounts.iter().map(|m| m.target.as_str()).collect();
+    for file in ["resolv.conf", "hostname", "hosts"] {
+        let target = format!("/etc/{file}");
+        if user_targets.contains(&target.as_str()) {
+            continue;
+        }
+        let mut options = vec!["rbind", "rprivate"];
+        if host.read_only {
+            options.push("ro");
+        }
+        out.push(json!({"destination": target, "type": "bind",
+                         "source": inputs.container_dir.join(file), "options": options}));
+    }
+    let mut user = Vec::new();
+    for (i, m) in host.mounts.iter().enumerate() {
+        let mount = match m.kind {
+            MountKind::Bind | MountKind::Volume => {
+                let source = match (&m.kind, inputs.volume_dirs.get(i).cloned().flatten()) {
+                    (MountKind::Volume, Some(dir)) => dir,
+                    (MountKind::Volume, None) => {
+                        return Err(Error::internal(format!(
+                            "volume for {} has no directory",
+                            m.target
+                        )));
+                    }
+                    _ => PathBuf::from(&m.source),
+                };
+                let mut options: Vec<String> = vec!["rbind".into()];
+                let propagation = m
+                    .options
+                    .iter()
+                    .find(|o| o.contains("private") || o.contains("shared") || o.contains("slave"))
+                    .cloned()
+                    .unwrap_or_else(|| "rprivate".into());
+                options.push(propagation);
+                if m.read_only {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.target, "type": "bind", "source": source, "options": options})
+            }
+            MountKind::Tmpfs => {
+                let mut options: Vec<String> =
+                    vec!["noexec".into(), "nosuid".into(), "nodev".into()];
+                options.extend(m.options.iter().cloned());
+                if m.read_only {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": options})
+            }
+        };
+        user.push(mount);
+    }
+    // Parents before children, whatever order the user gave (as Docker sorts).
+    user.sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map(|d| d.trim_end_matches('/').matches('/').count())
+            .unwrap_or(0)
+    });
+    // A user mount replaces a default one at the same place (`--tmpfs /dev/shm`).
+    out.retain(|d| !user.iter().any(|u| u["destination"] == d["destination"]));
+    out.extend(user);
+    Ok(out)
+}

@@ -1,0 +1,36 @@
+//! Volume rows and which containers use them.
+
+use rusqlite::{Connection, params};
+
+use crate::error::Result;
+
+/// Records that `container` uses `volume`, creating the volume's row.
+pub fn attach(conn: &Connection, container: &str, volume: &str, anonymous: bool) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO volumes (name, anonymous, created_at) VALUES (?1, ?2, ?3)",
+        params![volume, anonymous, crate::now_nanos()],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO container_volumes (container_id, volume) VALUES (?1, ?2)",
+        params![container, volume],
+    )?;
+    Ok(())
+}
+
+/// The anonymous volumes of a container that no other container uses.
+pub fn anonymous_only_of(conn: &Connection, container: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT v.name FROM volumes v JOIN container_volumes cv ON cv.volume = v.name
+         WHERE cv.container_id = ?1 AND v.anonymous = 1
+           AND NOT EXISTS (SELECT 1 FROM container_volumes o
+                           WHERE o.volume = v.name AND o.container_id != ?1)",
+    )?;
+    let rows = stmt.query_map([container], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn delete(conn: &Connection, volume: &str) -> Result<()> {
+    conn.execute("DELETE FROM container_volumes WHERE volume = ?1", [volume])?;
+    conn.execute("DELETE FROM volumes WHERE name = ?1", [volume])?;
+    Ok(())
+}

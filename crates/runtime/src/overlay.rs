@@ -1,0 +1,110 @@
+//! The engine's container roots: an overlay of image layers under a writable
+//! layer, mounted in a private mount namespace so the host never sees it.
+//!
+//! Mounting in the monitor's own mount namespace means no mount can leak: it
+//! lives exactly as long as the monitor and the container that copied it.
+//! The layers are passed one by one with fsconfig `lowerdir+` (Linux 6.8+),
+//! so there is no limit from the one-page mount option string; older kernels
+//! get the classic `lowerdir=a:b:c` string.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags,
+};
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Moves this (single-threaded) process into a mount namespace of its own
+/// whose mounts receive the host's (slave) but never propagate back.
+pub fn enter_private_mount_namespace() -> Result<()> {
+    sys::unshare_mount_namespace()
+        .map_err(|e| Error::system(format!("unshare the mount namespace: {e}")))?;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+    )
+    .map_err(|e| Error::system(format!("make / a slave mount: {e}")))
+}
+
+/// An overlay mount: `lowers` top-most first, as overlayfs lists them.
+#[derive(Clone, Debug)]
+pub struct Overlay {
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Overlay {
+    /// Mounts the overlay on `target`.
+    pub fn mount(&self, target: &Path) -> Result<()> {
+        match self.mount_with_fsconfig(target) {
+            Ok(()) => Ok(()),
+            // EINVAL from `lowerdir+`: a kernel older than 6.8.
+            Err(e) if e == rustix::io::Errno::INVAL => self.mount_with_string(target),
+            Err(e) => Err(self.error(target, e)),
+        }
+    }
+
+    fn mount_with_fsconfig(&self, target: &Path) -> rustix::io::Result<()> {
+        let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+        for lower in &self.lowers {
+            rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", lower)?;
+        }
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "upperdir", &self.upper)?;
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "workdir", &self.work)?;
+        // commit turns the upper dir back into a layer: no redirects or
+        // metacopy entries, which have no OCI form.
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "metacopy", "off")?;
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "index", "off")?;
+        rustix::mount::fsconfig_create(fs.as_fd())?;
+        let mnt = rustix::mount::fsmount(
+            fs.as_fd(),
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::empty(),
+        )?;
+        rustix::mount::move_mount(
+            mnt.as_fd(),
+            "",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    }
+
+    fn mount_with_string(&self, target: &Path) -> Result<()> {
+        let lowers: Vec<String> = self
+            .lowers
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+            lowers.join(":"),
+            self.upper.display(),
+            self.work.display()
+        );
+        let data = std::ffi::CString::new(data)
+            .map_err(|_| Error::invalid("overlay mount options hold a NUL byte"))?;
+        rustix::mount::mount(
+            "overlay",
+            target,
+            "overlay",
+            rustix::mount::MountFlags::empty(),
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| self.error(target, e))
+    }
+
+    fn error(&self, target: &Path, e: rustix::io::Errno) -> Error {
+        Error::system(format!(
+            "mount overlay of {} layers on {} (upper {}): {e}",
+            self.lowers.len(),
+            target.display(),
+            self.upper.display()
+        ))
+    }
+}
