@@ -86,9 +86,30 @@ pub enum Command {
     Exec(ExecArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ContainerArg),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -135,6 +156,24 @@ pub enum ContainerCommand {
     Inspect(ImageInspectArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ContainerArg),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
 }
 
 #[derive(Subcommand, Debug)]

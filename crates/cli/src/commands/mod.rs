@@ -17,7 +17,7 @@ use berth_engine::{Engine, EngineOptions, ErrorKind};
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use containers::run as run_cmd;
-use containers::{commit, exec, lifecycle, logs, ps};
+use containers::{commit, exec, files, info, lifecycle, logs, ps, volume};
 
 pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Version = cli.command {
@@ -74,6 +74,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(&engine, a),
         Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine, a),
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => files::diff(&engine, a),
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => files::cp(&engine, a),
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => files::export(&engine, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => info::top(&engine, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => info::stats(&engine, a),
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => info::rename(&engine, a),
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => info::update(&engine, a),
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => info::port(&engine, a),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => info::attach(&engine, a),
+        Command::Volume(c) => volume::run(&engine, c),
         Command::Monitor(_) => Ok(0),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&engine, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&engine, a),

@@ -13,6 +13,19 @@ pub fn human_size(bytes: u64, precision: usize) -> String {
     format!("{}{}", go_g(size, precision), UNITS[i])
 }
 
+/// `BytesSize`: binary units with two decimals, as `stats` prints memory
+/// ("1.5MiB", "7.64GiB").
+pub fn human_size_binary(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1024.0 && i < UNITS.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g((size * 100.0).round() / 100.0, 4), UNITS[i])
+}
+
 /// Go's `%.{prec}g`: `prec` significant digits, no trailing zeros, exponent
 /// form when the exponent is below -4 or at least `prec`.
 pub fn go_g(v: f64, prec: usize) -> String {

@@ -119,6 +119,7 @@ impl Engine {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).ctx("create", &path)?;
         }
+        write_init_layer(&dir.join("init"))?;
         let host = &row.config.host;
         files::write(&dir, &row.config.hostname, host.network_mode == "host")?;
 
@@ -159,6 +160,21 @@ impl Engine {
         std::fs::write(&path, text).ctx("write", &path)?;
         Ok(volumes)
     }
+}
+
+/// The init layer, between the image and the writable layer (as Docker's):
+/// the mount points berth binds over, so creating them does not put files
+/// into the writable layer that `diff` would show and `commit` would keep.
+fn write_init_layer(init: &std::path::Path) -> Result<()> {
+    for d in ["dev/pts", "dev/shm", "dev/mqueue", "proc", "sys", "etc"] {
+        let path = init.join(d);
+        std::fs::create_dir_all(&path).ctx("create", &path)?;
+    }
+    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf", "dev/console"] {
+        let path = init.join(f);
+        std::fs::write(&path, b"").ctx("create", &path)?;
+    }
+    Ok(())
 }
 
 /// The user's configuration with the image's defaults filled in, as Docker

@@ -181,3 +181,14 @@ impl Engine {
         Ok(row.exit_code)
     }
 }
+
+impl Engine {
+    /// Host pids of every process in a running container.
+    pub fn container_pids(&self, id: &str) -> Result<Vec<i32>> {
+        Ok(self.runtime().pids(id)?)
+    }
+
+    pub fn container_stats(&self, id: &str) -> Result<berth_runtime::ContainerStats> {
+        Ok(self.runtime().stats(id)?)
+    }
+}

@@ -8,7 +8,9 @@
 //! that claims to run.
 
 pub mod commit;
+pub mod changes;
 pub mod config;
+pub mod copy;
 mod create;
 pub mod exec;
 pub mod files;
@@ -18,13 +20,16 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod names;
 mod reconcile;
+pub mod root;
 pub mod record;
 mod remove;
+pub mod rename;
 pub mod security;
 pub mod spec;
 #[cfg(test)]
 mod spec_tests;
 pub mod user;
+pub mod volumes;
 pub mod volumes_record;
 
 pub use config::{ContainerConfig, HostConfig, MountKind, MountSpec, Resources, RestartPolicy};

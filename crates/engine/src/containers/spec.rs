@@ -190,6 +190,15 @@ pub fn command_line(config: &ContainerConfig) -> Result<Vec<String>> {
     Ok(args)
 }
 
+/// The cgroup resources alone (for `update` of a running container).
+pub fn resources_json(config: &ContainerConfig) -> Value {
+    let mut r = resources(config, Vec::new());
+    if let Some(o) = r.as_object_mut() {
+        o.remove("devices");
+    }
+    r
+}
+
 fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Value {
     let r = &config.host.resources;
     let mut out = json!({ "devices": device_rules });

@@ -44,6 +44,9 @@ impl Engine {
                 if !all && !dangling {
                     return Ok(None); // tagged meanwhile
                 }
+                if !crate::containers::record::using_image(c, image.id.as_str())?.is_empty() {
+                    return Ok(None); // a container's image is in use, not unused
+                }
                 for r in tags.iter().chain(&digests) {
                     report.events.push(RemoveEvent::Untagged(r.clone()));
                 }

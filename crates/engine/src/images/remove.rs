@@ -31,6 +31,33 @@ impl Engine {
             let mut events = Vec::new();
             let tags = record::tags_of(c, &id)?;
             let digests = record::digests_of(c, &id)?;
+            let users = crate::containers::record::using_image(c, id.as_str())?;
+            let running = users.iter().find(|(_, s)| s.is_live());
+            let last_name = tags.len() + digests.len() <= 1;
+            match (&matched, users.first()) {
+                (Matched::Id, Some(_)) if running.is_some() => {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                        id.short(),
+                        &running.map(|(c, _)| c.as_str()).unwrap_or_default()[..12]
+                    )));
+                }
+                (Matched::Id, Some((user, _))) if !force => {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+                        id.short(),
+                        &user[..12]
+                    )));
+                }
+                (Matched::Tag(r) | Matched::Digest(r), Some((user, _))) if last_name && !force => {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to remove repository reference \"{r}\" (must force) - container {} is using its referenced image {}",
+                        &user[..12],
+                        id.short()
+                    )));
+                }
+                _ => {}
+            }
             match matched {
                 Matched::Tag(r) | Matched::Digest(r) => {
                     let table = if r.digest().is_some() { "repo_digests" } else { "tags" };
@@ -79,6 +106,14 @@ pub(crate) fn delete_image(
     events: &mut Vec<RemoveEvent>,
 ) -> Result<Collected> {
     let row = record::get(conn, id)?.ok_or_else(|| resolve::no_such_image(id.as_str()))?;
+    if !crate::containers::record::using_image(conn, id.as_str())?.is_empty() {
+        // A container's image stays (untagged if need be) until the container goes.
+        for r in record::tags_of(conn, id)?.iter().chain(&record::digests_of(conn, id)?) {
+            conn.execute("DELETE FROM tags WHERE name = ?1", [r.to_string()])?;
+            conn.execute("DELETE FROM repo_digests WHERE name = ?1", [r.to_string()])?;
+        }
+        return Ok(Collected::default());
+    }
     let layers = record::layers(conn, id)?;
     record::delete(conn, id)?;
     events.push(RemoveEvent::Deleted(id.clone()));

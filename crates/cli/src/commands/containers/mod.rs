@@ -3,11 +3,14 @@
 pub mod attach;
 pub mod commit;
 pub mod exec;
+pub mod files;
+pub mod info;
 pub mod lifecycle;
 pub mod logs;
 pub mod options;
 pub mod ps;
 pub mod run;
+pub mod volume;
 
 use std::fmt;
 

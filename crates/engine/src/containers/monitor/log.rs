@@ -121,7 +121,7 @@ mod tests {
     fn lines_split_and_rotate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
-        let mut log = JsonLog::open(path.clone(), 200, 3).unwrap();
+        let mut log = JsonLog::open(path.clone(), 400, 3).unwrap();
         log.write(1, b"hel").unwrap();
         log.write(1, b"lo\nwor").unwrap();
         log.write(2, b"oops\n").unwrap();
@@ -142,6 +142,6 @@ mod tests {
         assert!(rotated(&path, 1).exists());
         assert!(rotated(&path, 2).exists());
         assert!(!rotated(&path, 3).exists(), "only max_files files are kept");
-        assert!(std::fs::metadata(&path).unwrap().len() <= 200);
+        assert!(std::fs::metadata(&path).unwrap().len() <= 400);
     }
 }

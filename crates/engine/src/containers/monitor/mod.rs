@@ -13,6 +13,7 @@ pub mod log;
 pub mod protocol;
 mod relay;
 mod setup;
+pub(crate) use setup::layer_dirs;
 mod spawn;
 
 use std::fs::File;

@@ -67,8 +67,9 @@ pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepar
     Ok(prepared)
 }
 
-/// The image's layer directories, top-most first (overlay's order).
-fn layer_dirs(engine: &Engine, row: &ContainerRow) -> Result<Vec<PathBuf>> {
+/// The image's layer directories and the container's init layer, top-most
+/// first (overlay's order).
+pub(crate) fn layer_dirs(engine: &Engine, row: &ContainerRow) -> Result<Vec<PathBuf>> {
     let image = Digest::parse(&row.image_id)
         .map_err(|e| Error::internal(format!("container {}: image id: {e}", row.id)))?;
     let mut dirs = engine.db.read(|c| {
@@ -85,12 +86,8 @@ fn layer_dirs(engine: &Engine, row: &ContainerRow) -> Result<Vec<PathBuf>> {
         }
         Ok(dirs)
     })?;
-    if dirs.is_empty() {
-        // overlayfs needs a lower layer; an image without layers gets an empty one.
-        let empty = engine.paths.container_dir(&row.id).join("empty");
-        std::fs::create_dir_all(&empty).ctx("create", &empty)?;
-        dirs.push(empty);
-    }
+    // The container's init layer goes on top of the image's.
+    dirs.push(engine.paths.container_dir(&row.id).join("init"));
     dirs.reverse();
     Ok(dirs)
 }

@@ -1,0 +1,65 @@
+//! `cp`, `export` and `diff`: the container's files.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use berth_engine::Engine;
+use berth_engine::containers::copy;
+
+use crate::cli::{ContainerArg, CpArgs, ExportArgs};
+
+/// `NAME:PATH` names a container path; anything else (or a path starting
+/// with `/` or `.`) is local, as Docker splits them.
+fn split(arg: &str) -> Option<(&str, &str)> {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return None;
+    }
+    arg.split_once(':')
+}
+
+pub fn cp(engine: &Engine, a: CpArgs) -> Result<u8> {
+    match (split(&a.source), split(&a.destination)) {
+        (Some((name, path)), None) => {
+            let row = engine.container(name)?;
+            let root = engine.container_root(&row)?;
+            if a.destination == "-" {
+                bail!("cp to stdout (a tar stream) is not supported yet; give a local path");
+            }
+            copy::copy_out(&root, path, Path::new(&a.destination))?;
+        }
+        (None, Some((name, path))) => {
+            let row = engine.container(name)?;
+            let root = engine.container_root(&row)?;
+            copy::copy_in(Path::new(&a.source), &root, path)?;
+        }
+        (Some(_), Some(_)) => bail!("copying between containers is not supported"),
+        (None, None) => bail!("must specify at least one container source"),
+    }
+    Ok(0)
+}
+
+pub fn export(engine: &Engine, a: ExportArgs) -> Result<u8> {
+    let row = engine.container(&a.container)?;
+    let root = engine.container_root(&row)?;
+    let out: Box<dyn std::io::Write> = match &a.output {
+        Some(path) => Box::new(std::fs::File::create(path)?),
+        None => {
+            if rustix::termios::isatty(std::io::stdout()) {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            Box::new(std::io::stdout().lock())
+        }
+    };
+    berth_image::diff::write_layer(&root.path(), out)?;
+    Ok(0)
+}
+
+pub fn diff(engine: &Engine, a: ContainerArg) -> Result<u8> {
+    let row = engine.container(&a.container)?;
+    let mut out = String::new();
+    for (kind, path) in engine.container_changes(&row)? {
+        out.push_str(&format!("{} {path}\n", kind.letter()));
+    }
+    crate::output::print(&out)?;
+    Ok(0)
+}

@@ -1,0 +1,117 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use berth_engine::Engine;
+use serde_json::{Value, json};
+
+use crate::cli::VolumeCommand;
+use crate::format::{self, Template};
+
+pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
+    match command {
+        VolumeCommand::Create(a) => {
+            if a.driver != "local" {
+                anyhow::bail!("error looking up volume plugin {}: plugin not found", a.driver);
+            }
+            let labels: BTreeMap<String, String> = a
+                .label
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let name = engine.create_volume(a.name.as_deref(), labels)?;
+            crate::output::print(&format!("{name}\n"))?;
+        }
+        VolumeCommand::Ls(a) => {
+            let mut volumes = engine.volumes()?;
+            for f in &a.filter {
+                match f.split_once('=') {
+                    Some(("dangling", v)) => {
+                        let want = v == "true" || v == "1";
+                        volumes.retain(|vol| vol.users.is_empty() == want);
+                    }
+                    Some(("name", v)) => volumes.retain(|vol| vol.name.contains(v)),
+                    _ => anyhow::bail!("invalid filter '{f}'"),
+                }
+            }
+            if a.quiet {
+                let out: String = volumes.iter().map(|v| format!("{}\n", v.name)).collect();
+                crate::output::print(&out)?;
+                return Ok(0);
+            }
+            let rows: Vec<Value> = volumes
+                .iter()
+                .map(|v| json!({"Driver": "local", "Name": v.name, "Mountpoint": v.mountpoint, "Scope": "local"}))
+                .collect();
+            let header = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE"});
+            crate::output::print(&format::render_rows(
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &header,
+                &rows,
+            )?)?;
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut failed = false;
+            for name in &a.volumes {
+                match engine.volume(name) {
+                    Ok(v) => found.push(json!({
+                        "CreatedAt": berth_engine::containers::rfc3339(v.created_at),
+                        "Driver": "local",
+                        "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.labels) },
+                        "Mountpoint": v.mountpoint,
+                        "Name": v.name,
+                        "Options": Value::Null,
+                        "Scope": "local",
+                    })),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            let text = match a.format.as_deref() {
+                None | Some("") | Some("json") => format!("{}\n", crate::output::json_pretty(&Value::Array(found))),
+                Some(f) => {
+                    let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
+                    found.iter().map(|v| t.render(v).map(|s| s + "\n")).collect::<Result<String, _>>()?
+                }
+            };
+            crate::output::print(&text)?;
+            return Ok(if failed { 1 } else { 0 });
+        }
+        VolumeCommand::Rm(a) => {
+            let mut failed = false;
+            for name in &a.volumes {
+                match engine.remove_volume(name, a.force) {
+                    Ok(()) => crate::output::print(&format!("{name}\n"))?,
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            return Ok(if failed { 1 } else { 0 });
+        }
+        VolumeCommand::Prune(a) => {
+            let removed = engine.prune_volumes(a.all)?;
+            let mut out = String::new();
+            if !removed.is_empty() {
+                out.push_str("Deleted Volumes:\n");
+                for r in &removed {
+                    out.push_str(r);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            out.push_str("Total reclaimed space: 0B\n");
+            crate::output::print(&out)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,135 @@
+//! Named volumes: `volume create|ls|inspect|rm|prune`. A volume is a
+//! directory `volumes/<name>/_data` and a row; containers using it are
+//! recorded in `container_volumes`.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::names;
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Clone, Debug)]
+pub struct Volume {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub anonymous: bool,
+    pub created_at: i64,
+    pub mountpoint: std::path::PathBuf,
+    pub users: Vec<String>,
+}
+
+impl Engine {
+    pub fn create_volume(&self, name: Option<&str>, labels: BTreeMap<String, String>) -> Result<String> {
+        let (name, anonymous) = match name {
+            Some(n) => {
+                let mut chars = n.chars();
+                let ok = n.len() >= 2
+                    && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+                    && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if !ok {
+                    return Err(Error::invalid(format!(
+                        "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+                    )));
+                }
+                (n.to_string(), false)
+            }
+            None => (names::new_id()?, true),
+        };
+        let data = self.paths.volume_data(&name);
+        std::fs::create_dir_all(&data).ctx("create volume", &data)?;
+        let labels_json = serde_json::to_string(&labels).unwrap_or_default();
+        self.db.write(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, labels_json, anonymous, crate::now_nanos()],
+            )?;
+            Ok(())
+        })?;
+        Ok(name)
+    }
+
+    pub fn volumes(&self) -> Result<Vec<Volume>> {
+        self.db.read(|c| {
+            let mut stmt = c.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?, r.get::<_, i64>(3)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, labels, anonymous, created_at) = row?;
+                let mut users = c.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
+                let users: Vec<String> = users
+                    .query_map([&name], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                out.push(Volume {
+                    mountpoint: self.paths.volume_data(&name),
+                    labels: labels.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default(),
+                    name,
+                    anonymous,
+                    created_at,
+                    users,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Volume> {
+        self.volumes()?
+            .into_iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))
+    }
+
+    /// `volume rm`: refused while a container uses it (even `-f`, as Docker).
+    pub fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        let stamp = crate::now_nanos();
+        let trash = self.paths.trash.join(format!("vol-{name}.{stamp}"));
+        let found = self.db.write(|c| {
+            let exists: Option<String> = c
+                .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            let users: Vec<String> = c
+                .prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?
+                .query_map([name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if !users.is_empty() {
+                return Err(Error::conflict(format!(
+                    "remove {name}: volume is in use - [{}]",
+                    users.join(", ")
+                )));
+            }
+            super::volumes_record::delete(c, name)?;
+            let dir = self.paths.volumes.join(name);
+            match std::fs::rename(&dir, &trash) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+                Err(e) => Err(e).ctx("move to trash", &dir),
+            }
+        })?;
+        if !found {
+            if force {
+                return Ok(());
+            }
+            return Err(Error::not_found(format!("get {name}: no such volume")));
+        }
+        crate::store::gc::remove_any(&trash);
+        Ok(())
+    }
+
+    /// `volume prune`: anonymous volumes no container uses (`all`: named too).
+    pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for v in self.volumes()? {
+            if v.users.is_empty() && (all || v.anonymous) && self.remove_volume(&v.name, false).is_ok() {
+                removed.push(v.name);
+            }
+        }
+        Ok(removed)
+    }
+}
