@@ -21,11 +21,11 @@ pub mod state;
 mod sync;
 mod sys;
 
+pub use berth_cgroups::Stats as ContainerStats;
 pub use container::{CreateOptions, ExecOptions, Runtime, parse_signal};
 pub use default_spec::default_spec;
 pub use error::{Error, ErrorKind, Result};
 pub use init::caps::{names as capability_names, number as capability_number};
-pub use berth_cgroups::Stats as ContainerStats;
 pub use state::{State, Status};
 
 /// Whether this host's cgroups are the unified (v2) hierarchy.

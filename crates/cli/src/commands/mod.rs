@@ -76,13 +76,23 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine, a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => files::diff(&engine, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => files::cp(&engine, a),
-        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => files::export(&engine, a),
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            files::export(&engine, a)
+        }
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => info::top(&engine, a),
-        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => info::stats(&engine, a),
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => info::rename(&engine, a),
-        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => info::update(&engine, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            info::stats(&engine, a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            info::rename(&engine, a)
+        }
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            info::update(&engine, a)
+        }
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => info::port(&engine, a),
-        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => info::attach(&engine, a),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            info::attach(&engine, a)
+        }
         Command::Volume(c) => volume::run(&engine, c),
         Command::Monitor(_) => Ok(0),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&engine, a),

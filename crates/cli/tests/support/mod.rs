@@ -6,6 +6,7 @@
 pub mod containerd;
 pub mod dockerd;
 pub mod probe;
+pub mod pty;
 pub mod runc;
 
 use std::io::Write;
@@ -51,6 +52,43 @@ pub struct Store {
     pub run: PathBuf,
 }
 
+impl Drop for Store {
+    /// Containers a failed test left running are stopped, and the test's
+    /// cgroup parent directories removed (only ones this store named).
+    fn drop(&mut self) {
+        if !self.root.join("containers").is_dir() {
+            return;
+        }
+        let ids = self
+            .command(&["ps", "-a", "-q", "--no-trunc"])
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.lines() {
+            let _ = self
+                .command(&["rm", "-f", id])
+                .stdin(Stdio::null())
+                .output();
+        }
+        for pid in self.processes() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let parent = self.cgroup_parent();
+        if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in hierarchies.flatten() {
+                let dir = h.path().join(parent.trim_start_matches('/'));
+                if let Ok(children) = std::fs::read_dir(&dir) {
+                    for c in children.flatten() {
+                        let _ = std::fs::remove_dir(c.path());
+                    }
+                }
+                let _ = std::fs::remove_dir(&dir);
+            }
+        }
+    }
+}
+
 impl Default for Store {
     fn default() -> Self {
         Store::new()
@@ -73,10 +111,75 @@ impl Store {
         cmd.args(args)
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)
+            .env("BERTH_CGROUP_PARENT", self.cgroup_parent())
             .env_remove("BERTH_FAILPOINT")
             .env_remove("BERTH_LAYER_MAX_BYTES")
             .env_remove("BERTH_LAYER_MAX_ENTRIES");
         cmd
+    }
+
+    /// The test's own cgroup parent (named after its temp dir).
+    pub fn cgroup_parent(&self) -> String {
+        format!(
+            "/{}",
+            self.dir
+                .path()
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+        )
+    }
+
+    /// Every cgroup directory under this store's cgroup parent, in any
+    /// hierarchy (for leak checks).
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let parent = self.cgroup_parent();
+        let mut out = Vec::new();
+        let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+            return out;
+        };
+        for h in hierarchies.flatten() {
+            let dir = h.path().join(parent.trim_start_matches('/'));
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                out.extend(
+                    children
+                        .flatten()
+                        .filter(|c| c.path().is_dir())
+                        .map(|c| c.path()),
+                );
+            }
+        }
+        out
+    }
+
+    /// Processes whose command line names this store (monitors, mostly).
+    pub fn processes(&self) -> Vec<u32> {
+        let needle = self.root.to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid == std::process::id() {
+                continue;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// Mounts (in this process's namespace) under this store.
+    pub fn mounts(&self) -> Vec<String> {
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Runs berth with stdin closed.

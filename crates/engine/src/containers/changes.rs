@@ -40,7 +40,12 @@ fn in_image(lowers: &[PathBuf], rel: &Path) -> bool {
     false
 }
 
-fn walk(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<(ChangeKind, String)>) -> Result<()> {
+fn walk(
+    upper: &Path,
+    rel: &Path,
+    lowers: &[PathBuf],
+    out: &mut Vec<(ChangeKind, String)>,
+) -> Result<()> {
     let dir = upper.join(rel);
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .ctx("read directory", &dir)?
@@ -55,7 +60,11 @@ fn walk(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<(ChangeKind,
             out.push((ChangeKind::Deleted, shown));
             continue;
         }
-        let kind = if in_image(lowers, &child) { ChangeKind::Changed } else { ChangeKind::Added };
+        let kind = if in_image(lowers, &child) {
+            ChangeKind::Changed
+        } else {
+            ChangeKind::Added
+        };
         out.push((kind, shown));
         if meta.is_dir() {
             walk(upper, &child, lowers, out)?;

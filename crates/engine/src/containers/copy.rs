@@ -24,7 +24,11 @@ fn sys(op: &str, path: &Path, e: rustix::io::Errno) -> Error {
 
 fn in_root(root: &ContainerRoot, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
     rustix::fs::openat2(
         &root.fd,
         rel,
@@ -55,10 +59,18 @@ pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path) -> Result<()> {
     };
     if is_dir {
         std::fs::create_dir_all(&target).ctx("create", &target)?;
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(stat.st_mode & 0o7777))
-            .ctx("chmod", &target)?;
-        let dir = rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| sys("open", src_path, e))?;
+        std::fs::set_permissions(
+            &target,
+            std::fs::Permissions::from_mode(stat.st_mode & 0o7777),
+        )
+        .ctx("chmod", &target)?;
+        let dir = rustix::fs::openat(
+            &fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| sys("open", src_path, e))?;
         copy_dir_out(&dir, src_path, &target)
     } else {
         copy_entry_out(&fd, src_path, &target, &stat)
@@ -78,15 +90,28 @@ fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path) -> Result<()> {
     for name in names {
         let shown = shown.join(name.to_string_lossy().as_ref());
         let child_target = target.join(name.to_string_lossy().as_ref());
-        let fd = rustix::fs::openat(dir, &name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| sys("open", &shown, e))?;
+        let fd = rustix::fs::openat(
+            dir,
+            &name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| sys("open", &shown, e))?;
         let stat = rustix::fs::fstat(&fd).map_err(|e| sys("stat", &shown, e))?;
         if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
             std::fs::create_dir_all(&child_target).ctx("create", &child_target)?;
-            std::fs::set_permissions(&child_target, std::fs::Permissions::from_mode(stat.st_mode & 0o7777))
-                .ctx("chmod", &child_target)?;
-            let sub = rustix::fs::openat(dir, &name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| sys("open", &shown, e))?;
+            std::fs::set_permissions(
+                &child_target,
+                std::fs::Permissions::from_mode(stat.st_mode & 0o7777),
+            )
+            .ctx("chmod", &child_target)?;
+            let sub = rustix::fs::openat(
+                dir,
+                &name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| sys("open", &shown, e))?;
             copy_dir_out(&sub, &shown, &child_target)?;
         } else {
             copy_entry_out(&fd, &shown, &child_target, &stat)?;
@@ -96,11 +121,22 @@ fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path) -> Result<()> {
 }
 
 /// A file, symlink or other non-directory, from its O_PATH fd.
-fn copy_entry_out(fd: &OwnedFd, shown: &Path, target: &Path, stat: &rustix::fs::Stat) -> Result<()> {
+fn copy_entry_out(
+    fd: &OwnedFd,
+    shown: &Path,
+    target: &Path,
+    stat: &rustix::fs::Stat,
+) -> Result<()> {
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => {
             let file = rustix::fs::openat(fd, "", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .or_else(|_| rustix::fs::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()))
+                .or_else(|_| {
+                    rustix::fs::open(
+                        format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
+                        OFlags::RDONLY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                })
                 .map_err(|e| sys("open", shown, e))?;
             let _ = std::fs::remove_file(target);
             let mut out = File::create(target).ctx("create", target)?;
@@ -109,9 +145,11 @@ fn copy_entry_out(fd: &OwnedFd, shown: &Path, target: &Path, stat: &rustix::fs::
                 .ctx("chmod", target)?;
         }
         FileType::Symlink => {
-            let link = rustix::fs::readlinkat(fd, "", Vec::new()).map_err(|e| sys("readlink", shown, e))?;
+            let link = rustix::fs::readlinkat(fd, "", Vec::new())
+                .map_err(|e| sys("readlink", shown, e))?;
             let _ = std::fs::remove_file(target);
-            std::os::unix::fs::symlink(link.to_string_lossy().as_ref(), target).ctx("symlink", target)?;
+            std::os::unix::fs::symlink(link.to_string_lossy().as_ref(), target)
+                .ctx("symlink", target)?;
         }
         _ => {} // devices, fifos and sockets are not copied out
     }
@@ -154,15 +192,26 @@ pub fn copy_in(src: &Path, root: &ContainerRoot, dest: &str) -> Result<()> {
     copy_node_in(src, &meta, &parent, &name, &dest_path.join(&name))
 }
 
-fn copy_node_in(src: &Path, meta: &std::fs::Metadata, parent: &OwnedFd, name: &std::ffi::OsStr, shown: &Path) -> Result<()> {
+fn copy_node_in(
+    src: &Path,
+    meta: &std::fs::Metadata,
+    parent: &OwnedFd,
+    name: &std::ffi::OsStr,
+    shown: &Path,
+) -> Result<()> {
     let mode = Mode::from_raw_mode(meta.mode() & 0o7777);
     if meta.is_dir() {
         match rustix::fs::mkdirat(parent, name, mode) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(sys("mkdir", shown, e)),
         }
-        let dir = rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| sys("open", shown, e))?;
+        let dir = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| sys("open", shown, e))?;
         let _ = rustix::fs::fchmod(&dir, mode);
         copy_dir_in(src, &dir, shown)
     } else if meta.file_type().is_symlink() {
@@ -171,8 +220,13 @@ fn copy_node_in(src: &Path, meta: &std::fs::Metadata, parent: &OwnedFd, name: &s
         rustix::fs::symlinkat(&link, parent, name).map_err(|e| sys("symlink", shown, e))
     } else if meta.is_file() {
         let _ = rustix::fs::unlinkat(parent, name, AtFlags::empty());
-        let fd = rustix::fs::openat(parent, name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC, mode)
-            .map_err(|e| sys("create", shown, e))?;
+        let fd = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            mode,
+        )
+        .map_err(|e| sys("create", shown, e))?;
         let _ = rustix::fs::fchmod(&fd, mode);
         let mut out = File::from(fd);
         let mut input = File::open(src).ctx("open", src)?;
@@ -191,7 +245,13 @@ fn copy_dir_in(src: &Path, dir: &OwnedFd, shown: &Path) -> Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let meta = e.path().symlink_metadata().ctx("stat", &e.path())?;
-        copy_node_in(&e.path(), &meta, dir, &e.file_name(), &shown.join(e.file_name()))?;
+        copy_node_in(
+            &e.path(),
+            &meta,
+            dir,
+            &e.file_name(),
+            &shown.join(e.file_name()),
+        )?;
     }
     let _ = dir.as_fd();
     Ok(())

@@ -73,8 +73,10 @@ impl Engine {
             finished_at: 0,
         };
         self.insert_with_name(&mut row, name)?;
+        crate::failpoint::hit("create:row-inserted");
         match self.prepare_container_dir(&row) {
             Ok(volumes) => {
+                crate::failpoint::hit("create:directory-ready");
                 self.db.write(|c| {
                     for (volume, anonymous) in &volumes {
                         super::volumes_record::attach(c, &row.id, volume, *anonymous)?;
@@ -170,7 +172,12 @@ fn write_init_layer(init: &std::path::Path) -> Result<()> {
         let path = init.join(d);
         std::fs::create_dir_all(&path).ctx("create", &path)?;
     }
-    for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf", "dev/console"] {
+    for f in [
+        "etc/hostname",
+        "etc/hosts",
+        "etc/resolv.conf",
+        "dev/console",
+    ] {
         let path = init.join(f);
         std::fs::write(&path, b"").ctx("create", &path)?;
     }

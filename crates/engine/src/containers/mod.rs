@@ -7,8 +7,8 @@
 //! (see `reconcile.rs`), so a killed monitor or CLI never leaves a container
 //! that claims to run.
 
-pub mod commit;
 pub mod changes;
+pub mod commit;
 pub mod config;
 pub mod copy;
 mod create;
@@ -20,10 +20,10 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod names;
 mod reconcile;
-pub mod root;
 pub mod record;
 mod remove;
 pub mod rename;
+pub mod root;
 pub mod security;
 pub mod spec;
 #[cfg(test)]
@@ -58,6 +58,15 @@ impl Engine {
     /// Every container, newest first, after reconciling.
     pub fn containers(&self) -> Result<Vec<ContainerRow>> {
         let rows = self.db.read(record::all)?;
-        rows.into_iter().map(|r| self.reconcile_one(r)).collect()
+        let mut out = Vec::new();
+        for row in rows {
+            match self.reconcile_one(row) {
+                Ok(r) => out.push(r),
+                // A half-made container that reconciling removed.
+                Err(e) if e.kind == crate::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 }

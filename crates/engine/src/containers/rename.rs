@@ -32,7 +32,11 @@ impl Engine {
         }
         self.db.write(|c| {
             let taken: Option<String> = c
-                .query_row("SELECT id FROM containers WHERE name = ?1", [&new_name], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM containers WHERE name = ?1",
+                    [&new_name],
+                    |r| r.get(0),
+                )
                 .ok();
             if let Some(other) = taken {
                 return Err(record::name_in_use(&new_name, &other));
@@ -68,12 +72,16 @@ impl Engine {
         set!(pids_limit);
         if let Some(p) = &u.restart {
             if config.host.auto_remove && p.name != "no" {
-                return Err(Error::invalid("Restart policy cannot be updated because AutoRemove is enabled for the container"));
+                return Err(Error::invalid(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                ));
             }
             config.host.restart = p.clone();
         }
         if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
-            return Err(Error::invalid("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"));
+            return Err(Error::invalid(
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+            ));
         }
         if matches!(row.state, State::Running | State::Paused) {
             let spec = super::spec::resources_json(&config);

@@ -41,7 +41,12 @@ impl Engine {
                 std::os::fd::AsFd::as_fd(&ns),
                 Some(rustix::thread::LinkNameSpaceType::Mount),
             )
-            .map_err(|e| Error::internal(format!("join the mount namespace of container {}'s monitor: {e}", row.id)))?;
+            .map_err(|e| {
+                Error::internal(format!(
+                    "join the mount namespace of container {}'s monitor: {e}",
+                    row.id
+                ))
+            })?;
         } else {
             let lowers = super::monitor::layer_dirs(self, row)?;
             berth_runtime::overlay::enter_private_mount_namespace()?;
@@ -52,8 +57,12 @@ impl Engine {
             }
             .mount(&target)?;
         }
-        let fd = rustix::fs::open(&target, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::internal(format!("open {}: {e}", target.display())))?;
+        let fd = rustix::fs::open(
+            &target,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::internal(format!("open {}: {e}", target.display())))?;
         Ok(ContainerRoot { path: target, fd })
     }
 }

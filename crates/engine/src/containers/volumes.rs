@@ -21,7 +21,11 @@ pub struct Volume {
 }
 
 impl Engine {
-    pub fn create_volume(&self, name: Option<&str>, labels: BTreeMap<String, String>) -> Result<String> {
+    pub fn create_volume(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+    ) -> Result<String> {
         let (name, anonymous) = match name {
             Some(n) => {
                 let mut chars = n.chars();
@@ -52,20 +56,29 @@ impl Engine {
 
     pub fn volumes(&self) -> Result<Vec<Volume>> {
         self.db.read(|c| {
-            let mut stmt = c.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
+            let mut stmt =
+                c.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
                 let (name, labels, anonymous, created_at) = row?;
-                let mut users = c.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
+                let mut users =
+                    c.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
                 let users: Vec<String> = users
                     .query_map([&name], |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
                 out.push(Volume {
                     mountpoint: self.paths.volume_data(&name),
-                    labels: labels.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default(),
+                    labels: labels
+                        .and_then(|l| serde_json::from_str(&l).ok())
+                        .unwrap_or_default(),
                     name,
                     anonymous,
                     created_at,
@@ -89,7 +102,9 @@ impl Engine {
         let trash = self.paths.trash.join(format!("vol-{name}.{stamp}"));
         let found = self.db.write(|c| {
             let exists: Option<String> = c
-                .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if exists.is_none() {
                 return Ok(false);
@@ -126,7 +141,10 @@ impl Engine {
     pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for v in self.volumes()? {
-            if v.users.is_empty() && (all || v.anonymous) && self.remove_volume(&v.name, false).is_ok() {
+            if v.users.is_empty()
+                && (all || v.anonymous)
+                && self.remove_volume(&v.name, false).is_ok()
+            {
                 removed.push(v.name);
             }
         }

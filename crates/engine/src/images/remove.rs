@@ -108,7 +108,10 @@ pub(crate) fn delete_image(
     let row = record::get(conn, id)?.ok_or_else(|| resolve::no_such_image(id.as_str()))?;
     if !crate::containers::record::using_image(conn, id.as_str())?.is_empty() {
         // A container's image stays (untagged if need be) until the container goes.
-        for r in record::tags_of(conn, id)?.iter().chain(&record::digests_of(conn, id)?) {
+        for r in record::tags_of(conn, id)?
+            .iter()
+            .chain(&record::digests_of(conn, id)?)
+        {
             conn.execute("DELETE FROM tags WHERE name = ?1", [r.to_string()])?;
             conn.execute("DELETE FROM repo_digests WHERE name = ?1", [r.to_string()])?;
         }

@@ -64,7 +64,9 @@ fn window_size() -> Option<[u8; 4]> {
 /// Connects to a running (or about to start) container's monitor.
 pub fn connect(engine: &Engine, id: &str, opts: &AttachOptions) -> Result<UnixStream> {
     let path = berth_engine::containers::monitor::attach_socket(engine.run_root(), id);
-    let mut stream = UnixStream::connect(&path)
+    let dir = path.parent().unwrap_or(engine.run_root());
+    let socket = berth_engine::containers::monitor::SocketPath::new(dir, "attach.sock")?;
+    let mut stream = UnixStream::connect(&socket.path)
         .with_context(|| format!("attach to container {id}: connect {}", path.display()))?;
     let hello = Hello {
         stdin: opts.stdin,

@@ -18,7 +18,11 @@ pub fn top(engine: &Engine, a: TopArgs) -> Result<u8> {
         bail!("Container {} is not running", row.id);
     }
     let pids = engine.container_pids(&row.id)?;
-    let args = if a.ps_args.is_empty() { vec!["-ef".to_string()] } else { a.ps_args.clone() };
+    let args = if a.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_args.clone()
+    };
     let output = std::process::Command::new("ps")
         .args(&args)
         .output()
@@ -37,7 +41,10 @@ pub fn top(engine: &Engine, a: TopArgs) -> Result<u8> {
     out.push_str(header);
     out.push('\n');
     for line in lines {
-        let pid: Option<i32> = line.split_whitespace().nth(pid_col).and_then(|p| p.parse().ok());
+        let pid: Option<i32> = line
+            .split_whitespace()
+            .nth(pid_col)
+            .and_then(|p| p.parse().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             out.push_str(line);
             out.push('\n');
@@ -52,14 +59,26 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
         bail!("streaming stats are not supported yet; use --no-stream");
     }
     let rows = if a.containers.is_empty() {
-        engine.containers()?.into_iter().filter(|r| a.all || r.state.is_live()).collect()
+        engine
+            .containers()?
+            .into_iter()
+            .filter(|r| a.all || r.state.is_live())
+            .collect()
     } else {
-        a.containers.iter().map(|n| engine.container(n)).collect::<berth_engine::Result<Vec<_>>>()?
+        a.containers
+            .iter()
+            .map(|n| engine.container(n))
+            .collect::<berth_engine::Result<Vec<_>>>()?
     };
-    let first: Vec<_> = rows.iter().map(|r| engine.container_stats(&r.id).ok()).collect();
+    let first: Vec<_> = rows
+        .iter()
+        .map(|r| engine.container_stats(&r.id).ok())
+        .collect();
     let interval = std::time::Duration::from_millis(500);
     std::thread::sleep(interval);
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
     let mut values = Vec::new();
     for (r, before) in rows.iter().zip(first) {
         let after = engine.container_stats(&r.id).ok();
@@ -69,7 +88,12 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
                 let cpu = delta / interval.as_nanos() as f64 * 100.0;
                 let host_mem = host_memory();
                 let limit = s.memory_limit.filter(|l| *l < host_mem).unwrap_or(host_mem);
-                (cpu.min(cpus * 100.0), s.memory_usage.saturating_sub(s.memory_cache), limit, s.pids_current)
+                (
+                    cpu.min(cpus * 100.0),
+                    s.memory_usage.saturating_sub(s.memory_cache),
+                    limit,
+                    s.pids_current,
+                )
             }
             _ => (0.0, 0, 0, 0),
         };
@@ -88,7 +112,12 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
     let header = json!({"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME", "CPUPerc": "CPU %",
         "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"});
     let default = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
-    crate::output::print(&format::render_rows(a.format.as_deref(), default, &header, &values)?)?;
+    crate::output::print(&format::render_rows(
+        a.format.as_deref(),
+        default,
+        &header,
+        &values,
+    )?)?;
     Ok(0)
 }
 
@@ -98,7 +127,11 @@ fn host_memory() -> u64 {
         .and_then(|t| {
             t.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|k| k.parse::<u64>().ok())
+                })
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
@@ -108,7 +141,11 @@ fn host_memory() -> u64 {
 pub fn port(engine: &Engine, a: PortArgs) -> Result<u8> {
     let row = engine.container(&a.container)?;
     if let Some(p) = a.port {
-        let p = if p.contains('/') { p } else { format!("{p}/tcp") };
+        let p = if p.contains('/') {
+            p
+        } else {
+            format!("{p}/tcp")
+        };
         bail!("No public port '{p}' published for {}", row.name);
     }
     Ok(0)
@@ -140,7 +177,12 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<u8> {
         cpuset_cpus: a.cpuset_cpus.clone(),
         cpuset_mems: a.cpuset_mems.clone(),
         pids_limit: a.pids_limit,
-        restart: a.restart.as_deref().map(RestartPolicy::parse).transpose().map_err(|e| anyhow!(e))?,
+        restart: a
+            .restart
+            .as_deref()
+            .map(RestartPolicy::parse)
+            .transpose()
+            .map_err(|e| anyhow!(e))?,
     };
     let mut failed = false;
     for name in &a.containers {
@@ -169,6 +211,9 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
     Ok(match attach::relay(engine, &row.id, stream, &opts)? {
         Ended::Exited(code) => code.clamp(0, 255) as u8,
         Ended::Detached => 0,
-        Ended::Lost => engine.container(&row.id).map(|r| r.exit_code.clamp(0, 255) as u8).unwrap_or(0),
+        Ended::Lost => engine
+            .container(&row.id)
+            .map(|r| r.exit_code.clamp(0, 255) as u8)
+            .unwrap_or(0),
     })
 }

@@ -13,7 +13,10 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
     match command {
         VolumeCommand::Create(a) => {
             if a.driver != "local" {
-                anyhow::bail!("error looking up volume plugin {}: plugin not found", a.driver);
+                anyhow::bail!(
+                    "error looking up volume plugin {}: plugin not found",
+                    a.driver
+                );
             }
             let labels: BTreeMap<String, String> = a
                 .label
@@ -76,10 +79,15 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                 }
             }
             let text = match a.format.as_deref() {
-                None | Some("") | Some("json") => format!("{}\n", crate::output::json_pretty(&Value::Array(found))),
+                None | Some("") | Some("json") => {
+                    format!("{}\n", crate::output::json_pretty(&Value::Array(found)))
+                }
                 Some(f) => {
                     let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
-                    found.iter().map(|v| t.render(v).map(|s| s + "\n")).collect::<Result<String, _>>()?
+                    found
+                        .iter()
+                        .map(|v| t.render(v).map(|s| s + "\n"))
+                        .collect::<Result<String, _>>()?
                 }
             };
             crate::output::print(&text)?;

@@ -194,8 +194,45 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
     }
 }
 
-/// Binds a unix socket at `path`, replacing a stale one.
-fn bind(path: &std::path::Path) -> Result<UnixListener> {
-    let _ = std::fs::remove_file(path);
-    UnixListener::bind(path).map_err(|e| Error::internal(format!("bind {}: {e}", path.display())))
+/// A unix socket path short enough for `sockaddr_un` (108 bytes): long
+/// ones are reached through an O_PATH fd of their directory,
+/// `/proc/self/fd/N/NAME`. Keep the fd as long as the path is used.
+pub struct SocketPath {
+    pub path: PathBuf,
+    _dir: Option<std::os::fd::OwnedFd>,
+}
+
+impl SocketPath {
+    pub fn new(dir: &std::path::Path, name: &str) -> Result<SocketPath> {
+        let full = dir.join(name);
+        if full.as_os_str().len() < 100 {
+            return Ok(SocketPath {
+                path: full,
+                _dir: None,
+            });
+        }
+        let fd = rustix::fs::open(
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::internal(format!("open {}: {e}", dir.display())))?;
+        let path = PathBuf::from(format!(
+            "/proc/self/fd/{}/{name}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ));
+        Ok(SocketPath {
+            path,
+            _dir: Some(fd),
+        })
+    }
+}
+
+/// Binds a unix socket `name` in `dir`, replacing a stale one.
+fn bind(dir: &std::path::Path, name: &str) -> Result<(UnixListener, SocketPath)> {
+    let _ = std::fs::remove_file(dir.join(name));
+    let path = SocketPath::new(dir, name)?;
+    let listener = UnixListener::bind(&path.path)
+        .map_err(|e| Error::internal(format!("bind {}: {e}", dir.join(name).display())))?;
+    Ok((listener, path))
 }

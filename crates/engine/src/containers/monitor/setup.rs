@@ -22,7 +22,7 @@ use crate::store::snapshots;
 pub struct Prepared {
     pub attach: UnixListener,
     /// Only for a container with a terminal: where the init sends the pty.
-    pub console: Option<(UnixListener, PathBuf)>,
+    pub console: Option<(UnixListener, super::SocketPath)>,
     pub rootfs: PathBuf,
 }
 
@@ -37,10 +37,9 @@ pub struct Stdio {
 
 pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepared> {
     std::fs::create_dir_all(dir).ctx("create", dir)?;
-    let attach = bind(&dir.join("attach.sock"))?;
+    let (attach, _) = bind(dir, "attach.sock")?;
     let console = if row.config.tty {
-        let path = dir.join("console.sock");
-        Some((bind(&path)?, path))
+        Some(bind(dir, "console.sock")?)
     } else {
         None
     };
@@ -132,7 +131,7 @@ fn install(stdin: &OwnedFd, stdout: &OwnedFd, stderr: &OwnedFd) -> Result<()> {
 pub fn create(
     engine: &Engine,
     row: &ContainerRow,
-    console: &Option<(UnixListener, PathBuf)>,
+    console: &Option<(UnixListener, super::SocketPath)>,
 ) -> Result<(i32, Stdio)> {
     let null = dev_null()?;
     let mut stdio = Stdio {
@@ -159,7 +158,7 @@ pub fn create(
         &row.id,
         &berth_runtime::CreateOptions {
             bundle: engine.paths.container_dir(&row.id),
-            console_socket: console.as_ref().map(|(_, path)| path.clone()),
+            console_socket: console.as_ref().map(|(_, socket)| socket.path.clone()),
             ..Default::default()
         },
     );

@@ -1,0 +1,184 @@
+//! Limits are enforced on the real kernel: memory (OOM kill, exit 137,
+//! OOMKilled), pids (a fork bomb stops), cpus (the cgroup files) and a
+//! read-only root. Root only.
+
+mod support;
+
+use support::{Store, is_root, skip};
+
+fn prerequisites(test: &str) -> Option<Store> {
+    if !is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return None;
+    }
+    let store = Store::new();
+    store.busybox("busybox:latest")?;
+    Some(store)
+}
+
+fn exit_code(store: &Store, args: &[&str]) -> (i32, String, String) {
+    let out = store.run(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The cgroup directory of a container in the v1 `controller` hierarchy (or
+/// the unified one on v2).
+fn cgroup_file(store: &Store, id: &str, controller: &str, file: &str) -> String {
+    let parent = store.cgroup_parent();
+    let candidates = [
+        format!("/sys/fs/cgroup/{controller}{parent}/{id}/{file}"),
+        format!("/sys/fs/cgroup{parent}/{id}/{file}"),
+    ];
+    for c in &candidates {
+        if let Ok(text) = std::fs::read_to_string(c) {
+            return text.trim().to_string();
+        }
+    }
+    panic!("none of {candidates:?} exists");
+}
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let Some(store) = prerequisites("memory_limit_oom_kills_with_137") else {
+        return;
+    };
+    // A shell variable growing without bound: 32 MiB cannot hold it.
+    let (code, _, err) = exit_code(
+        &store,
+        &[
+            "run",
+            "--name",
+            "hog",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "32m",
+            "busybox",
+            "sh",
+            "-c",
+            "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ],
+    );
+    assert_eq!(code, 137, "{err}");
+    assert_eq!(
+        store.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.State.ExitCode}}",
+            "hog"
+        ]),
+        "true 137\n"
+    );
+    assert!(store.ok(&["ps", "-a"]).contains("Exited (137)"));
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let Some(store) = prerequisites("pids_limit_stops_a_fork_bomb") else {
+        return;
+    };
+    // 30 background sleepers: busybox's shell (pid 1) dies at the first
+    // fork the pids controller refuses, which ends the container.
+    let (code, _, err) = exit_code(
+        &store,
+        &[
+            "run",
+            "--rm",
+            "--pids-limit",
+            "10",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo all-started",
+        ],
+    );
+    assert_eq!(code, 2, "the shell could not fork: {err}");
+    assert!(
+        err.contains("can't fork: Resource temporarily unavailable"),
+        "{err}"
+    );
+    // The same limit, watched from the host while the container runs.
+    let id = store.ok(&["run", "-d", "--pids-limit", "10", "busybox", "sleep", "60"]);
+    let id = id.trim();
+    let max = if std::path::Path::new("/sys/fs/cgroup/pids").is_dir() {
+        cgroup_file(&store, id, "pids", "pids.max")
+    } else {
+        cgroup_file(&store, id, "", "pids.max")
+    };
+    assert_eq!(max, "10");
+    store.ok(&["rm", "-f", id]);
+}
+
+#[test]
+fn cpus_and_memory_show_in_cgroup_files() {
+    let Some(store) = prerequisites("cpus_and_memory_show_in_cgroup_files") else {
+        return;
+    };
+    let id = store.ok(&[
+        "run",
+        "-d",
+        "--cpus",
+        "0.5",
+        "-m",
+        "64m",
+        "--cpu-shares",
+        "512",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = id.trim();
+    if std::path::Path::new("/sys/fs/cgroup/cpu").is_dir() {
+        assert_eq!(cgroup_file(&store, id, "cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(
+            cgroup_file(&store, id, "cpu", "cpu.cfs_period_us"),
+            "100000"
+        );
+        assert_eq!(cgroup_file(&store, id, "cpu", "cpu.shares"), "512");
+        assert_eq!(
+            cgroup_file(&store, id, "memory", "memory.limit_in_bytes"),
+            "67108864"
+        );
+    } else {
+        assert_eq!(cgroup_file(&store, id, "", "cpu.max"), "50000 100000");
+        assert_eq!(cgroup_file(&store, id, "", "memory.max"), "67108864");
+    }
+    store.ok(&["update", "--cpus", "0.25", id]);
+    if std::path::Path::new("/sys/fs/cgroup/cpu").is_dir() {
+        assert_eq!(cgroup_file(&store, id, "cpu", "cpu.cfs_quota_us"), "25000");
+    }
+    store.ok(&["rm", "-f", id]);
+}
+
+#[test]
+fn read_only_root_rejects_writes() {
+    let Some(store) = prerequisites("read_only_root_rejects_writes") else {
+        return;
+    };
+    let (code, _, err) = exit_code(
+        &store,
+        &["run", "--rm", "--read-only", "busybox", "touch", "/newfile"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("Read-only file system"), "{err}");
+    // tmpfs mounts stay writable.
+    let (code, out, err) = exit_code(
+        &store,
+        &[
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/scratch",
+            "busybox",
+            "sh",
+            "-c",
+            "echo ok > /scratch/f && cat /scratch/f",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+}
