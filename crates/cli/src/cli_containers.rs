@@ -136,13 +136,28 @@ pub struct CreateFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
-    pub image: String,
+    /// IMAGE [COMMAND] [ARG...]: one list, so that options stop at the
+    /// image (`run busybox sh -c …` passes `-c` to sh, as Docker does).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "COMMAND"
+        required = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
     )]
-    pub command: Vec<String>,
+    pub image_and_command: Vec<String>,
+}
+
+impl CreateFlags {
+    pub fn image(&self) -> &str {
+        self.image_and_command
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or_default()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -286,14 +301,15 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
-    pub container: String,
+    /// CONTAINER COMMAND [ARG...] (options stop at the container).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
         required = true,
-        value_name = "COMMAND"
+        num_args = 2..,
+        value_name = "CONTAINER COMMAND [ARG...]"
     )]
-    pub command: Vec<String>,
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -361,10 +377,14 @@ pub struct ExportArgs {
 
 #[derive(Args, Debug)]
 pub struct TopArgs {
-    pub container: String,
-    /// ps options (default -ef)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub ps_args: Vec<String>,
+    /// CONTAINER [ps OPTIONS] (default -ef)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "CONTAINER [ps OPTIONS]"
+    )]
+    pub container_and_args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

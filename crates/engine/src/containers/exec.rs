@@ -76,10 +76,7 @@ impl Engine {
             process.set_user(spec_user);
         }
         if request.privileged {
-            let all: Vec<String> = berth_runtime::capability_names()
-                .into_iter()
-                .map(String::from)
-                .collect();
+            let all = super::security::capabilities(true, &[], &[])?;
             let caps: oci_spec::runtime::Capabilities =
                 all.iter().filter_map(|c| c.parse().ok()).collect();
             if let Some(mut c) = process.capabilities().clone() {

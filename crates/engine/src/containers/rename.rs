@@ -26,9 +26,9 @@ impl Engine {
         let new_name = names::validate(new_name)?;
         let row = self.container(name)?;
         if row.name == new_name {
-            return Err(Error::invalid(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         self.db.write(|c| {
             let taken: Option<String> = c

@@ -30,9 +30,14 @@ fn normalise_cap(name: &str) -> Result<String> {
 /// The container's capability set: Docker's 14 (or all when privileged),
 /// then `--cap-add`, then `--cap-drop`; `ALL` works in both.
 pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
+    // "All" means all that berth itself may hand out: its bounding set
+    // (a container cannot be given what its runtime lacks).
+    let bounding = own_bounding_set();
     let all: Vec<String> = berth_runtime::capability_names()
         .into_iter()
-        .map(String::from)
+        .enumerate()
+        .filter(|(n, _)| bounding & (1u64 << n) != 0)
+        .map(|(_, name)| name.to_string())
         .collect();
     if privileged {
         return Ok(all);
@@ -62,6 +67,18 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         caps.retain(|c| *c != cap);
     }
     Ok(caps)
+}
+
+/// CapBnd of this process.
+fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Default)]

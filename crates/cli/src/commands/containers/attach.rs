@@ -102,31 +102,42 @@ pub fn relay(engine: &Engine, id: &str, stream: UnixStream, opts: &AttachOptions
         std::thread::spawn(move || {
             let mut stdin = io::stdin().lock();
             let mut buf = [0u8; 8192];
-            let mut saw_ctrl_p = false;
+            // A ctrl-p is held back until the next byte says whether it
+            // starts the detach sequence (ctrl-p ctrl-q).
+            let mut pending_ctrl_p = false;
             loop {
                 let n = match stdin.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                let mut data = &buf[..n];
-                if detach_keys {
-                    // ctrl-p ctrl-q detaches; a lone ctrl-p is passed on.
-                    for (i, &b) in data.iter().enumerate() {
-                        if saw_ctrl_p && b == 0x11 {
+                let mut data = Vec::with_capacity(n + 1);
+                for &b in &buf[..n] {
+                    if !detach_keys {
+                        data.push(b);
+                        continue;
+                    }
+                    if pending_ctrl_p {
+                        pending_ctrl_p = false;
+                        if b == 0x11 {
                             detached.store(true, std::sync::atomic::Ordering::SeqCst);
                             if let Ok(w) = writer.lock() {
                                 let _ = w.shutdown(std::net::Shutdown::Both);
                             }
                             return;
                         }
-                        saw_ctrl_p = b == 0x10 && i == data.len() - 1;
+                        data.push(0x10);
                     }
-                    if saw_ctrl_p {
-                        data = &data[..data.len() - 1];
+                    if b == 0x10 {
+                        pending_ctrl_p = true;
+                    } else {
+                        data.push(b);
                     }
                 }
+                if data.is_empty() {
+                    continue;
+                }
                 let Ok(mut w) = writer.lock() else { break };
-                if protocol::write_frame(&mut *w, protocol::STDIN, data).is_err() {
+                if protocol::write_frame(&mut *w, protocol::STDIN, &data).is_err() {
                     return;
                 }
             }

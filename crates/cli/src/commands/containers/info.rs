@@ -13,15 +13,19 @@ use crate::format::{self, units};
 
 /// `top`: the host's `ps` (default `-ef`), rows of the container's pids.
 pub fn top(engine: &Engine, a: TopArgs) -> Result<u8> {
-    let row = engine.container(&a.container)?;
+    let (name, ps_args) = a
+        .container_and_args
+        .split_first()
+        .ok_or_else(|| anyhow!("top: no container"))?;
+    let row = engine.container(name)?;
     if !row.state.is_live() {
         bail!("Container {} is not running", row.id);
     }
     let pids = engine.container_pids(&row.id)?;
-    let args = if a.ps_args.is_empty() {
+    let args = if ps_args.is_empty() {
         vec!["-ef".to_string()]
     } else {
-        a.ps_args.clone()
+        ps_args.to_vec()
     };
     let output = std::process::Command::new("ps")
         .args(&args)

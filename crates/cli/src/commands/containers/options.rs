@@ -146,9 +146,9 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
         name: f.name.clone(),
         entrypoint_set: f.entrypoint.is_some(),
         config: ContainerConfig {
-            image: f.image.clone(),
+            image: f.image().to_string(),
             entrypoint,
-            cmd: f.command.clone(),
+            cmd: f.command().to_vec(),
             env,
             working_dir: f.workdir.clone().unwrap_or_default(),
             user: f.user.clone().unwrap_or_default(),

@@ -9,10 +9,16 @@ use super::attach::{self, AttachOptions, Ended};
 use super::{options, run_error};
 use crate::cli::{CreateFlags, RunArgs, StartArgs};
 
-fn missing_image_hint(engine: &Engine, image: &str) -> anyhow::Error {
-    let _ = engine;
+/// Docker's words for a missing image (it would pull it next).
+fn missing_image_hint(image: &str) -> anyhow::Error {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let shown = if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    };
     run_error(berth_engine::Error::not_found(format!(
-        "Unable to find image '{image}' locally, and pulling from a registry is not available yet"
+        "Unable to find image '{shown}' locally, and pulling from a registry is not available yet"
     )))
 }
 
@@ -24,7 +30,7 @@ fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<Stri
             if flags.pull == "never" {
                 return run_error(e);
             }
-            return missing_image_hint(engine, &flags.image);
+            return missing_image_hint(flags.image());
         }
         run_error(e)
     })?;

@@ -94,7 +94,10 @@ pub fn start_failure_code(message: &str) -> i32 {
     let m = message.to_ascii_lowercase();
     if m.contains("executable file not found") || m.contains("no such file or directory") {
         127
-    } else if m.contains("permission denied") || m.contains("cannot execute") {
+    } else if m.contains("permission denied")
+        || m.contains("cannot execute")
+        || m.contains("is a directory")
+    {
         126
     } else {
         125

@@ -255,12 +255,10 @@ impl Relay {
         let client = &mut self.clients[index];
         loop {
             match client.stream.read(&mut buf) {
+                // A client that goes away (detach) leaves stdin open; only
+                // the end of its input (STDIN_EOF) closes it.
                 Ok(0) => {
-                    let had_stdin = client.hello.as_ref().is_some_and(|h| h.stdin);
                     mark_dead(client);
-                    if had_stdin && self.stdin_once {
-                        self.close_stdin();
-                    }
                     return;
                 }
                 Ok(n) => client.buf.extend_from_slice(&buf[..n]),
@@ -295,7 +293,10 @@ impl Relay {
         for (kind, payload) in frames {
             match kind {
                 protocol::STDIN if may_write => self.pending_stdin.extend_from_slice(&payload),
-                protocol::STDIN_EOF if may_write && !self.tty => self.close_stdin(),
+                // `run -i` (stdin once): the client's end of input is the container's.
+                protocol::STDIN_EOF if may_write && !self.tty && self.stdin_once => {
+                    self.close_stdin()
+                }
                 protocol::RESIZE if payload.len() == 4 => self.resize(&payload),
                 _ => {}
             }
