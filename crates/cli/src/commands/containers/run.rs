@@ -49,6 +49,17 @@ pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
 pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
     let flags = &a.flags;
     let id = create(engine, flags, !a.detach && flags.interactive)?;
+    let result = run_created(engine, &a, &id);
+    if result.is_err() && flags.rm {
+        // `--rm` removes a container whose start failed, as Docker does.
+        let _ = engine.remove_container(&id, true, true);
+    }
+    result
+}
+
+fn run_created(engine: &Engine, a: &RunArgs, id: &str) -> Result<u8> {
+    let flags = &a.flags;
+    let id = id.to_string();
     if a.detach {
         engine
             .spawn_monitor(&id, false)

@@ -1,0 +1,377 @@
+//! Differential: the seed's session and a handful of probes run against a
+//! private dockerd (the real docker CLI) and against berth; stdout and exit
+//! codes must match. Root only; needs dockerd (apt-get install docker.io).
+//!
+//! Intended differences, normalised before comparing:
+//! - container IDs and generated names are random (hostnames are compared as
+//!   "the container's short ID" in both);
+//! - `ps` times ("2 seconds ago") depend on the clock;
+//! - the interactive shell's terminal traffic (escape sequences, echo) is
+//!   only searched for the lines the scenario prints.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::Store;
+use support::dockerd::Dockerd;
+use support::pty::Pty;
+
+/// One side of the comparison: how to run a command line.
+trait Cli {
+    fn command(&self, args: &[&str]) -> Command;
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    }
+}
+
+impl Cli for Store {
+    fn command(&self, args: &[&str]) -> Command {
+        Store::command(self, args)
+    }
+}
+
+impl Cli for Dockerd {
+    fn command(&self, args: &[&str]) -> Command {
+        Dockerd::command(self, args)
+    }
+}
+
+/// (stdout, exit code) of one step.
+type Step = (String, i32);
+
+fn step(cli: &dyn Cli, args: &[&str]) -> Step {
+    let out = cli.run(args);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn interactive(cli: &dyn Cli, args: &[&str], line: &str, code: i32) -> String {
+    let mut pty = Pty::spawn(cli.command(args));
+    pty.expect("# ", Duration::from_secs(30));
+    pty.send(&format!("{line}; echo step-done\n"));
+    pty.expect("step-done\r\n", Duration::from_secs(30));
+    pty.send(&format!("exit {code}\n"));
+    assert_eq!(pty.wait(Duration::from_secs(30)), code, "{}", pty.output());
+    pty.output()
+}
+
+/// The scenario, recorded step by step.
+fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
+    let mut log = Vec::new();
+    let mut record = |name: &str, s: Step| log.push((name.to_string(), s));
+
+    record(
+        "run echo",
+        step(
+            cli,
+            &["run", "--network", "none", "busybox", "echo", "hello"],
+        ),
+    );
+    record("ps", {
+        let (out, code) = step(cli, &["ps"]);
+        (out.lines().skip(1).count().to_string(), code)
+    });
+    record(
+        "ps -a",
+        step(
+            cli,
+            &["ps", "-a", "--format", "{{.Image}} {{.Command}} {{.State}}"],
+        ),
+    );
+    record(
+        "exit code",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "exit 3",
+            ],
+        ),
+    );
+    record("not found", {
+        let (_, code) = step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "nosuchcommand",
+            ],
+        );
+        (String::new(), code)
+    });
+    record(
+        "user and workdir",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-u",
+                "nobody",
+                "-w",
+                "/tmp",
+                "busybox",
+                "sh",
+                "-c",
+                "id -u; id -g; pwd",
+            ],
+        ),
+    );
+    record("env", {
+        let (out, code) = step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-e",
+                "X=1",
+                "busybox",
+                "env",
+            ],
+        );
+        let mut lines: Vec<String> = out
+            .lines()
+            .map(|l| {
+                if l.starts_with("HOSTNAME=") {
+                    "HOSTNAME=<id>".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        lines.sort();
+        (lines.join("\n"), code)
+    });
+    record("hostname is the short id", {
+        let (out, code) = step(
+            cli,
+            &[
+                "run",
+                "--network",
+                "none",
+                "--name",
+                "hn",
+                "busybox",
+                "hostname",
+            ],
+        );
+        let (id, _) = step(cli, &["inspect", "-f", "{{.Id}}", "hn"]);
+        ((out.trim() == &id.trim()[..12]).to_string(), code)
+    });
+    record(
+        "capabilities",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "grep",
+                "^Cap",
+                "/proc/self/status",
+            ],
+        ),
+    );
+    record(
+        "seccomp and nnp",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "grep",
+                "-E",
+                "^(Seccomp|NoNewPrivs):",
+                "/proc/self/status",
+            ],
+        ),
+    );
+    record(
+        "devices",
+        step(
+            cli,
+            &["run", "--rm", "--network", "none", "busybox", "ls", "/dev"],
+        ),
+    );
+    record(
+        "hosts",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "cat",
+                "/etc/hosts",
+            ],
+        ),
+    );
+    record(
+        "read-only",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--read-only",
+                "busybox",
+                "touch",
+                "/x",
+            ],
+        ),
+    );
+    record("mount points", {
+        let (out, code) = step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                "cut -d' ' -f2,3 /proc/mounts | sort",
+            ],
+        );
+        (out, code)
+    });
+
+    let shown = interactive(
+        cli,
+        &[
+            "run",
+            "-it",
+            "--network",
+            "none",
+            "--name",
+            "b1",
+            "busybox",
+            "sh",
+        ],
+        "echo written-by-b1 > /root/note",
+        0,
+    );
+    record("b1 shell", (shown.contains("step-done").to_string(), 0));
+    record("commit", {
+        let (out, code) = step(cli, &["commit", "b1", "busybox:0.1"]);
+        (out.trim().starts_with("sha256:").to_string(), code)
+    });
+    let shown = interactive(
+        cli,
+        &[
+            "run",
+            "-it",
+            "--network",
+            "none",
+            "--name",
+            "b2",
+            "busybox:0.1",
+            "sh",
+        ],
+        "cat /root/note",
+        0,
+    );
+    record(
+        "b2 sees b1's file",
+        (shown.contains("written-by-b1\r\n").to_string(), 0),
+    );
+    record("diff of b1", step(cli, &["diff", "b1"]));
+    record("rm b2", step(cli, &["rm", "b2"]));
+    record("rm -f all", {
+        let (ids, _) = step(cli, &["ps", "-a", "-q"]);
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.lines());
+        let (out, code) = step(cli, &args);
+        (out.lines().count().to_string(), code)
+    });
+    record("ps -a empty", step(cli, &["ps", "-a", "-q"]));
+    let bind = format!("{hostdir}:/tmp");
+    record(
+        "bind mount",
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                &bind,
+                "busybox",
+                "cat",
+                "/tmp/file",
+            ],
+        ),
+    );
+    record("rmi in use", {
+        step(cli, &["create", "--name", "holder", "busybox:0.1", "true"]);
+        let (_, code) = step(cli, &["rmi", "busybox:0.1"]);
+        step(cli, &["rm", "holder"]);
+        (String::new(), code)
+    });
+    log
+}
+
+#[test]
+fn the_same_session_against_docker_and_berth() {
+    let test = "the_same_session_against_docker_and_berth";
+    let Some(docker) = Dockerd::start(test) else {
+        return;
+    };
+    let store = Store::new();
+    if store.busybox("busybox:latest").is_none() {
+        return;
+    }
+    let archive = docker.dir().join("busybox.tar");
+    store.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    docker.ok(&["load", "-i", archive.to_str().unwrap()]);
+
+    let hostdir = store.dir.path().join("hostdir");
+    std::fs::create_dir(&hostdir).unwrap();
+    std::fs::write(hostdir.join("file"), "from the host\n").unwrap();
+    let hostdir = hostdir.to_str().unwrap();
+
+    let theirs = scenario(&docker, hostdir);
+    let ours = scenario(&store, hostdir);
+    let mut differences = Vec::new();
+    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
+        if d != b {
+            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "berth differs from docker:\n{}",
+        differences.join("\n")
+    );
+}
