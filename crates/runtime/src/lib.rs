@@ -14,6 +14,7 @@ mod error;
 pub mod features;
 pub mod hooks;
 mod init;
+pub mod memory;
 pub mod overlay;
 pub mod sealed;
 pub mod seccomp;

@@ -20,6 +20,19 @@ use crate::sys;
 /// Set in the environment of the re-executed runtime.
 pub const SEALED_ENV: &str = "_BERTH_RUNTIME_SEALED";
 
+/// A read-only, detached view of this process's binary, for starting a
+/// sealed copy of it directly (exec `/proc/self/fd/N` with [`SEALED_ENV`]
+/// set), which saves the re-exec of [`ensure_sealed`].
+pub fn sealed_binary() -> std::io::Result<std::os::fd::OwnedFd> {
+    let tree = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        "/proc/self/exe",
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )?;
+    sys::mount_setattr_readonly(&tree)?;
+    Ok(tree)
+}
+
 /// Re-executes the current process from a read-only view of its binary,
 /// unless it already runs from one. Returns only if sealing is impossible
 /// (then the error says why); on success the process image is replaced.

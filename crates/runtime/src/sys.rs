@@ -119,6 +119,62 @@ pub fn loopback_up() -> io::Result<()> {
     Ok(())
 }
 
+/// Installs a compiled seccomp BPF program (an array of 8-byte
+/// `sock_filter`s) on the calling thread, as libseccomp's load does without
+/// its no_new_privs default.
+pub fn seccomp_set_filter(program: &[u8]) -> io::Result<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const u8,
+    }
+    if program.is_empty() || program.len() % 8 != 0 || program.len() / 8 > u16::MAX as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let prog = SockFprog {
+        len: (program.len() / 8) as u16,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: `prog` points at `program`, which outlives the call; the
+    // kernel copies the filter and reads nothing else.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const SockFprog,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `madvise(MADV_DONTNEED)` on a range that maps a file read-only and holds
+/// no private (modified) pages: the pages leave this process's resident set
+/// and come back from the page cache, unchanged, when touched again.
+pub fn drop_clean_file_pages(start: usize, len: usize) -> io::Result<()> {
+    // SAFETY: the caller passes a whole mapping it read from
+    // /proc/self/smaps as read-only, file-backed and without anonymous
+    // (copy-on-write) pages, so discarding its pages cannot change what
+    // the memory reads: refaults read the same file contents.
+    let rc = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Fault pages back one at a time (no fault-around of 16 neighbours).
+    // SAFETY: an access-pattern hint on the same range; changes no contents.
+    unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_RANDOM) };
+    Ok(())
+}
+
+/// Returns free memory at the top of the heap to the kernel.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only releases memory malloc holds free.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// `mount_setattr(2)` making a detached mount read-only.
 pub fn mount_setattr_readonly(fd: &impl std::os::fd::AsRawFd) -> io::Result<()> {
     #[repr(C)]

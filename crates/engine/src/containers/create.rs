@@ -77,7 +77,7 @@ impl Engine {
         match self.prepare_container_dir(&row) {
             Ok(volumes) => {
                 crate::failpoint::hit("create:directory-ready");
-                self.db.write(|c| {
+                self.db.write_relaxed(|c| {
                     for (volume, anonymous) in &volumes {
                         super::volumes_record::attach(c, &row.id, volume, *anonymous)?;
                     }
@@ -87,7 +87,7 @@ impl Engine {
             Err(e) => {
                 let dir = self.paths.container_dir(&row.id);
                 crate::store::gc::remove_any(&dir);
-                let _ = self.db.write(|c| record::delete(c, &row.id));
+                let _ = self.db.write_relaxed(|c| record::delete(c, &row.id));
                 return Err(e);
             }
         }
@@ -102,11 +102,11 @@ impl Engine {
     fn insert_with_name(&self, row: &mut ContainerRow, name: Option<String>) -> Result<()> {
         if let Some(name) = name {
             row.name = name;
-            return self.db.write(|c| record::insert(c, row));
+            return self.db.write_relaxed(|c| record::insert(c, row));
         }
         for attempt in 0..20 {
             row.name = names::generate(if attempt < 10 { 0 } else { 1 })?;
-            match self.db.write(|c| record::insert(c, row)) {
+            match self.db.write_relaxed(|c| record::insert(c, row)) {
                 Err(e) if e.kind == ErrorKind::Conflict => continue,
                 other => return other,
             }

@@ -102,7 +102,7 @@ impl Engine {
     }
 
     fn mark_stop_requested(&self, id: &str) -> Result<()> {
-        self.db.write(|c| {
+        self.db.write_relaxed(|c| {
             c.execute(
                 "UPDATE containers SET stop_requested = 1 WHERE id = ?1",
                 [id],

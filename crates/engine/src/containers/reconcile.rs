@@ -38,7 +38,7 @@ impl Engine {
                     .unwrap_or(false);
                 let _ = runtime.delete(&row.id, true);
                 let id = row.id.clone();
-                self.db.write(|c| {
+                self.db.write_relaxed(|c| {
                     // Another process may have reconciled it first.
                     match record::get(c, &id)? {
                         Some(r) if r.state == row.state && r.owner == row.owner => {

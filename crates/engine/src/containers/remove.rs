@@ -44,7 +44,7 @@ impl Engine {
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));
         let mut volume_trash = Vec::new();
-        self.db.write(|c| {
+        self.db.write_relaxed(|c| {
             if volumes {
                 for v in volumes_record::anonymous_only_of(c, id)? {
                     let from = self.paths.volumes.join(&v);

@@ -30,7 +30,7 @@ impl Engine {
                 "Renaming a container with the same name as its current name",
             ));
         }
-        self.db.write(|c| {
+        self.db.write_relaxed(|c| {
             let taken: Option<String> = c
                 .query_row(
                     "SELECT id FROM containers WHERE name = ?1",
@@ -91,7 +91,7 @@ impl Engine {
         }
         let text = serde_json::to_string(&config)
             .map_err(|e| Error::internal(format!("encode container config: {e}")))?;
-        self.db.write(|c| {
+        self.db.write_relaxed(|c| {
             c.execute(
                 "UPDATE containers SET config = ?2 WHERE id = ?1",
                 rusqlite::params![row.id, text],

@@ -44,7 +44,7 @@ impl Engine {
         let data = self.paths.volume_data(&name);
         std::fs::create_dir_all(&data).ctx("create volume", &data)?;
         let labels_json = serde_json::to_string(&labels).unwrap_or_default();
-        self.db.write(|c| {
+        self.db.write_relaxed(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![name, labels_json, anonymous, crate::now_nanos()],
@@ -100,7 +100,7 @@ impl Engine {
     pub fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("vol-{name}.{stamp}"));
-        let found = self.db.write(|c| {
+        let found = self.db.write_relaxed(|c| {
             let exists: Option<String> = c
                 .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| {
                     r.get(0)

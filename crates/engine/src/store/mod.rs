@@ -123,6 +123,24 @@ impl Db {
         }
     }
 
+    /// As [`Db::write`], but committed without waiting for the disk
+    /// (`synchronous=NORMAL` in WAL mode: atomic and consistent, and after a
+    /// power loss possibly not there). For container state, which the next
+    /// command reconciles with reality anyway; images keep full durability.
+    pub fn write_relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| db_error(&self.path, "configure", e))?;
+        let out = self.write(f);
+        let restored = self
+            .conn
+            .execute_batch("PRAGMA synchronous=FULL")
+            .map_err(|e| db_error(&self.path, "configure", e));
+        let out = out?;
+        restored?;
+        Ok(out)
+    }
+
     /// Runs `f` in a read transaction so several queries see one snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.conn

@@ -25,6 +25,7 @@ pub struct SweepReport {
     pub leases_released: usize,
     pub trash_removed: usize,
     pub trash_restored: usize,
+    pub containers_removed: usize,
 }
 
 pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
@@ -47,6 +48,31 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
             gc::collect(conn, paths, &candidates)
         })?;
         collected.empty_trash();
+    }
+
+    // Container directories whose row is gone (a create whose row a power
+    // loss took back: container rows are written without waiting for the
+    // disk). Listed before the rows are read: a create inserts its row
+    // before making its directory, so a directory without a row is orphaned.
+    let dirs: Vec<String> = fs::read_dir(&paths.containers)
+        .ctx("list", &paths.containers)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    if !dirs.is_empty() {
+        let mut stmt = db.conn().prepare("SELECT id FROM containers")?;
+        let known: std::collections::HashSet<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        for dir in dirs.iter().filter(|d| !known.contains(*d)) {
+            let from = paths.container_dir(dir);
+            let to = paths
+                .trash
+                .join(format!("orphan-{dir}.{}", crate::now_nanos()));
+            if fs::rename(&from, &to).is_ok() {
+                report.containers_removed += 1;
+            }
+        }
     }
 
     let leftovers: Vec<_> = fs::read_dir(&paths.trash)

@@ -118,6 +118,12 @@ impl Runtime {
             _ => None,
         };
         let cgroup_binds = cgroup_binds(&hierarchy, cgroup.path());
+        let seccomp_program = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .map(|p| crate::seccomp::compile_cached(p, &self.seccomp_cache()))
+            .transpose()?;
         let (parent_end, child_end) = sync::pair()?;
         if let Some(pid_ns) = &ns.join_pid {
             // Affects only the children of this (single-threaded) process.
@@ -145,6 +151,7 @@ impl Runtime {
                     new_userns: ns.new_user,
                     new_cgroupns: ns.new_cgroup,
                     new_netns: ns.new_net,
+                    seccomp_program: seccomp_program.as_deref(),
                     no_pivot: opts.no_pivot,
                     cgroup_binds,
                 })

@@ -35,6 +35,11 @@ impl Runtime {
         Runtime { root: root.into() }
     }
 
+    /// Compiled seccomp programs (a name no container ID can take).
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join(".seccomp-cache")
+    }
+
     pub fn state(&self, id: &str) -> Result<State> {
         State::load(&self.root, id)
     }

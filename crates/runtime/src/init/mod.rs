@@ -77,6 +77,9 @@ pub struct InitConfig<'a> {
     pub new_cgroupns: bool,
     /// A new network namespace gets its loopback up, as runc does.
     pub new_netns: bool,
+    /// The spec's seccomp profile, compiled by the runtime (see
+    /// `seccomp::compile_cached`).
+    pub seccomp_program: Option<&'a [u8]>,
     pub no_pivot: bool,
     /// v1: (subsystem dir name, host cgroup dir) for a `cgroup` mount.
     pub cgroup_binds: Vec<(String, PathBuf)>,
@@ -196,7 +199,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     let program = exec::find_executable(first_arg(process), &env)?;
     // Capabilities, user and cwd before reporting ready, as runc does: a bad
     // user or working directory fails `create`, not the started process.
-    finish_setup(spec, process, &mut env)?;
+    finish_setup(spec, process, &mut env, cfg.seccomp_program)?;
 
     // Ready: the runtime may exit now, and we must outlive it.
     rustix::process::set_parent_process_death_signal(None).ok();
@@ -220,7 +223,14 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     {
         hooks::run("startContainer", &h, &state).map_err(Failure::from)?;
     }
-    Err(final_exec(spec, process, &program, &env, cfg.preserve_fds))
+    Err(final_exec(
+        spec,
+        process,
+        &program,
+        &env,
+        cfg.preserve_fds,
+        cfg.seccomp_program,
+    ))
 }
 
 /// With `process.terminal`, a pty whose master goes to the console socket
@@ -254,11 +264,12 @@ fn final_exec(
     program: &Path,
     env: &[String],
     preserve_fds: u32,
+    program_bpf: Option<&[u8]>,
 ) -> Failure {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     if let Some(profile) = seccomp
         && process.no_new_privileges() == Some(true)
-        && let Err(e) = seccomp::install(profile)
+        && let Err(e) = install_seccomp(profile, program_bpf)
     {
         return e.into();
     }
@@ -272,7 +283,22 @@ fn final_exec(
 
 /// Seccomp (without no_new_privs), capabilities, user, no_new_privs, the
 /// working directory and HOME: everything but the last filter and exec.
-fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result<(), Failure> {
+fn install_seccomp(
+    profile: &oci_spec::runtime::LinuxSeccomp,
+    program: Option<&[u8]>,
+) -> crate::error::Result<()> {
+    match program {
+        Some(p) => seccomp::install_program(p),
+        None => seccomp::install(profile),
+    }
+}
+
+fn finish_setup(
+    spec: &Spec,
+    process: &Process,
+    env: &mut Vec<String>,
+    program_bpf: Option<&[u8]>,
+) -> Result<(), Failure> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = process.no_new_privileges() == Some(true);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
@@ -280,7 +306,7 @@ fn finish_setup(spec: &Spec, process: &Process, env: &mut Vec<String>) -> Result
     if let Some(profile) = seccomp
         && !nnp
     {
-        seccomp::install(profile).map_err(Failure::from)?;
+        install_seccomp(profile, program_bpf).map_err(Failure::from)?;
     }
     let masks = caps::masks(process.capabilities().as_ref());
     caps::apply_bounding(&masks)?;
@@ -344,6 +370,7 @@ pub struct ExecConfig<'a> {
     pub channel: Channel,
     pub console: Option<OwnedFd>,
     pub join: Vec<Join>,
+    pub seccomp_program: Option<&'a [u8]>,
 }
 
 /// A process joining a running container. Never returns: execs, or reports
@@ -376,7 +403,7 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let mut env = process.env().clone().unwrap_or_default();
     let program = exec::find_executable(first_arg(process), &env)?;
-    finish_setup(cfg.spec, process, &mut env)?;
+    finish_setup(cfg.spec, process, &mut env, cfg.seccomp_program)?;
     rustix::process::set_parent_process_death_signal(None).ok();
     Err(final_exec(
         cfg.spec,
@@ -384,5 +411,6 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
         &program,
         &env,
         cfg.preserve_fds,
+        cfg.seccomp_program,
     ))
 }

@@ -72,7 +72,7 @@ pub fn run(options: &EngineOptions, id: &str, wait_attach: bool) -> i32 {
 }
 
 fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) -> Result<()> {
-    let row = engine.db.write(|c| {
+    let row = engine.db.write_relaxed(|c| {
         let row = record::get(c, id)?.ok_or_else(|| record::no_such_container(id))?;
         let owned = row.state.is_live() && row.owner.is_alive();
         if owned || !matches!(row.state, State::Created | State::Exited) {
@@ -88,7 +88,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
     let previous = row.state;
     let dir = monitor_dir(&engine.run_root, id);
     let prepared = setup::prepare(engine, &row, &dir).inspect_err(|e| {
-        let _ = engine.db.write(|c| {
+        let _ = engine.db.write_relaxed(|c| {
             record::set_start_failed(
                 c,
                 id,
@@ -115,7 +115,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
                     error: e.message.clone(),
                     ..Exit::default()
                 };
-                engine.db.write(|c| {
+                engine.db.write_relaxed(|c| {
                     if first {
                         record::set_start_failed(c, id, previous, &exit)
                     } else {
@@ -146,12 +146,16 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             setup::unmount(&prepared.rootfs);
             return Err(e.into());
         }
-        engine.db.write(|c| record::set_running(c, id, pid))?;
+        engine
+            .db
+            .write_relaxed(|c| record::set_running(c, id, pid))?;
         if first {
             let _ = status.write_all(format!("started {pid}\n").as_bytes());
             first = false;
         }
         relay.attach_stdio(stdio);
+        // Set-up is done: only the relay runs until the container exits.
+        berth_runtime::memory::release_clean_file_pages();
         let code = relay.run_until_exit(pid)?;
         let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
         let _ = runtime.delete(id, true);
@@ -165,7 +169,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             .should_restart(code, restarts, stop_requested)
         {
             restarts += 1;
-            engine.db.write(|c| {
+            engine.db.write_relaxed(|c| {
                 c.execute(
                     "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0,
                             exit_code = ?3 WHERE id = ?1",
@@ -183,7 +187,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             oom_killed,
             error: String::new(),
         };
-        engine.db.write(|c| record::set_exited(c, id, &exit))?;
+        engine
+            .db
+            .write_relaxed(|c| record::set_exited(c, id, &exit))?;
         setup::unmount(&prepared.rootfs);
         if row.config.host.auto_remove {
             engine.remove_stopped(id, true)?;

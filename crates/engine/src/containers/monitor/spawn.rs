@@ -82,9 +82,13 @@ impl Engine {
     /// `wait_attach`: the monitor starts the container only once a client
     /// attached (or the caller went away).
     pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::internal(format!("find the berth binary: {e}")))?;
+        // Started from a sealed view of the binary (see berth_runtime::sealed):
+        // the container's init is cloned from the monitor.
+        let sealed = berth_runtime::sealed::sealed_binary()
+            .map_err(|e| Error::internal(format!("seal the berth binary: {e}")))?;
+        let exe = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&sealed));
         let mut cmd = Command::new(exe);
+        cmd.env(berth_runtime::sealed::SEALED_ENV, "1");
         cmd.arg("--root")
             .arg(&self.paths.root)
             .arg("--run-root")
@@ -100,6 +104,7 @@ impl Engine {
         let mut child = cmd
             .spawn()
             .map_err(|e| Error::internal(format!("start the container's monitor: {e}")))?;
+        drop(sealed);
         let stdout = child
             .stdout
             .take()
