@@ -187,7 +187,7 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: &std::path::Path) -> Re
     let path = cache_dir.join(format!("{key}.bpf"));
     if let Ok(program) = std::fs::read(&path)
         && !program.is_empty()
-        && program.len() % 8 == 0
+        && program.len().is_multiple_of(8)
     {
         return Ok(program);
     }
