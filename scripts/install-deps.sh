@@ -12,11 +12,12 @@
 #   containerd      drives berth-runc in the integration tests (ctr)
 #   gcc             builds the static syscall probe of the isolation test
 #   linux-image-amd64, qemu-system-x86, cpio   a cgroup v2 kernel in a VM
+#   procps          `ps` for `berth top`, `kill` in the crash tests
 #   time, bc        the benchmarks
 set -euo pipefail
 
 packages=(libseccomp-dev pkg-config busybox-static file zstd docker.io skopeo runc containerd gcc libc6-dev
-    linux-image-amd64 qemu-system-x86 cpio time bc)
+    linux-image-amd64 qemu-system-x86 cpio procps time bc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

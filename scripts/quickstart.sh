@@ -28,5 +28,10 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 "$berth" save busybox | "$berth" --root "$scratch" load
 run rmi busybox:0.1
+run run --rm busybox echo hello from a berth container
+run run --rm --name quickstart busybox sh -c 'echo "hostname $(hostname), uid $(id -u), $(grep ^CapEff /proc/self/status)"'
+run run -d --name quickstart-bg busybox sleep 30
+run ps
+run rm -f quickstart-bg
 run system df
 run system check

@@ -128,7 +128,10 @@ pub fn seccomp_set_filter(program: &[u8]) -> io::Result<()> {
         len: u16,
         filter: *const u8,
     }
-    if program.is_empty() || !program.len().is_multiple_of(8) || program.len() / 8 > u16::MAX as usize {
+    if program.is_empty()
+        || !program.len().is_multiple_of(8)
+        || program.len() / 8 > u16::MAX as usize
+    {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let prog = SockFprog {

@@ -77,10 +77,9 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     let caps = security::capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
     let security = security::SecurityOpts::parse(&host.security_opt)?;
 
-    let mut env = vec![];
-    if !config.env.iter().any(|e| e.starts_with("PATH=")) {
-        env.push(format!("PATH={DEFAULT_PATH}"));
-    }
+    // Docker's order: PATH (the image's replaces the default in place),
+    // HOSTNAME, TERM with a tty, then the container's variables.
+    let mut env = vec![format!("PATH={DEFAULT_PATH}")];
     env.push(format!("HOSTNAME={}", config.hostname));
     if config.tty {
         env.push("TERM=xterm".to_string());
