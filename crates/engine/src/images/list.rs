@@ -19,7 +19,7 @@ pub struct ImageSummary {
     pub created: Option<OffsetDateTime>,
     pub size: u64,
     pub labels: BTreeMap<String, String>,
-    /// Containers using the image (none exist until containers land).
+    /// Containers using the image.
     pub containers: i64,
 }
 
@@ -133,7 +133,8 @@ impl Engine {
                     .as_deref()
                     .and_then(|l| serde_json::from_str(l).ok())
                     .unwrap_or_default(),
-                containers: 0,
+                containers: crate::containers::record::using_image(self.db.conn(), row.id.as_str())?
+                    .len() as i64,
                 id: row.id,
             };
             if let Some(d) = filters.dangling
