@@ -17,6 +17,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if berth_runtime::mini_init::invoked_as_init() {
+        // `--init`: this binary is the container's pid 1 (see mini_init).
+        std::process::exit(berth_runtime::mini_init::main());
+    }
     if runc::invoked_as_runc() {
         return runc::main();
     }

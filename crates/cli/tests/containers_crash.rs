@@ -7,16 +7,10 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Store, is_root, skip};
+use support::Store;
 
 fn prerequisites(test: &str) -> Option<Store> {
-    if !is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return None;
-    }
-    let store = Store::new();
-    store.busybox("busybox:latest")?;
-    Some(store)
+    support::container_store(test)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

@@ -5,17 +5,11 @@ mod support;
 
 use std::time::Duration;
 
+use support::Store;
 use support::pty::Pty;
-use support::{Store, is_root, skip};
 
 fn prerequisites(test: &str) -> Option<Store> {
-    if !is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return None;
-    }
-    let store = Store::new();
-    store.busybox("busybox:latest")?;
-    Some(store)
+    support::container_store(test)
 }
 
 fn code(store: &Store, args: &[&str]) -> (i32, String, String) {
@@ -646,5 +640,171 @@ fn cp_is_confined_to_the_container() {
     assert!(
         !target.exists(),
         "cp followed a container symlink onto the host"
+    );
+}
+
+#[test]
+fn many_layers_beyond_the_mount_option_limit() {
+    let Some(store) = prerequisites("many_layers_beyond_the_mount_option_limit") else {
+        return;
+    };
+    let Some(base) = support::busybox_tar() else {
+        return;
+    };
+    // 150 layers over busybox: their directories' paths alone are over the
+    // one page a classic `lowerdir=a:b:…` mount option may take.
+    let mut layers = vec![base];
+    layers.extend((0..150).map(|i| support::small_layer(&i.to_string())));
+    let archive = support::docker_archive(&[support::TestImage::new(layers, "many:layers")]);
+    let out = store.load_bytes(&archive);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = store.ok(&[
+        "run",
+        "--rm",
+        "many:layers",
+        "sh",
+        "-c",
+        "cat /etc/motd; ls / | grep -c '^data-'",
+    ]);
+    assert_eq!(
+        shown, "layer 149\n150\n",
+        "the top layer wins and every layer is there"
+    );
+}
+
+#[test]
+fn commit_options_and_determinism() {
+    let Some(store) = prerequisites("commit_options_and_determinism") else {
+        return;
+    };
+    store.ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /app; echo v1 > /app/v; rm /etc/group",
+    ]);
+    let a = store.ok(&[
+        "commit",
+        "-a",
+        "Ann <ann@example.com>",
+        "-m",
+        "first",
+        "-c",
+        "CMD [\"cat\", \"/app/v\"]",
+        "src",
+        "app:1",
+    ]);
+    let b = store.ok(&["commit", "src", "app:2"]);
+    assert_ne!(a, b, "different configs (author, message, time)");
+    let layers = |r: &str| store.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", r]);
+    assert_eq!(
+        layers("app:1"),
+        layers("app:2"),
+        "same content, same layer digest"
+    );
+    assert_eq!(
+        store.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}",
+            "app:1"
+        ]),
+        "Ann <ann@example.com>|first|[\"cat\",\"/app/v\"]\n"
+    );
+    assert_eq!(store.ok(&["run", "--rm", "app:1"]), "v1\n");
+    let (c, _, _) = code(&store, &["run", "--rm", "app:2", "cat", "/etc/group"]);
+    assert_eq!(c, 1, "the deletion was committed as a whiteout");
+    let history = store.ok(&["history", "--format", "{{.Comment}}", "app:1"]);
+    assert!(history.starts_with("first\n"), "{history}");
+    let err = store.fails(&["rmi", "busybox"]);
+    assert!(
+        err.contains("container") && err.contains("is using its referenced image"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_reaps_and_forwards_signals() {
+    let test = "init_reaps_and_forwards_signals";
+    // The init runs inside busybox: it must be a static build of berth (the
+    // one scripts/build-release.sh makes, as CI's quickstart does).
+    let static_berth = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/x86_64-unknown-linux-gnu/release/berth");
+    if !static_berth.is_file() {
+        return support::skip(test, "no static berth build (run scripts/build-release.sh)");
+    }
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let dynamic = store.run(&["run", "--rm", "--init", "busybox", "true"]);
+    let err = String::from_utf8_lossy(&dynamic.stderr);
+    assert!(
+        dynamic.status.code() == Some(125) && err.contains("is dynamically linked"),
+        "the test binary is dynamic, and --init says why it cannot use it: {err}"
+    );
+    let code = |args: &[&str]| {
+        let out = store
+            .command(args)
+            .env("BERTH_INIT_BINARY", &static_berth)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // Without --init a shell is pid 1; with it, berth's init is.
+    assert_eq!(
+        store.ok(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '"
+        ]),
+        "sh -c cat /proc/1/cmdline | tr '\\0' ' ' "
+    );
+    let (c, pid1) = code(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert_eq!(c, 0);
+    assert!(pid1.starts_with("/sbin/docker-init -- sh -c"), "{pid1}");
+    assert_eq!(
+        code(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 5"]).0,
+        5
+    );
+    // A plain `sleep` as pid 1 ignores SIGTERM; under the init it gets it.
+    assert_eq!(
+        code(&[
+            "run", "-d", "--init", "--name", "sleeper", "busybox", "sleep", "600"
+        ])
+        .0,
+        0
+    );
+    let started = std::time::Instant::now();
+    store.ok(&["stop", "sleeper"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "SIGTERM reached sleep"
+    );
+    assert_eq!(
+        store.ok(&["inspect", "-f", "{{.State.ExitCode}}", "sleeper"]),
+        "143\n"
     );
 }

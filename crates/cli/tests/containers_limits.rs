@@ -4,16 +4,10 @@
 
 mod support;
 
-use support::{Store, is_root, skip};
+use support::Store;
 
 fn prerequisites(test: &str) -> Option<Store> {
-    if !is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return None;
-    }
-    let store = Store::new();
-    store.busybox("busybox:latest")?;
-    Some(store)
+    support::container_store(test)
 }
 
 fn exit_code(store: &Store, args: &[&str]) -> (i32, String, String) {

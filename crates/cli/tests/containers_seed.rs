@@ -7,17 +7,11 @@ mod support;
 
 use std::time::Duration;
 
+use support::Store;
 use support::pty::Pty;
-use support::{Store, is_root, skip};
 
 fn prerequisites(test: &str) -> Option<Store> {
-    if !is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return None;
-    }
-    let store = Store::new();
-    store.busybox("busybox:latest")?;
-    Some(store)
+    support::container_store(test)
 }
 
 /// Drives `berth run -it --name NAME IMAGE sh` through a pty: runs `script`

@@ -52,6 +52,13 @@ fn step(cli: &dyn Cli, args: &[&str]) -> Step {
     )
 }
 
+/// `run --rm --network none ARGS…` (docker's default network needs a bridge).
+fn run_rm(cli: &dyn Cli, args: &[&str]) -> Step {
+    let mut full = vec!["run", "--rm", "--network", "none"];
+    full.extend_from_slice(args);
+    step(cli, &full)
+}
+
 fn interactive(cli: &dyn Cli, args: &[&str], line: &str, code: i32) -> String {
     let mut pty = Pty::spawn(cli.command(args));
     pty.expect("# ", Duration::from_secs(30));
@@ -85,45 +92,16 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
             &["ps", "-a", "--format", "{{.Image}} {{.Command}} {{.State}}"],
         ),
     );
-    record(
-        "exit code",
-        step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "busybox",
-                "sh",
-                "-c",
-                "exit 3",
-            ],
-        ),
-    );
+    record("exit code", run_rm(cli, &["busybox", "sh", "-c", "exit 3"]));
     record("not found", {
-        let (_, code) = step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "busybox",
-                "nosuchcommand",
-            ],
-        );
+        let (_, code) = run_rm(cli, &["busybox", "nosuchcommand"]);
         (String::new(), code)
     });
     record(
         "user and workdir",
-        step(
+        run_rm(
             cli,
             &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
                 "-u",
                 "nobody",
                 "-w",
@@ -136,19 +114,7 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
         ),
     );
     record("env", {
-        let (out, code) = step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "-e",
-                "X=1",
-                "busybox",
-                "env",
-            ],
-        );
+        let (out, code) = run_rm(cli, &["-e", "X=1", "busybox", "env"]);
         let mut lines: Vec<String> = out
             .lines()
             .map(|l| {
@@ -180,29 +146,13 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
     });
     record(
         "capabilities",
-        step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "busybox",
-                "grep",
-                "^Cap",
-                "/proc/self/status",
-            ],
-        ),
+        run_rm(cli, &["busybox", "grep", "^Cap", "/proc/self/status"]),
     );
     record(
         "seccomp and nnp",
-        step(
+        run_rm(
             cli,
             &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
                 "busybox",
                 "grep",
                 "-E",
@@ -211,57 +161,16 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
             ],
         ),
     );
-    record(
-        "devices",
-        step(
-            cli,
-            &["run", "--rm", "--network", "none", "busybox", "ls", "/dev"],
-        ),
-    );
-    record(
-        "hosts",
-        step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "busybox",
-                "cat",
-                "/etc/hosts",
-            ],
-        ),
-    );
+    record("devices", run_rm(cli, &["busybox", "ls", "/dev"]));
+    record("hosts", run_rm(cli, &["busybox", "cat", "/etc/hosts"]));
     record(
         "read-only",
-        step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--read-only",
-                "busybox",
-                "touch",
-                "/x",
-            ],
-        ),
+        run_rm(cli, &["--read-only", "busybox", "touch", "/x"]),
     );
     record("mount points", {
-        let (out, code) = step(
+        let (out, code) = run_rm(
             cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "busybox",
-                "sh",
-                "-c",
-                "cut -d' ' -f2,3 /proc/mounts | sort",
-            ],
+            &["busybox", "sh", "-c", "cut -d' ' -f2,3 /proc/mounts | sort"],
         );
         (out, code)
     });
@@ -318,20 +227,7 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
     let bind = format!("{hostdir}:/tmp");
     record(
         "bind mount",
-        step(
-            cli,
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "-v",
-                &bind,
-                "busybox",
-                "cat",
-                "/tmp/file",
-            ],
-        ),
+        run_rm(cli, &["-v", &bind, "busybox", "cat", "/tmp/file"]),
     );
     record("rmi in use", {
         step(cli, &["create", "--name", "holder", "busybox:0.1", "true"]);

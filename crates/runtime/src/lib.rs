@@ -15,6 +15,7 @@ pub mod features;
 pub mod hooks;
 mod init;
 pub mod memory;
+pub mod mini_init;
 pub mod overlay;
 pub mod sealed;
 pub mod seccomp;

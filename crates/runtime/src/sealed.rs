@@ -40,12 +40,7 @@ pub fn ensure_sealed() -> std::io::Result<()> {
     if std::env::var_os(SEALED_ENV).is_some() {
         return Ok(());
     }
-    let tree = rustix::mount::open_tree(
-        rustix::fs::CWD,
-        "/proc/self/exe",
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-    )?;
-    sys::mount_setattr_readonly(&tree)?;
+    let tree = sealed_binary()?;
     let argv: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();

@@ -172,6 +172,47 @@ pub fn drop_clean_file_pages(start: usize, len: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Blocks every signal for this (single-threaded) process, so that
+/// [`next_signal`] receives them; the previous mask is not needed again.
+pub fn block_all_signals() -> io::Result<()> {
+    // SAFETY: `set` is initialised by sigfillset before use; the mask
+    // change affects only this thread, which is the process's only one.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Unblocks every signal (a child of the init, before it execs).
+pub fn unblock_all_signals() {
+    // SAFETY: an empty set, initialised by sigemptyset; affects only the
+    // calling (single) thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Waits for the next blocked signal; its number.
+pub fn next_signal() -> io::Result<i32> {
+    // SAFETY: as above; `info` is written by the kernel.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let n = libc::sigwaitinfo(&set, &mut info);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n)
+    }
+}
+
 /// Returns free memory at the top of the heap to the kernel.
 pub fn trim_heap() {
     // SAFETY: malloc_trim only releases memory malloc holds free.

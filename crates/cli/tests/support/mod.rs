@@ -29,6 +29,18 @@ pub fn skip(test: &str, reason: &str) {
     eprintln!("SKIP {test}: {reason}");
 }
 
+/// A private store with the busybox image, for container tests (root only:
+/// namespaces, overlayfs and cgroups); None (after saying why) otherwise.
+pub fn container_store(test: &str) -> Option<Store> {
+    if !is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return None;
+    }
+    let store = Store::new();
+    store.busybox("busybox:latest")?;
+    Some(store)
+}
+
 pub fn is_root() -> bool {
     rustix_is_root()
 }

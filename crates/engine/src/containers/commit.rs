@@ -7,8 +7,8 @@
 //! single pass. Everything is held by a lease until the image row commits,
 //! so a crash leaves nothing the next start does not collect.
 
+use berth_image::Digest;
 use berth_image::spec::{Descriptor, History, ImageConfig, Manifest, RunConfig, media};
-use berth_image::{Digest, Reference};
 
 use super::record::State;
 use crate::Engine;
@@ -44,15 +44,7 @@ impl Engine {
         let tag = options
             .reference
             .as_deref()
-            .map(|r| {
-                let r = Reference::parse_with_default_tag(r)?;
-                if r.digest().is_some() {
-                    return Err(Error::invalid(format!(
-                        "commit: {r}: cannot tag with a digest"
-                    )));
-                }
-                Ok(r)
-            })
+            .map(|r| crate::images::import::new_image_tag(r, "commit"))
             .transpose()?;
         let row = self.container(name)?;
         let image_id = images::parse_digest(&row.image_id)?;

@@ -147,6 +147,11 @@ impl Engine {
             volume_dirs.push(Some(data));
             volumes.push((name, anonymous));
         }
+        let init_binary = if host.init {
+            Some(init_binary()?)
+        } else {
+            None
+        };
         let spec = spec::build(&spec::SpecInputs {
             id: &row.id,
             config: &row.config,
@@ -155,6 +160,7 @@ impl Engine {
             volume_dirs: &volume_dirs,
             cgroup_v2: berth_runtime::host_cgroup_is_v2(),
             cgroup_parent: &self.config.cgroup_parent,
+            init_binary: init_binary.as_deref(),
         })?;
         let path = dir.join("config.json");
         let text = serde_json::to_vec_pretty(&spec)
@@ -162,6 +168,56 @@ impl Engine {
         std::fs::write(&path, text).ctx("write", &path)?;
         Ok(volumes)
     }
+}
+
+/// The program `--init` mounts as the container's pid 1: berth's own binary
+/// (`BERTH_INIT_BINARY` overrides), which must be static to run in any
+/// image.
+fn init_binary() -> Result<std::path::PathBuf> {
+    let path = match std::env::var_os("BERTH_INIT_BINARY") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| Error::internal(format!("--init: find berth's binary: {e}")))?,
+    };
+    let head = std::fs::read(&path).ctx("--init: read", &path)?;
+    if !is_static_elf(&head) {
+        return Err(Error::unsupported(format!(
+            "--init: {} is dynamically linked and cannot run inside containers; use a static build (scripts/build-release.sh) or set BERTH_INIT_BINARY",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// An ELF64 executable without a program interpreter (PT_INTERP).
+fn is_static_elf(bytes: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        bytes
+            .get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    if !bytes.starts_with(b"\x7fELF\x02") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum as usize).all(|i| {
+        let at = phoff as usize + i * phentsize as usize;
+        u32_at(at).is_some_and(|kind| kind != 3)
+    })
 }
 
 /// The init layer, between the image and the writable layer (as Docker's):

@@ -68,12 +68,23 @@ pub struct SpecInputs<'a> {
     pub cgroup_v2: bool,
     /// The engine's default cgroup parent.
     pub cgroup_parent: &'a str,
+    /// berth's binary, mounted as the container's init with `--init`.
+    pub init_binary: Option<&'a Path>,
 }
+
+/// Where `--init` puts the init, as Docker does.
+pub const INIT_PATH: &str = "/sbin/docker-init";
 
 pub fn build(inputs: &SpecInputs) -> Result<Value> {
     let config = inputs.config;
     let host = &config.host;
-    let args = command_line(config)?;
+    let mut args = command_line(config)?;
+    if host.init {
+        if inputs.init_binary.is_none() {
+            return Err(Error::internal("--init: berth's binary was not found"));
+        }
+        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+    }
     let caps = security::capabilities(host.privileged, &host.cap_add, &host.cap_drop)?;
     let security = security::SecurityOpts::parse(&host.security_opt)?;
 
@@ -326,6 +337,12 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
             }
         };
         user.push(mount);
+    }
+    if let (true, Some(binary)) = (host.init, inputs.init_binary) {
+        user.push(
+            json!({"destination": INIT_PATH, "type": "bind", "source": binary,
+                         "options": ["rbind", "rprivate", "ro"]}),
+        );
     }
     // Parents before children, whatever order the user gave (as Docker sorts).
     user.sort_by_key(|m| {

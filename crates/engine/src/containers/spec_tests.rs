@@ -25,6 +25,7 @@ fn inputs<'a>(
         volume_dirs,
         cgroup_v2: v2,
         cgroup_parent: "/berth",
+        init_binary: Some(Path::new("/usr/local/bin/berth")),
     }
 }
 
@@ -103,6 +104,7 @@ fn container_with_run_options_spec() {
     config.host.cap_drop = vec!["NET_RAW".into(), "mknod".into()];
     config.host.security_opt = vec!["no-new-privileges".into(), "seccomp=unconfined".into()];
     config.host.restart = RestartPolicy::parse("on-failure:3").unwrap();
+    config.host.init = true;
     config.host.resources.memory = 64 << 20;
     config.host.resources.nano_cpus = 1_500_000_000;
     config.host.resources.cpu_shares = 512;

@@ -31,6 +31,18 @@ pub struct ImportOptions {
     pub source: String,
 }
 
+/// `REPOSITORY[:TAG]` for an image being made (`import`, `commit`): a tag,
+/// never a digest.
+pub(crate) fn new_image_tag(reference: &str, what: &str) -> Result<Reference> {
+    let r = Reference::parse_with_default_tag(reference)?;
+    if r.digest().is_some() {
+        return Err(Error::invalid(format!(
+            "{what}: {r}: cannot tag with a digest"
+        )));
+    }
+    Ok(r)
+}
+
 /// A layer stored from a stream: its blob (not yet committed), diff ID,
 /// unpacked size and media type.
 pub(crate) struct StreamedLayer {
@@ -60,15 +72,7 @@ impl Engine {
         let tag = options
             .reference
             .as_deref()
-            .map(|r| {
-                let r = Reference::parse_with_default_tag(r)?;
-                if r.digest().is_some() {
-                    return Err(Error::invalid(format!(
-                        "import: {r}: cannot tag with a digest"
-                    )));
-                }
-                Ok(r)
-            })
+            .map(|r| new_image_tag(r, "import"))
             .transpose()?;
         let platform = match &options.platform {
             Some(p) => Platform::parse(p).map_err(|e| Error::invalid(e.to_string()))?,

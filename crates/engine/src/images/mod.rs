@@ -4,7 +4,7 @@
 
 pub mod changes;
 mod history;
-mod import;
+pub(crate) mod import;
 mod inspect;
 mod layers;
 mod list;

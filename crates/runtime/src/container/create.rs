@@ -118,12 +118,7 @@ impl Runtime {
             _ => None,
         };
         let cgroup_binds = cgroup_binds(&hierarchy, cgroup.path());
-        let seccomp_program = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-            .map(|p| crate::seccomp::compile_cached(p, &self.seccomp_cache()))
-            .transpose()?;
+        let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
         if let Some(pid_ns) = &ns.join_pid {
             // Affects only the children of this (single-threaded) process.

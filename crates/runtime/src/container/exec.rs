@@ -93,12 +93,7 @@ impl Runtime {
             _ => None,
         };
         let cgroup = cgroup_of(&state)?;
-        let seccomp_program = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-            .map(|p| crate::seccomp::compile_cached(p, &self.seccomp_cache()))
-            .transpose()?;
+        let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
         let pid = match sys::clone(0)
             .map_err(|e| Error::system(format!("clone the exec process: {e}")))?

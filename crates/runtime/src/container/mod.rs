@@ -40,6 +40,15 @@ impl Runtime {
         self.root.join(".seccomp-cache")
     }
 
+    /// The spec's seccomp profile compiled (from the cache when it can be).
+    fn seccomp_program(&self, spec: &Spec) -> Result<Option<Vec<u8>>> {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .map(|p| crate::seccomp::compile_cached(p, &self.seccomp_cache()))
+            .transpose()
+    }
+
     pub fn state(&self, id: &str) -> Result<State> {
         State::load(&self.root, id)
     }

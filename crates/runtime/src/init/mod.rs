@@ -6,7 +6,7 @@
 pub mod caps;
 mod console;
 mod devices;
-mod exec;
+pub(crate) mod exec;
 mod limits;
 pub mod mounts;
 mod rootfs;

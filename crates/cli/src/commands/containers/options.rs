@@ -26,9 +26,6 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
     if !f.publish.is_empty() {
         bail!("-p/--publish: published ports need bridge networking, which is not available yet");
     }
-    if f.init {
-        bail!("--init: a container init is not available yet");
-    }
     let mut env = Vec::new();
     for file in &f.env_file {
         let text = std::fs::read_to_string(file).map_err(|e| anyhow!("open {file}: {e}"))?;
