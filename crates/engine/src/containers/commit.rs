@@ -8,13 +8,13 @@
 //! so a crash leaves nothing the next start does not collect.
 
 use berth_image::Digest;
-use berth_image::spec::{Descriptor, History, ImageConfig, Manifest, RunConfig, media};
+use berth_image::spec::{History, ImageConfig, RunConfig};
 
 use super::record::State;
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::images::changes;
-use crate::images::record::{self as images, LayerRow, NewImage};
+use crate::images::record::{self as images, LayerRow};
 
 #[derive(Clone, Debug, Default)]
 pub struct CommitOptions {
@@ -99,11 +99,6 @@ impl Engine {
             ..History::default()
         });
         config.comment = options.message.clone();
-        let config_bytes = serde_json::to_vec(&config)
-            .map_err(|e| Error::internal(format!("encode config: {e}")))?;
-        let config_blob = self.small_blob(&config_bytes)?;
-        let id = config_blob.digest().clone();
-
         let mut layers: Vec<LayerRow> = parent_layers;
         layers.push(LayerRow {
             diff_id: layer.diff_id.clone(),
@@ -111,46 +106,18 @@ impl Engine {
             blob_size: layer.blob.size(),
             media_type: layer.media_type.to_string(),
         });
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media::OCI_MANIFEST.into()),
-            config: Descriptor::new(media::OCI_CONFIG, id.clone(), config_bytes.len() as u64),
-            layers: layers
-                .iter()
-                .map(|l| Descriptor::new(&l.media_type, l.blob_digest.clone(), l.blob_size))
-                .collect(),
-            annotations: None,
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest)
-            .map_err(|e| Error::internal(format!("encode manifest: {e}")))?;
-        let manifest_blob = self.small_blob(&manifest_bytes)?;
-        let manifest_desc = Descriptor::new(
-            media::OCI_MANIFEST,
-            manifest_blob.digest().clone(),
-            manifest_bytes.len() as u64,
-        );
-        self.commit_blobs(lease.lease, vec![layer.blob, config_blob, manifest_blob])?;
         let parent_size = self
             .db
             .read(|c| images::get(c, &image_id))?
-            .map(|r| r.size)
-            .unwrap_or(0);
-        self.db.write(|c| {
-            images::insert(
-                c,
-                &NewImage {
-                    id: &id,
-                    config: &config,
-                    manifest: &manifest_desc,
-                    layers: &layers,
-                    size: parent_size + layer.size,
-                },
-            )?;
-            if let Some(tag) = &tag {
-                images::set_tag(c, tag, &id)?;
-            }
-            Ok(())
-        })?;
+            .map_or(0, |r| r.size);
+        let id = self.record_new_image(
+            &lease,
+            &config,
+            layers,
+            vec![layer.blob],
+            parent_size + layer.size,
+            tag.as_ref(),
+        )?;
         lease.release()?;
         Ok(id)
     }

@@ -117,7 +117,38 @@ impl Engine {
             comment: Some(comment),
             ..ImageConfig::default()
         };
-        let config_bytes = serde_json::to_vec(&config)
+        let layers = vec![LayerRow {
+            diff_id: stats_diff_id.clone(),
+            blob_digest,
+            blob_size,
+            media_type: layer_media_type.to_string(),
+        }];
+        let id = self.record_new_image(
+            &lease,
+            &config,
+            layers,
+            vec![blob],
+            layer_size,
+            tag.as_ref(),
+        )?;
+        lease.release()?;
+        Ok(id)
+    }
+
+    /// The last steps of making an image (`import`, `commit`): its config
+    /// and an OCI manifest stored as blobs, every new blob committed under
+    /// `lease`, then the image row, its layers and its tag in one
+    /// transaction.
+    pub(crate) fn record_new_image(
+        &self,
+        lease: &super::layers::LeaseGuard<'_>,
+        config: &ImageConfig,
+        layers: Vec<LayerRow>,
+        new_blobs: Vec<berth_image::content::Ingested>,
+        size: u64,
+        tag: Option<&Reference>,
+    ) -> Result<Digest> {
+        let config_bytes = serde_json::to_vec(config)
             .map_err(|e| Error::internal(format!("encode config: {e}")))?;
         let config_blob = self.small_blob(&config_bytes)?;
         let id = config_blob.digest().clone();
@@ -125,11 +156,10 @@ impl Engine {
             schema_version: 2,
             media_type: Some(media::OCI_MANIFEST.into()),
             config: Descriptor::new(media::OCI_CONFIG, id.clone(), config_bytes.len() as u64),
-            layers: vec![Descriptor::new(
-                layer_media_type,
-                blob_digest.clone(),
-                blob_size,
-            )],
+            layers: layers
+                .iter()
+                .map(|l| Descriptor::new(&l.media_type, l.blob_digest.clone(), l.blob_size))
+                .collect(),
             annotations: None,
         };
         let manifest_bytes = serde_json::to_vec(&manifest)
@@ -140,31 +170,26 @@ impl Engine {
             manifest_blob.digest().clone(),
             manifest_bytes.len() as u64,
         );
-        self.commit_blobs(lease.lease, vec![blob, config_blob, manifest_blob])?;
-
-        let layers = [LayerRow {
-            diff_id: stats_diff_id.clone(),
-            blob_digest,
-            blob_size,
-            media_type: layer_media_type.to_string(),
-        }];
+        let mut blobs = new_blobs;
+        blobs.push(config_blob);
+        blobs.push(manifest_blob);
+        self.commit_blobs(lease.lease, blobs)?;
         self.db.write(|c| {
             record::insert(
                 c,
                 &NewImage {
                     id: &id,
-                    config: &config,
+                    config,
                     manifest: &manifest_desc,
                     layers: &layers,
-                    size: layer_size,
+                    size,
                 },
             )?;
-            if let Some(tag) = &tag {
+            if let Some(tag) = tag {
                 record::set_tag(c, tag, &id)?;
             }
             Ok(())
         })?;
-        lease.release()?;
         Ok(id)
     }
 
