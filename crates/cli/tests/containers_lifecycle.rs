@@ -584,6 +584,74 @@ fn volumes_cp_diff_export() {
     let err = store.fails(&["volume", "rm", "nosuch"]);
     assert!(err.contains("no such volume"), "{err}");
     store.ok(&["volume", "rm", "shared"]);
+    // A new volume starts with what the image has at its mount point.
+    assert_eq!(
+        store
+            .ok(&[
+                "run",
+                "--rm",
+                "-v",
+                "etcvol:/etc",
+                "busybox",
+                "cat",
+                "/etc/passwd"
+            ])
+            .lines()
+            .next(),
+        Some("root:x:0:0:root:/root:/bin/sh")
+    );
+    assert_eq!(
+        store.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "etcvol:/mnt",
+            "busybox",
+            "sh",
+            "-c",
+            "echo changed > /mnt/group; cat /mnt/passwd | head -1"
+        ]),
+        "root:x:0:0:root:/root:/bin/sh\n"
+    );
+    assert_eq!(
+        store.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "etcvol:/etc",
+            "busybox",
+            "cat",
+            "/etc/group"
+        ]),
+        "changed\n",
+        "an existing volume is not filled again"
+    );
+    // Owners come along.
+    store.ok(&[
+        "run",
+        "--name",
+        "own",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /owned && touch /owned/f && chown -R 65534:65534 /owned",
+    ]);
+    store.ok(&["commit", "own", "owned:1"]);
+    assert_eq!(
+        store.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "ownvol:/owned",
+            "owned:1",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/owned",
+            "/owned/f"
+        ]),
+        "65534:65534\n65534:65534\n"
+    );
 }
 
 #[test]

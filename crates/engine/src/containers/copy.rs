@@ -42,6 +42,26 @@ fn in_root(root: &ContainerRoot, path: &Path, flags: OFlags) -> rustix::io::Resu
 /// rules: into `dest` if it is a directory, else as `dest`; `src/.` copies
 /// a directory's contents.
 pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path) -> Result<()> {
+    copy_out_with(root, src, dest, false)
+}
+
+/// Fills a new, empty volume with what the image has at its mount point
+/// (Docker's copy-up), owners and modes kept. Nothing to copy is fine.
+pub fn populate_volume(root: &ContainerRoot, target: &str, volume: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(volume)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if !empty {
+        return Ok(());
+    }
+    let src = format!("{}/.", target.trim_end_matches('/'));
+    match in_root(root, Path::new(target), OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(_) => copy_out_with(root, &src, volume, true),
+        Err(_) => Ok(()),
+    }
+}
+
+fn copy_out_with(root: &ContainerRoot, src: &str, dest: &Path, owners: bool) -> Result<()> {
     let contents_only = src.ends_with("/.");
     let src_path = Path::new(src);
     let fd = in_root(root, src_path, OFlags::PATH | OFlags::NOFOLLOW)
@@ -64,6 +84,7 @@ pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path) -> Result<()> {
             std::fs::Permissions::from_mode(stat.st_mode & 0o7777),
         )
         .ctx("chmod", &target)?;
+        keep_owner(owners, &target, &stat)?;
         let dir = rustix::fs::openat(
             &fd,
             ".",
@@ -71,13 +92,21 @@ pub fn copy_out(root: &ContainerRoot, src: &str, dest: &Path) -> Result<()> {
             Mode::empty(),
         )
         .map_err(|e| sys("open", src_path, e))?;
-        copy_dir_out(&dir, src_path, &target)
+        copy_dir_out(&dir, src_path, &target, owners)
     } else {
-        copy_entry_out(&fd, src_path, &target, &stat)
+        copy_entry_out(&fd, src_path, &target, &stat, owners)
     }
 }
 
-fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path) -> Result<()> {
+fn keep_owner(owners: bool, target: &Path, stat: &rustix::fs::Stat) -> Result<()> {
+    if owners {
+        std::os::unix::fs::lchown(target, Some(stat.st_uid), Some(stat.st_gid))
+            .ctx("chown", target)?;
+    }
+    Ok(())
+}
+
+fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path, owners: bool) -> Result<()> {
     let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir).map_err(|e| sys("read directory", shown, e))? {
         let entry = entry.map_err(|e| sys("read directory", shown, e))?;
@@ -105,6 +134,7 @@ fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path) -> Result<()> {
                 std::fs::Permissions::from_mode(stat.st_mode & 0o7777),
             )
             .ctx("chmod", &child_target)?;
+            keep_owner(owners, &child_target, &stat)?;
             let sub = rustix::fs::openat(
                 dir,
                 &name,
@@ -112,9 +142,9 @@ fn copy_dir_out(dir: &OwnedFd, shown: &Path, target: &Path) -> Result<()> {
                 Mode::empty(),
             )
             .map_err(|e| sys("open", &shown, e))?;
-            copy_dir_out(&sub, &shown, &child_target)?;
+            copy_dir_out(&sub, &shown, &child_target, owners)?;
         } else {
-            copy_entry_out(&fd, &shown, &child_target, &stat)?;
+            copy_entry_out(&fd, &shown, &child_target, &stat, owners)?;
         }
     }
     Ok(())
@@ -126,6 +156,7 @@ fn copy_entry_out(
     shown: &Path,
     target: &Path,
     stat: &rustix::fs::Stat,
+    owners: bool,
 ) -> Result<()> {
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => {
@@ -143,6 +174,7 @@ fn copy_entry_out(
             std::io::copy(&mut File::from(file), &mut out).ctx("copy to", target)?;
             out.set_permissions(std::fs::Permissions::from_mode(stat.st_mode & 0o7777))
                 .ctx("chmod", target)?;
+            keep_owner(owners, target, stat)?;
         }
         FileType::Symlink => {
             let link = rustix::fs::readlinkat(fd, "", Vec::new())
@@ -150,6 +182,7 @@ fn copy_entry_out(
             let _ = std::fs::remove_file(target);
             std::os::unix::fs::symlink(link.to_string_lossy().as_ref(), target)
                 .ctx("symlink", target)?;
+            keep_owner(owners, target, stat)?;
         }
         _ => {} // devices, fifos and sockets are not copied out
     }

@@ -63,6 +63,7 @@ pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepar
         &prepared.rootfs,
         &row.config.user,
     )?;
+    populate_volumes(engine, row, &prepared.rootfs)?;
     Ok(prepared)
 }
 
@@ -89,6 +90,39 @@ pub(crate) fn layer_dirs(engine: &Engine, row: &ContainerRow) -> Result<Vec<Path
     dirs.push(engine.paths.container_dir(&row.id).join("init"));
     dirs.reverse();
     Ok(dirs)
+}
+
+/// New, empty volumes get what the image has where they are mounted.
+fn populate_volumes(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<()> {
+    let volumes: Vec<_> = row
+        .config
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.kind == crate::containers::MountKind::Volume)
+        .collect();
+    if volumes.is_empty() {
+        return Ok(());
+    }
+    let fd = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::internal(format!("open {}: {e}", rootfs.display())))?;
+    let root = crate::containers::root::ContainerRoot {
+        path: rootfs.to_path_buf(),
+        fd,
+    };
+    for m in volumes {
+        crate::containers::copy::populate_volume(
+            &root,
+            &m.target,
+            &engine.paths.volume_data(&m.source),
+        )
+        .map_err(|e| e.context(format!("populate volume {} from {}", m.source, m.target)))?;
+    }
+    Ok(())
 }
 
 /// Resolves `-u` in the mounted root and writes uid, gid and groups into
