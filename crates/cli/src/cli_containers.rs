@@ -181,6 +181,9 @@ pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short, long)]
     pub attach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,

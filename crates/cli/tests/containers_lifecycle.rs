@@ -133,6 +133,8 @@ fn create_start_stop_kill_pause_restart_wait() {
     );
     let err = store.fails(&["pause", "svc"]);
     assert!(err.contains("is already paused"), "{err}");
+    let err = store.fails(&["kill", "svc"]);
+    assert!(err.contains("is paused. Unpause the container"), "{err}");
     store.ok(&["unpause", "svc"]);
     let started = std::time::Instant::now();
     assert_eq!(store.ok(&["stop", "svc"]), "svc\n");
@@ -433,7 +435,25 @@ fn exec_attach_and_interactive_terminals() {
     pty.send("echo after-attach; exit 6\n");
     assert_eq!(pty.wait(Duration::from_secs(10)), 6, "{}", pty.output());
     assert!(pty.output().contains("after-attach"), "{}", pty.output());
-    store.ok(&["rm", "-f", "box", "shell"]);
+    // Other detach keys.
+    let mut pty = Pty::spawn(store.command(&[
+        "run",
+        "-it",
+        "--detach-keys",
+        "ctrl-a,x",
+        "--name",
+        "shell2",
+        "busybox",
+        "sh",
+    ]));
+    pty.expect("# ", Duration::from_secs(10));
+    pty.send("\x10\x11echo still-attached\n");
+    pty.expect("still-attached\r\n", Duration::from_secs(10));
+    pty.send("\x01x");
+    assert_eq!(pty.wait(Duration::from_secs(10)), 0);
+    let err = store.fails(&["run", "-it", "--detach-keys", "ctrl-1", "busybox", "true"]);
+    assert!(err.contains("Unknown character: 'ctrl-1'"), "{err}");
+    store.ok(&["rm", "-f", "box", "shell", "shell2"]);
 }
 
 #[test]

@@ -120,6 +120,13 @@ impl Engine {
                 row.id
             )));
         }
+        if row.state == State::Paused {
+            // A frozen process would only get the signal when thawed.
+            return Err(Error::conflict(format!(
+                "Cannot kill container: {name}: Container {} is paused. Unpause the container before stopping or killing",
+                row.id
+            )));
+        }
         let number = berth_runtime::parse_signal(signal)
             .map_err(|_| Error::invalid(format!("Invalid signal: {signal}")))?;
         if number == 9 {

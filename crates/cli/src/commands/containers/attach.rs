@@ -25,6 +25,77 @@ pub struct AttachOptions {
     pub stdin: bool,
     pub tty: bool,
     pub sig_proxy: bool,
+    /// The detach sequence (`--detach-keys`, default ctrl-p ctrl-q).
+    pub detach_keys: Vec<u8>,
+}
+
+/// Parses Docker's `--detach-keys`: comma-separated `ctrl-<x>` or single
+/// characters (`ctrl-p,ctrl-q`, `ctrl-a,x`).
+pub fn parse_detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
+    let spec = spec.unwrap_or("ctrl-p,ctrl-q");
+    let mut out = Vec::new();
+    for key in spec.split(',') {
+        let byte = match key.strip_prefix("ctrl-") {
+            Some(k) if k.len() == 1 => {
+                let c = k.as_bytes()[0].to_ascii_lowercase();
+                match c {
+                    b'a'..=b'z' => c - b'a' + 1,
+                    b'@' => 0,
+                    b'[' => 27,
+                    b'\\' => 28,
+                    b']' => 29,
+                    b'^' => 30,
+                    b'_' => 31,
+                    _ => anyhow::bail!("Unknown character: '{key}'"),
+                }
+            }
+            None if key.len() == 1 => key.as_bytes()[0],
+            _ => anyhow::bail!("Unknown character: '{key}'"),
+        };
+        out.push(byte);
+    }
+    Ok(out)
+}
+
+/// Finds the detach sequence in typed input: bytes that may start it are
+/// held back until the sequence completes (detach) or breaks (passed on).
+struct DetachMatcher {
+    keys: Vec<u8>,
+    held: usize,
+}
+
+impl DetachMatcher {
+    fn new(keys: Vec<u8>) -> DetachMatcher {
+        DetachMatcher { keys, held: 0 }
+    }
+
+    /// What to send on, or None when the sequence was typed.
+    fn feed(&mut self, input: &[u8]) -> Option<Vec<u8>> {
+        if self.keys.is_empty() {
+            return Some(input.to_vec());
+        }
+        let mut out = Vec::with_capacity(input.len() + self.held);
+        for &b in input {
+            if b == self.keys[self.held] {
+                self.held += 1;
+                if self.held == self.keys.len() {
+                    return None;
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.keys[..self.held]);
+            self.held = 0;
+            if b == self.keys[0] {
+                self.held = 1;
+                if self.keys.len() == 1 {
+                    return None;
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        Some(out)
+    }
 }
 
 /// Restores the terminal's settings when dropped.
@@ -98,41 +169,27 @@ pub fn relay(engine: &Engine, id: &str, stream: UnixStream, opts: &AttachOptions
     if opts.stdin {
         let writer = writer.clone();
         let detached = detached.clone();
-        let detach_keys = terminal;
+        let keys = if terminal {
+            opts.detach_keys.clone()
+        } else {
+            Vec::new()
+        };
         std::thread::spawn(move || {
             let mut stdin = io::stdin().lock();
             let mut buf = [0u8; 8192];
-            // A ctrl-p is held back until the next byte says whether it
-            // starts the detach sequence (ctrl-p ctrl-q).
-            let mut pending_ctrl_p = false;
+            let mut matcher = DetachMatcher::new(keys);
             loop {
                 let n = match stdin.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                let mut data = Vec::with_capacity(n + 1);
-                for &b in &buf[..n] {
-                    if !detach_keys {
-                        data.push(b);
-                        continue;
+                let Some(data) = matcher.feed(&buf[..n]) else {
+                    detached.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(w) = writer.lock() {
+                        let _ = w.shutdown(std::net::Shutdown::Both);
                     }
-                    if pending_ctrl_p {
-                        pending_ctrl_p = false;
-                        if b == 0x11 {
-                            detached.store(true, std::sync::atomic::Ordering::SeqCst);
-                            if let Ok(w) = writer.lock() {
-                                let _ = w.shutdown(std::net::Shutdown::Both);
-                            }
-                            return;
-                        }
-                        data.push(0x10);
-                    }
-                    if b == 0x10 {
-                        pending_ctrl_p = true;
-                    } else {
-                        data.push(b);
-                    }
-                }
+                    return;
+                };
                 if data.is_empty() {
                     continue;
                 }
@@ -207,5 +264,28 @@ pub fn relay(engine: &Engine, id: &str, stream: UnixStream, opts: &AttachOptions
                 return Ok(Ended::Lost);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_sequences() {
+        let keys = parse_detach_keys(None).unwrap();
+        assert_eq!(keys, vec![0x10, 0x11]);
+        let mut m = DetachMatcher::new(keys.clone());
+        assert_eq!(m.feed(b"ab\x10"), Some(b"ab".to_vec()));
+        assert_eq!(
+            m.feed(b"c"),
+            Some(b"\x10c".to_vec()),
+            "a lone ctrl-p is passed on"
+        );
+        assert_eq!(m.feed(b"x\x10\x11"), None);
+        let mut m = DetachMatcher::new(parse_detach_keys(Some("ctrl-a,x")).unwrap());
+        assert_eq!(m.feed(b"\x01\x01x"), None);
+        assert!(parse_detach_keys(Some("ctrl-1")).is_err());
+        assert!(parse_detach_keys(Some("ab")).is_err());
     }
 }

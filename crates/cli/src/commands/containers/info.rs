@@ -210,6 +210,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
         stdin: !a.no_stdin && row.config.open_stdin,
         tty: row.config.tty,
         sig_proxy: a.sig_proxy,
+        detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref())?,
     };
     let stream = attach::connect(engine, &row.id, &opts)?;
     Ok(match attach::relay(engine, &row.id, stream, &opts)? {

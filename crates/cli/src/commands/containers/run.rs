@@ -48,6 +48,8 @@ pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
     let flags = &a.flags;
+    // Checked before anything is created.
+    attach::parse_detach_keys(a.detach_keys.as_deref()).map_err(run_error)?;
     let id = create(engine, flags, !a.detach && flags.interactive)?;
     let result = run_created(engine, &a, &id);
     if result.is_err() && flags.rm {
@@ -72,6 +74,7 @@ fn run_created(engine: &Engine, a: &RunArgs, id: &str) -> Result<u8> {
         stdin: flags.interactive,
         tty: flags.tty,
         sig_proxy: a.sig_proxy,
+        detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref()).map_err(run_error)?,
     };
     attached_start(engine, &id, &opts)
 }
@@ -112,6 +115,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
             stdin: a.interactive && row.config.open_stdin,
             tty: row.config.tty,
             sig_proxy: true,
+            detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref())?,
         };
         if row.state.is_live() {
             let stream = attach::connect(engine, &row.id, &opts)?;
