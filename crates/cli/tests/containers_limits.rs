@@ -10,15 +10,6 @@ fn prerequisites(test: &str) -> Option<Store> {
     support::container_store(test)
 }
 
-fn exit_code(store: &Store, args: &[&str]) -> (i32, String, String) {
-    let out = store.run(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The cgroup directory of a container in the v1 `controller` hierarchy (or
 /// the unified one on v2).
 fn cgroup_file(store: &Store, id: &str, controller: &str, file: &str) -> String {
@@ -41,22 +32,19 @@ fn memory_limit_oom_kills_with_137() {
         return;
     };
     // A shell variable growing without bound: 32 MiB cannot hold it.
-    let (code, _, err) = exit_code(
-        &store,
-        &[
-            "run",
-            "--name",
-            "hog",
-            "-m",
-            "32m",
-            "--memory-swap",
-            "32m",
-            "busybox",
-            "sh",
-            "-c",
-            "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
-        ],
-    );
+    let (code, _, err) = store.outcome(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "32m",
+        "--memory-swap",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+    ]);
     assert_eq!(code, 137, "{err}");
     assert_eq!(
         store.ok(&[
@@ -77,19 +65,16 @@ fn pids_limit_stops_a_fork_bomb() {
     };
     // 30 background sleepers: busybox's shell (pid 1) dies at the first
     // fork the pids controller refuses, which ends the container.
-    let (code, _, err) = exit_code(
-        &store,
-        &[
-            "run",
-            "--rm",
-            "--pids-limit",
-            "10",
-            "busybox",
-            "sh",
-            "-c",
-            "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo all-started",
-        ],
-    );
+    let (code, _, err) = store.outcome(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo all-started",
+    ]);
     assert_eq!(code, 2, "the shell could not fork: {err}");
     assert!(
         err.contains("can't fork: Resource temporarily unavailable"),
@@ -153,26 +138,21 @@ fn read_only_root_rejects_writes() {
     let Some(store) = prerequisites("read_only_root_rejects_writes") else {
         return;
     };
-    let (code, _, err) = exit_code(
-        &store,
-        &["run", "--rm", "--read-only", "busybox", "touch", "/newfile"],
-    );
+    let (code, _, err) =
+        store.outcome(&["run", "--rm", "--read-only", "busybox", "touch", "/newfile"]);
     assert_eq!(code, 1);
     assert!(err.contains("Read-only file system"), "{err}");
     // tmpfs mounts stay writable.
-    let (code, out, err) = exit_code(
-        &store,
-        &[
-            "run",
-            "--rm",
-            "--read-only",
-            "--tmpfs",
-            "/scratch",
-            "busybox",
-            "sh",
-            "-c",
-            "echo ok > /scratch/f && cat /scratch/f",
-        ],
-    );
+    let (code, out, err) = store.outcome(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ok > /scratch/f && cat /scratch/f",
+    ]);
     assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
 }

@@ -202,6 +202,16 @@ impl Store {
             .expect("run berth")
     }
 
+    /// Runs berth with stdin closed: (exit code, stdout, stderr).
+    pub fn outcome(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.run(args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Runs berth feeding `input` on stdin.
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         run_with_stdin(self.command(args), input)
