@@ -59,8 +59,20 @@ fn run_rm(cli: &dyn Cli, args: &[&str]) -> Step {
     step(cli, &full)
 }
 
-fn interactive(cli: &dyn Cli, args: &[&str], line: &str, code: i32) -> String {
-    let mut pty = Pty::spawn(cli.command(args));
+/// `run -it --network none --name NAME IMAGE sh` through a pty: runs
+/// `line`, exits with `code`; returns what the terminal showed.
+fn interactive(cli: &dyn Cli, name: &str, image: &str, line: &str, code: i32) -> String {
+    let args = [
+        "run",
+        "-it",
+        "--network",
+        "none",
+        "--name",
+        name,
+        image,
+        "sh",
+    ];
+    let mut pty = Pty::spawn(cli.command(&args));
     pty.expect("# ", Duration::from_secs(30));
     pty.send(&format!("{line}; echo step-done\n"));
     pty.expect("step-done\r\n", Duration::from_secs(30));
@@ -167,49 +179,21 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
         "read-only",
         run_rm(cli, &["--read-only", "busybox", "touch", "/x"]),
     );
-    record("mount points", {
-        let (out, code) = run_rm(
+    record(
+        "mount points",
+        run_rm(
             cli,
             &["busybox", "sh", "-c", "cut -d' ' -f2,3 /proc/mounts | sort"],
-        );
-        (out, code)
-    });
-
-    let shown = interactive(
-        cli,
-        &[
-            "run",
-            "-it",
-            "--network",
-            "none",
-            "--name",
-            "b1",
-            "busybox",
-            "sh",
-        ],
-        "echo written-by-b1 > /root/note",
-        0,
+        ),
     );
+
+    let shown = interactive(cli, "b1", "busybox", "echo written-by-b1 > /root/note", 0);
     record("b1 shell", (shown.contains("step-done").to_string(), 0));
     record("commit", {
         let (out, code) = step(cli, &["commit", "b1", "busybox:0.1"]);
         (out.trim().starts_with("sha256:").to_string(), code)
     });
-    let shown = interactive(
-        cli,
-        &[
-            "run",
-            "-it",
-            "--network",
-            "none",
-            "--name",
-            "b2",
-            "busybox:0.1",
-            "sh",
-        ],
-        "cat /root/note",
-        0,
-    );
+    let shown = interactive(cli, "b2", "busybox:0.1", "cat /root/note", 0);
     record(
         "b2 sees b1's file",
         (shown.contains("written-by-b1\r\n").to_string(), 0),
