@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::cli_containers::*;
+pub use crate::cli_registry::*;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,6 +59,16 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Search Docker Hub for images
+    Search(SearchArgs),
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container
@@ -198,6 +209,10 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Subcommand, Debug)]

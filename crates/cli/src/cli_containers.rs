@@ -136,6 +136,9 @@ pub struct CreateFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
     /// IMAGE [COMMAND] [ARG...]: one list, so that options stop at the
     /// image (`run busybox sh -c …` passes `-c` to sh, as Docker does).
     #[arg(

@@ -63,6 +63,20 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<berth_registry::Error> for Error {
+    fn from(e: berth_registry::Error) -> Error {
+        use berth_registry::ErrorKind as K;
+        let kind = match e.kind {
+            K::NotFound => ErrorKind::NotFound,
+            K::Unauthorized => ErrorKind::PermissionDenied,
+            K::Invalid | K::InvalidArgument => ErrorKind::InvalidArgument,
+            K::Unavailable => ErrorKind::Unavailable,
+            K::Unsupported => ErrorKind::Unsupported,
+        };
+        Error::new(kind, e.message)
+    }
+}
+
 impl From<berth_image::Error> for Error {
     fn from(e: berth_image::Error) -> Error {
         use berth_image::Error as E;

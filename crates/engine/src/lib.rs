@@ -14,6 +14,8 @@ pub mod containers;
 pub mod error;
 pub mod failpoint;
 pub mod images;
+pub mod progress;
+pub mod registry_settings;
 pub mod store;
 pub mod system;
 
@@ -21,8 +23,10 @@ use std::path::{Path, PathBuf};
 
 use berth_image::owner::ProcessToken;
 
+pub use berth_registry::Credentials;
 pub use config::EngineConfig;
 pub use error::{Error, ErrorKind, Result};
+pub use registry_settings::normalize_server;
 use store::{Db, Paths};
 
 /// Where an engine keeps its state.

@@ -7,6 +7,9 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod login;
+mod progress;
+mod pull;
 mod rmi;
 mod save;
 mod system;
@@ -105,6 +108,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(&engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&engine, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&engine, a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => pull::push(&engine, a),
+        Command::Login(a) => login::login(&engine, a),
+        Command::Logout(a) => login::logout(&engine, a),
+        Command::Search(a) => login::search(&engine, a),
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
         Command::Version => Ok(0),

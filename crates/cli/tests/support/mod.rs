@@ -5,9 +5,14 @@
 
 pub mod containerd;
 pub mod dockerd;
+pub mod fault_registry;
+pub mod mini_http;
+pub mod oci_layout;
 pub mod probe;
 pub mod pty;
+pub mod registry;
 pub mod runc;
+pub mod token_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -124,6 +129,9 @@ impl Store {
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)
             .env("BERTH_CGROUP_PARENT", self.cgroup_parent())
+            // Credentials and registry settings of the test's own, never the user's.
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("BERTH_REGISTRIES_CONFIG")
             .env_remove("BERTH_FAILPOINT")
             .env_remove("BERTH_LAYER_MAX_BYTES")
             .env_remove("BERTH_LAYER_MAX_ENTRIES");
@@ -233,6 +241,16 @@ impl Store {
             String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// The store's data root (for certs.d and registries.toml).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The Docker-format credentials file this store's commands use.
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker-config").join("config.json")
     }
 
     pub fn load_bytes(&self, archive: &[u8]) -> Output {
@@ -410,6 +428,8 @@ pub fn uncompressed_digest(layer: &[u8]) -> Digest {
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut d, &mut out).expect("gunzip");
         Digest::of(&out)
+    } else if layer.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Digest::of(&zstd::decode_all(layer).expect("unzstd"))
     } else {
         Digest::of(layer)
     }

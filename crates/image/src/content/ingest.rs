@@ -103,6 +103,18 @@ impl Drop for Ingest {
 }
 
 impl Ingested {
+    /// A complete, verified file already in the ingest dir (a finished
+    /// resumable download).
+    pub(super) fn adopt(path: PathBuf, digest: Digest, size: u64, blobs_dir: PathBuf) -> Ingested {
+        Ingested {
+            path,
+            blobs_dir,
+            digest,
+            size,
+            committed: false,
+        }
+    }
+
     pub fn digest(&self) -> &Digest {
         &self.digest
     }

@@ -6,12 +6,14 @@
 //! fsynced, hashed while written, and only then renamed into place.
 
 mod ingest;
+mod resumable;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub use ingest::{Ingest, Ingested};
+pub use resumable::{PARTIAL_LIFETIME, ResumableIngest, is_partial};
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
@@ -146,6 +148,10 @@ impl ContentStore {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).ctx("list", &dir)? {
             let entry = entry.ctx("list", &dir)?;
+            if is_partial(&entry.path()) {
+                // Kept for a later resume; see stale_partials.
+                continue;
+            }
             let name = entry.file_name();
             let owner = name
                 .to_str()

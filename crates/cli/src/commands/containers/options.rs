@@ -12,12 +12,7 @@ use berth_engine::containers::{
 use crate::cli::CreateFlags;
 
 pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
-    if f.pull == "always" {
-        bail!(
-            "--pull always: pulling images is not available yet (no registry support in this build)"
-        );
-    }
-    if !matches!(f.pull.as_str(), "missing" | "never") {
+    if !matches!(f.pull.as_str(), "missing" | "never" | "always") {
         bail!(
             "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
             f.pull

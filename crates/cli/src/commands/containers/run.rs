@@ -9,35 +9,60 @@ use super::attach::{self, AttachOptions, Ended};
 use super::{options, run_error};
 use crate::cli::{CreateFlags, RunArgs, StartArgs};
 
-/// Docker's words for a missing image (it would pull it next).
-fn missing_image_hint(image: &str) -> anyhow::Error {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    let shown = if last.contains(':') || last.contains('@') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    };
-    run_error(berth_engine::Error::not_found(format!(
-        "Unable to find image '{shown}' locally, and pulling from a registry is not available yet"
-    )))
-}
-
 fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<String> {
     let mut request = options::create_request(flags).map_err(run_error)?;
     request.config.stdin_once = stdin_once;
-    let created = engine.create_container(&request).map_err(|e| {
-        if e.kind == berth_engine::ErrorKind::NotFound && e.message.starts_with("No such image") {
-            if flags.pull == "never" {
-                return run_error(e);
-            }
-            return missing_image_hint(flags.image());
+    let pull = |engine: &Engine| {
+        super::super::pull::pull_for_run(
+            engine,
+            flags.image(),
+            flags.platform.as_deref(),
+            flags.quiet,
+        )
+        .map_err(|e| run_error_any(&e))
+    };
+    if flags.pull == "always" {
+        pull(engine)?;
+    }
+    let created = match engine.create_container(&request) {
+        Err(e)
+            if e.kind == berth_engine::ErrorKind::NotFound
+                && e.message.starts_with("No such image")
+                && flags.pull == "missing" =>
+        {
+            // Docker's words, then the pull's progress, on stderr.
+            eprintln!(
+                "Unable to find image '{}' locally",
+                shown_image(flags.image())
+            );
+            pull(engine)?;
+            engine.create_container(&request).map_err(run_error)?
         }
-        run_error(e)
-    })?;
+        other => other.map_err(run_error)?,
+    };
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }
     Ok(created.id)
+}
+
+/// The image as Docker names it in "Unable to find image" (tag made explicit).
+fn shown_image(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// A pull failure inside run/create: exit 125 like every berth error there.
+fn run_error_any(e: &anyhow::Error) -> anyhow::Error {
+    super::ExitError {
+        code: 125,
+        message: format!("{e:#}"),
+    }
+    .into()
 }
 
 pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
