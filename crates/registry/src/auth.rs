@@ -124,7 +124,9 @@ impl Auth {
             if let Some(s) = service {
                 q.append_pair("service", s);
             }
-            if let Some(s) = scope {
+            // Several scopes (a cross-repository mount) go as separate
+            // parameters, as Docker sends them.
+            for s in scope.into_iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
                 q.append_pair("scope", s);
             }
         }
@@ -165,16 +167,15 @@ impl Auth {
         Ok((token, lifetime))
     }
 
+    /// Credentials go to a realm over HTTPS, or on the registry's own host
+    /// (any port: a token service beside the registry on the same machine).
     fn may_receive_credentials(&self, realm: &reqwest::Url) -> bool {
         if realm.scheme() == "https" {
             return true;
         }
-        let realm_host = match (realm.host_str(), realm.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            _ => return false,
-        };
-        realm_host == self.origin_host
+        realm.host_str().is_some_and(|h| {
+            h.trim_matches(['[', ']']) == crate::config::host_name(&self.origin_host).trim_matches(['[', ']'])
+        })
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Registry {
     pub(crate) http: reqwest::Client,
     pub(crate) auth: Auth,
     attempts: u32,
+    pub(crate) document_timeout: Duration,
 }
 
 /// One request as the loop sends (and may resend) it.
@@ -58,6 +59,7 @@ impl Registry {
                 http,
                 auth: Auth::new(origin, credentials.clone()),
                 attempts: config.attempts,
+                document_timeout: Duration::from_secs(config.document_timeout_secs.max(1)),
             };
             match registry.ping().await {
                 Ok(()) => return Ok(registry),
@@ -317,7 +319,27 @@ fn challenge_of(response: &Response) -> Option<challenge::Challenge> {
 
 /// Reads a whole body, refusing more than `cap` bytes (an endless or huge
 /// answer must not exhaust memory).
-pub(crate) async fn read_capped(mut response: Response, cap: usize, what: &str) -> Result<Vec<u8>> {
+pub(crate) async fn read_capped(response: Response, cap: usize, what: &str) -> Result<Vec<u8>> {
+    read_capped_within(response, cap, what, Duration::from_secs(60)).await
+}
+
+/// [`read_capped`] with a deadline for the whole body.
+pub(crate) async fn read_capped_within(
+    response: Response,
+    cap: usize,
+    what: &str,
+    deadline: Duration,
+) -> Result<Vec<u8>> {
+    match tokio::time::timeout(deadline, read_body(response, cap, what)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::unavailable(format!(
+            "{what}: the answer did not arrive within {} s",
+            deadline.as_secs()
+        ))),
+    }
+}
+
+async fn read_body(mut response: Response, cap: usize, what: &str) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(Error::invalid(format!(
             "{what}: the answer is larger than the limit of {cap} bytes"
@@ -346,7 +368,7 @@ pub(crate) async fn check_status(response: Response, what: &str) -> Result<Respo
     if status.is_success() {
         return Ok(response);
     }
-    let body = read_capped(response, 64 << 10, what)
+    let body = read_capped_within(response, 64 << 10, what, Duration::from_secs(10))
         .await
         .unwrap_or_default();
     let detail = registry_errors(&body).unwrap_or_else(|| {

@@ -25,6 +25,9 @@ pub struct RegistriesConfig {
     pub read_timeout_secs: u64,
     /// Attempts for a request that fails with a network error or a 5xx/429.
     pub attempts: u32,
+    /// Seconds a whole small document (manifest, config, token, tag list)
+    /// may take, so a registry trickling an endless body cannot hang a pull.
+    pub document_timeout_secs: u64,
 }
 
 impl Default for RegistriesConfig {
@@ -39,6 +42,7 @@ impl Default for RegistriesConfig {
             max_concurrent_downloads: 3,
             read_timeout_secs: 30,
             attempts: 4,
+            document_timeout_secs: 60,
         }
     }
 }

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 
-use crate::client::{Registry, Request, check_status, header_value, read_capped};
+use crate::client::{Registry, Request, check_status, header_value, read_capped_within};
 use crate::digest;
 use crate::error::{Error, Result};
 
@@ -95,7 +95,7 @@ impl Registry {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = read_capped(response, MAX_MANIFEST_BYTES, &what).await?;
+        let bytes = read_capped_within(response, MAX_MANIFEST_BYTES, &what, self.document_timeout).await?;
 
         let digest = if by_digest {
             digest::verify(reference, &bytes, &what)?;
@@ -141,7 +141,7 @@ impl Registry {
         };
         let response = check_status(self.send(&request).await?, &what).await?;
         // Read one byte past the size so a longer body is caught.
-        let bytes = read_capped(response, size as usize + 1, &what)
+        let bytes = read_capped_within(response, size as usize + 1, &what, self.document_timeout)
             .await
             .map_err(|e| {
                 if e.message.contains("larger than the limit") {

@@ -9,13 +9,21 @@
 //! `rootcertbundle`; the leaf travels in the `x5c` header. distribution
 //! 2.8.2 (`registry/auth/token/token.go`) accepts such a token when:
 //! - `iss` equals the configured `issuer` and `aud` equals the configured
-//!   `service` (a plain string; both compared exactly);
-//! - `exp` + 60 s leeway is in the future and `nbf` − 60 s in the past;
-//! - `x5c[0]` (standard base64 DER, not base64url) chains to a root in the
-//!   bundle (Go x509 verify, any key usage, no host name check), and the
-//!   signature is raw `r‖s` (64 bytes for P-256), not DER;
-//! - `access` holds `{type: "repository", name, actions}` covering the
+//!   `service`, compared exactly; `aud` must be a JSON string: an array
+//!   (legal in RFC 7519) fails to parse and the token is "malformed";
+//! - `exp` + 60 s leeway is in the future (so `exp` is mandatory) and
+//!   `nbf` − 60 s in the past (`nbf`/`iat` may be absent);
+//! - `x5c[0]` (standard padded base64 DER, not base64url) chains to a root
+//!   in the bundle (Go x509 verify, any key usage, no host name check);
+//!   without `x5c` (or a `jwk`/`kid` it trusts) the token is refused;
+//! - `alg` matches the key (ES256 for P-256) and the signature is raw
+//!   `r‖s` (64 bytes), not DER; the three parts are unpadded base64url
+//!   (padded ones are refused);
+//! - `access` holds `{type: "repository", name, actions}` naming the
+//!   repository exactly (`["*"]` grants every action), covering the
 //!   request (pull for GET/HEAD, pull+push for uploads).
+//!
+//! Why a token was refused is logged at info level only.
 //!
 //! Policy is the test's: `grant(user, repository, requested)` returns the
 //! actions to put in the token. Requests without credentials are anonymous

@@ -410,6 +410,7 @@ impl Engine {
             layer: layer.digest.clone(),
         });
         let job = LayerWork {
+            blob: layer.digest.clone(),
             size: layer.size,
             diff_id: diff_id.clone(),
             work,

@@ -49,6 +49,7 @@ pub(crate) enum Source {
 }
 
 pub(crate) struct LayerWork {
+    pub blob: Digest,
     pub size: u64,
     pub diff_id: Digest,
     pub work: Work,
@@ -93,10 +94,24 @@ pub(crate) fn run(job: LayerWork, source: Source) -> Result<LayerDone> {
             let (_, unpacked_size) = match outcome {
                 Ok(v) => v,
                 Err(e) => {
-                    // Bytes that failed to unpack must not be resumed from;
-                    // bytes cut short by the network may be.
-                    if !feed_failed && let Some(i) = ingest {
+                    if feed_failed {
+                        // Cut short by the network: keep the bytes for a resume.
+                        return Err(e);
+                    }
+                    // Bytes that failed to unpack must not be resumed from.
+                    // If they also fail the blob digest, that is the real
+                    // story (a corrupt download, not a bad image): read the
+                    // rest to find out.
+                    if let Some(i) = ingest {
                         i.discard();
+                    }
+                    let _ = io::copy(&mut reader, &mut io::sink());
+                    let actual = reader.hasher.clone().finish();
+                    if reader.ended && reader.count == job.size && actual != job.blob {
+                        return Err(Error::invalid(format!(
+                            "{}: digest mismatch: expected {}, got {actual}",
+                            job.what, job.blob
+                        )));
                     }
                     return Err(e);
                 }
