@@ -242,3 +242,50 @@ fn a_token_realm_on_another_plain_http_host_gets_no_credentials() {
     assert!(asked.iter().all(|r| r.header("authorization").is_none()), "password sent to another host: {asked:?}");
     assert_nothing_stored(&s);
 }
+
+#[test]
+fn kill_9_mid_pull_then_pull_again_resumes() {
+    let reg = FaultRegistry::start();
+    let served = serve_image(&reg, "app", "1");
+    let stall_at = 100_000;
+    reg.fault_blob(&served.layer, Fault::StallAfter(stall_at));
+    let s = store();
+    let name = format!("{}/app:1", reg.host());
+    let mut child = s
+        .command(&["pull", &name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn berth pull");
+    // Wait until the partial download holds what the registry sent.
+    let ingest = s.root().join("content/ingest");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let written: u64 = std::fs::read_dir(&ingest)
+            .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0);
+        if written >= stall_at as u64 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the pull never wrote {stall_at} bytes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+
+    // The truth afterwards: no image, a clean check (the partial download is
+    // kept for a resume, not an orphan).
+    assert!(s.image_ids().is_empty());
+    s.assert_check_clean();
+
+    s.ok(&["pull", &name]);
+    let ranges: Vec<String> = reg
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&served.layer))
+        .map(|r| r.header("range").unwrap_or("-").to_string())
+        .collect();
+    assert_eq!(ranges, vec!["-".to_string(), format!("bytes={stall_at}-")], "resumed where the kill left it");
+    s.assert_check_clean();
+    s.assert_no_leftovers();
+}

@@ -35,6 +35,10 @@ pub enum Fault {
     /// The full `Content-Length`, but the connection closes after n body
     /// bytes; first GET only, later GETs (e.g. a Range resume) are served.
     CutAfter(usize),
+    /// The full `Content-Length`, n body bytes, then silence with the
+    /// connection held open (until the server stops or 120 s); first GET
+    /// only. For killing a client mid-download.
+    StallAfter(usize),
     /// A chunked body that never ends, trickling 16 bytes every 100 ms (the
     /// server gives up after 120 s). Defeats per-read timeouts.
     Endless,
@@ -320,7 +324,9 @@ fn serve(state: &Mutex<State>, mut conn: TcpStream, stop: &AtomicBool) {
                     Decision::Unauthorized(www.clone())
                 }
                 Fault::Unauthorized(_) => Decision::Serve { body_fault: None },
-                Fault::CutAfter(_) if armed.gets > 1 => Decision::Serve { body_fault: None },
+                Fault::CutAfter(_) | Fault::StallAfter(_) if armed.gets > 1 => {
+                    Decision::Serve { body_fault: None }
+                }
                 _ if head => Decision::Serve { body_fault: None },
                 f => Decision::Serve {
                     body_fault: Some(f.clone()),
@@ -359,8 +365,10 @@ fn serve(state: &Mutex<State>, mut conn: TcpStream, stop: &AtomicBool) {
     if matches!(target, Target::Blob(_)) {
         headers.push(("Accept-Ranges", "bytes".into()));
     }
+    let stall = matches!(body_fault, Some(Fault::StallAfter(_)));
     let (body, cut) = match body_fault {
         None => (bytes, None),
+        Some(Fault::StallAfter(n)) => (bytes, Some(n)),
         Some(Fault::WrongBytes) => (wrong_bytes(bytes), None),
         Some(Fault::Truncated(n)) => (bytes[..n.min(bytes.len())].to_vec(), None),
         Some(Fault::TooLong(extra)) => {
@@ -407,6 +415,10 @@ fn serve(state: &Mutex<State>, mut conn: TcpStream, stop: &AtomicBool) {
             if mini_http::write_head(&mut conn, status, &headers).is_ok() {
                 let _ = conn.write_all(&body[..n.min(body.len())]);
                 let _ = conn.flush();
+            }
+            let since = Instant::now();
+            while stall && !stop.load(Ordering::Relaxed) && since.elapsed() < Duration::from_secs(120) {
+                std::thread::sleep(Duration::from_millis(50));
             }
             // Dropping the stream closes it mid-body.
         }
