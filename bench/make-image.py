@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Builds a docker-archive (legacy layout, gzip layers) from host directories,
-one layer per directory, for load benchmarks.
+one layer per directory, for load and pull benchmarks.
 
     make-image.py OUT.tar TAG DIR [DIR ...]
+    COMPRESS=zstd make-image.py ...      (zstd -3 layers instead of gzip -6)
 """
 import gzip
 import hashlib
@@ -27,10 +28,14 @@ for i, d in enumerate(dirs):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     diff_ids.append("sha256:" + h.hexdigest())
-    gz = raw + ".gz"
-    comp = shutil.which("pigz") or "gzip"
+    if os.environ.get("COMPRESS") == "zstd":
+        gz = raw + ".zst"
+        cmd = ["zstd", "-3", "-q", "-c", "-T0", raw]
+    else:
+        gz = raw + ".gz"
+        cmd = [shutil.which("pigz") or "gzip", "-6", "-n", "-c", raw]
     with open(gz, "wb") as f:
-        subprocess.run([comp, "-6", "-n", "-c", raw], stdout=f, check=True)
+        subprocess.run(cmd, stdout=f, check=True)
     os.remove(raw)
     layers.append(gz)
 config = json.dumps({

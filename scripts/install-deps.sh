@@ -7,7 +7,10 @@
 #   file            checks that busybox is static
 #   zstd            zstd layers in tests and benchmarks
 #   docker.io       a private dockerd for the interoperability tests
-#   skopeo          reads berth's OCI archives in the interoperability tests
+#   skopeo          reads berth's OCI archives and pushes/pulls through a
+#                   registry in the interoperability tests
+#   docker-registry a real registry server (distribution) the pull/push tests start
+#   curl, openssl   the pull benchmark (waits for its registry; hashes for the limit)
 #   runc            the reference runtime for differential tests
 #   containerd      drives berth-runc in the integration tests (ctr)
 #   gcc             builds the static syscall probe of the isolation test
@@ -16,7 +19,7 @@
 #   time, bc        the benchmarks
 set -euo pipefail
 
-packages=(libseccomp-dev pkg-config busybox-static file zstd docker.io skopeo runc containerd gcc libc6-dev
+packages=(libseccomp-dev pkg-config busybox-static file zstd docker.io skopeo docker-registry curl openssl runc containerd gcc libc6-dev
     linux-image-amd64 qemu-system-x86 cpio procps time bc)
 missing=()
 for p in "${packages[@]}"; do

@@ -35,10 +35,33 @@ fn docker_and_berth_pull_what_the_other_pushed() {
     let docker_id = docker.ok(&["image", "inspect", "--format", "{{.Id}}", &from_berth]);
     let berth_id = berth.ok(&["image", "inspect", "--format", "{{.Id}}", &from_berth]);
     assert_eq!(docker_id.trim(), berth_id.trim());
-    let docker_digest = docker.ok(&["image", "inspect", "--format", "{{index .RepoDigests 0}}", &from_berth]);
-    let berth_digests = berth.ok(&["image", "inspect", "--format", "{{json .RepoDigests}}", &from_berth]);
-    assert!(berth_digests.contains(docker_digest.trim()), "{docker_digest} vs {berth_digests}");
-    let ran = docker.ok(&["run", "--rm", "--network", "none", &from_berth, "echo", "ran in docker"]);
+    let docker_digest = docker.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .RepoDigests 0}}",
+        &from_berth,
+    ]);
+    let berth_digests = berth.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &from_berth,
+    ]);
+    assert!(
+        berth_digests.contains(docker_digest.trim()),
+        "{docker_digest} vs {berth_digests}"
+    );
+    let ran = docker.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &from_berth,
+        "echo",
+        "ran in docker",
+    ]);
     assert_eq!(ran.trim(), "ran in docker");
 
     // docker -> registry -> berth
@@ -52,7 +75,10 @@ fn docker_and_berth_pull_what_the_other_pushed() {
         .skip_while(|w| *w != "digest:")
         .nth(1)
         .expect("docker push prints the digest");
-    assert!(out.contains(&format!("Digest: {digest}")), "{out}\n{pushed}");
+    assert!(
+        out.contains(&format!("Digest: {digest}")),
+        "{out}\n{pushed}"
+    );
     let fresh_id = fresh.ok(&["image", "inspect", "--format", "{{.Id}}", &from_docker]);
     assert_eq!(fresh_id.trim(), docker_id.trim());
     fresh.assert_check_clean();

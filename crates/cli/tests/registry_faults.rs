@@ -7,8 +7,8 @@
 
 mod support;
 
-use support::fault_registry::{Fault, FaultRegistry};
 use berth_image::rawtar::{self, RawEntry};
+use support::fault_registry::{Fault, FaultRegistry};
 use support::{Store, TestImage, gzip};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -52,7 +52,11 @@ fn serve_image(reg: &FaultRegistry, repo: &str, tag: &str) -> Served {
 fn store() -> Store {
     let s = Store::new();
     std::fs::create_dir_all(s.root()).unwrap();
-    std::fs::write(s.root().join("registries.toml"), "document_timeout_secs = 3\nattempts = 3\n").unwrap();
+    std::fs::write(
+        s.root().join("registries.toml"),
+        "document_timeout_secs = 3\nattempts = 3\n",
+    )
+    .unwrap();
     s
 }
 
@@ -60,7 +64,9 @@ fn store() -> Store {
 fn assert_nothing_stored(s: &Store) {
     assert!(s.image_ids().is_empty(), "an image was recorded");
     s.assert_check_clean();
-    let blobs = std::fs::read_dir(s.root().join("content/blobs/sha256")).map(|d| d.count()).unwrap_or(0);
+    let blobs = std::fs::read_dir(s.root().join("content/blobs/sha256"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(blobs, 0, "unverified blobs stored");
 }
 
@@ -75,11 +81,18 @@ fn blob_bytes_that_do_not_match_the_digest() {
     reg.fault_blob(&served.layer, Fault::WrongBytes);
     let s = store();
     let err = pull_fails(&s, &reg, "app:1");
-    assert!(err.contains("digest mismatch") || err.contains("diff ID mismatch") || err.contains("invalid"), "{err}");
+    assert!(
+        err.contains("digest mismatch")
+            || err.contains("diff ID mismatch")
+            || err.contains("invalid"),
+        "{err}"
+    );
     assert!(err.contains(&served.layer), "{err}");
     assert_nothing_stored(&s);
     // The bad bytes are not kept for a resume.
-    let partials = std::fs::read_dir(s.root().join("content/ingest")).map(|d| d.count()).unwrap_or(0);
+    let partials = std::fs::read_dir(s.root().join("content/ingest"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(partials, 0);
 }
 
@@ -113,8 +126,15 @@ fn a_cut_connection_resumes_with_range() {
         .filter_map(|r| r.header("range").map(str::to_string))
         .collect();
     assert_eq!(ranged.len(), 1, "one resume: {ranged:?}");
-    let start: usize = ranged[0].trim_start_matches("bytes=").trim_end_matches('-').parse().expect("range start");
-    assert!(start > 0 && start <= served.layer_size / 3, "resumed from {start}");
+    let start: usize = ranged[0]
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .expect("range start");
+    assert!(
+        start > 0 && start <= served.layer_size / 3,
+        "resumed from {start}"
+    );
     s.assert_check_clean();
     s.assert_no_leftovers();
 }
@@ -208,13 +228,20 @@ fn a_redirect_to_another_host_carries_no_credentials() {
     s.ok(&["pull", &format!("{}/app:1", reg.host())]);
     let to_origin = reg.requests();
     assert!(
-        to_origin.iter().any(|r| r.path.contains("/manifests/") && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))),
+        to_origin.iter().any(|r| r.path.contains("/manifests/")
+            && r.header("authorization")
+                .is_some_and(|a| a.starts_with("Basic "))),
         "credentials were sent to the registry itself: {to_origin:?}"
     );
     let elsewhere = other.requests();
-    assert!(elsewhere.iter().any(|r| r.path.ends_with(&served.layer)), "{elsewhere:?}");
     assert!(
-        elsewhere.iter().all(|r| r.header("authorization").is_none()),
+        elsewhere.iter().any(|r| r.path.ends_with(&served.layer)),
+        "{elsewhere:?}"
+    );
+    assert!(
+        elsewhere
+            .iter()
+            .all(|r| r.header("authorization").is_none()),
         "credentials leaked to another host: {elsewhere:?}"
     );
     s.assert_check_clean();
@@ -229,17 +256,26 @@ fn a_token_realm_on_another_plain_http_host_gets_no_credentials() {
         "Bearer realm=\"{}/token\",service=\"evil\"",
         realm_host.localhost_url()
     )));
-    reg.fault_manifest("1", Fault::Unauthorized(format!(
-        "Bearer realm=\"{}/token\",service=\"evil\"",
-        realm_host.localhost_url()
-    )));
+    reg.fault_manifest(
+        "1",
+        Fault::Unauthorized(format!(
+            "Bearer realm=\"{}/token\",service=\"evil\"",
+            realm_host.localhost_url()
+        )),
+    );
     let s = store();
     remember_credentials(&s, &reg.host());
     let err = pull_fails(&s, &reg, "app:1");
     assert!(err.contains("token"), "{err}");
     let asked = realm_host.requests();
-    assert!(asked.iter().any(|r| r.path == "/token"), "the realm was asked: {asked:?}");
-    assert!(asked.iter().all(|r| r.header("authorization").is_none()), "password sent to another host: {asked:?}");
+    assert!(
+        asked.iter().any(|r| r.path == "/token"),
+        "the realm was asked: {asked:?}"
+    );
+    assert!(
+        asked.iter().all(|r| r.header("authorization").is_none()),
+        "password sent to another host: {asked:?}"
+    );
     assert_nothing_stored(&s);
 }
 
@@ -262,12 +298,19 @@ fn kill_9_mid_pull_then_pull_again_resumes() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let written: u64 = std::fs::read_dir(&ingest)
-            .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0);
         if written >= stall_at as u64 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the pull never wrote {stall_at} bytes");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pull never wrote {stall_at} bytes"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().expect("kill -9");
@@ -285,7 +328,11 @@ fn kill_9_mid_pull_then_pull_again_resumes() {
         .filter(|r| r.method == "GET" && r.path.ends_with(&served.layer))
         .map(|r| r.header("range").unwrap_or("-").to_string())
         .collect();
-    assert_eq!(ranges, vec!["-".to_string(), format!("bytes={stall_at}-")], "resumed where the kill left it");
+    assert_eq!(
+        ranges,
+        vec!["-".to_string(), format!("bytes={stall_at}-")],
+        "resumed where the kill left it"
+    );
     s.assert_check_clean();
     s.assert_no_leftovers();
 }

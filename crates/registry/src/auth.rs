@@ -126,7 +126,11 @@ impl Auth {
             }
             // Several scopes (a cross-repository mount) go as separate
             // parameters, as Docker sends them.
-            for s in scope.into_iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+            for s in scope
+                .into_iter()
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+            {
                 q.append_pair("scope", s);
             }
         }
@@ -174,7 +178,8 @@ impl Auth {
             return true;
         }
         realm.host_str().is_some_and(|h| {
-            h.trim_matches(['[', ']']) == crate::config::host_name(&self.origin_host).trim_matches(['[', ']'])
+            h.trim_matches(['[', ']'])
+                == crate::config::host_name(&self.origin_host).trim_matches(['[', ']'])
         })
     }
 }

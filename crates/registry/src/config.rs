@@ -103,7 +103,7 @@ pub fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
         return host
             .split_once(']')
-            .map_or(host, |(h, _)| &h[..])
+            .map_or(host, |(h, _)| h)
             .trim_start_matches('[');
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)

@@ -95,7 +95,8 @@ impl Registry {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = read_capped_within(response, MAX_MANIFEST_BYTES, &what, self.document_timeout).await?;
+        let bytes =
+            read_capped_within(response, MAX_MANIFEST_BYTES, &what, self.document_timeout).await?;
 
         let digest = if by_digest {
             digest::verify(reference, &bytes, &what)?;

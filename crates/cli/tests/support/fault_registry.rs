@@ -417,7 +417,10 @@ fn serve(state: &Mutex<State>, mut conn: TcpStream, stop: &AtomicBool) {
                 let _ = conn.flush();
             }
             let since = Instant::now();
-            while stall && !stop.load(Ordering::Relaxed) && since.elapsed() < Duration::from_secs(120) {
+            while stall
+                && !stop.load(Ordering::Relaxed)
+                && since.elapsed() < Duration::from_secs(120)
+            {
                 std::thread::sleep(Duration::from_millis(50));
             }
             // Dropping the stream closes it mid-body.

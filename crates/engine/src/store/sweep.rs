@@ -1,7 +1,8 @@
 //! The start-up sweep: every berth process runs it when it opens the store, so
 //! whatever a crashed process left behind is cleaned by the next one.
 //!
-//! - ingest files of dead writers are deleted;
+//! - ingest files of dead writers are deleted, and partial downloads (kept
+//!   for a resume) once nobody has touched them for a day;
 //! - dead leases are released, and what only they protected is collected
 //!   (incomplete snapshots, blobs of a load that never recorded its image);
 //! - trash left by a crash is deleted, or restored if the transaction that
@@ -31,6 +32,14 @@ pub struct SweepReport {
 pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     for path in paths.content.abandoned_ingests()? {
+        gc::remove_any(&path);
+        report.ingests_removed += 1;
+    }
+    // Partial downloads are kept for a resume, but not forever.
+    for path in paths
+        .content
+        .stale_partials(berth_image::content::PARTIAL_LIFETIME)?
+    {
         gc::remove_any(&path);
         report.ingests_removed += 1;
     }

@@ -109,3 +109,63 @@ fn list_separates_strays() {
     assert_eq!(digests, vec![d]);
     assert_eq!(strays.len(), 1);
 }
+
+#[test]
+fn partial_downloads_survive_resume_and_never_keep_bad_bytes() {
+    let (_d, store) = store();
+    let data = b"the whole blob, in two parts";
+    let digest = Digest::of(data);
+    let mut first = store
+        .resumable_ingest(&digest, false)
+        .expect("open")
+        .expect("free");
+    first.append(&data[..10]).expect("append");
+    // While held, a second writer is refused (or would wait).
+    assert!(
+        store
+            .resumable_ingest(&digest, false)
+            .expect("open")
+            .is_none()
+    );
+    drop(first);
+    // Not an abandoned ingest: kept for the next attempt.
+    assert!(store.abandoned_ingests().expect("list").is_empty());
+    assert!(
+        store
+            .stale_partials(std::time::Duration::from_secs(3600))
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .stale_partials(std::time::Duration::ZERO)
+            .expect("list")
+            .len(),
+        1
+    );
+
+    let mut second = store
+        .resumable_ingest(&digest, false)
+        .expect("open")
+        .expect("free");
+    assert_eq!(second.existing_len(), 10);
+    let mut replayed = Vec::new();
+    std::io::Read::read_to_end(&mut second.replay().expect("replay"), &mut replayed).expect("read");
+    assert_eq!(replayed, &data[..10]);
+    second.append(&data[10..]).expect("append");
+    let ingested = second
+        .finish(digest.clone(), data.len() as u64)
+        .expect("finish");
+    ingested.commit(Some(&digest)).expect("commit");
+    assert_eq!(store.read_blob(&digest).expect("read"), data);
+
+    // A wrong digest deletes the file: it must never be resumed from.
+    let other = Digest::of(b"something else");
+    let mut bad = store
+        .resumable_ingest(&other, false)
+        .expect("open")
+        .expect("free");
+    bad.append(b"garbage").expect("append");
+    assert!(bad.finish(Digest::of(b"garbage"), 7).is_err());
+    assert_eq!(fs::read_dir(store.ingest_dir()).expect("ls").count(), 0);
+}
