@@ -33,7 +33,7 @@ impl Engine {
         let config = self.registries_config()?;
         block_on(async {
             let registry = Registry::connect(&host, &config, Some(credentials.clone())).await?;
-            registry.check_login().await
+            Ok(registry.check_login().await?)
         })?;
         DockerConfig::default_location().store(&host, &credentials)?;
         Ok(host)
@@ -70,9 +70,7 @@ pub fn normalize_server(server: &str) -> Result<String> {
 
 /// Runs registry I/O to completion on a short-lived runtime whose threads
 /// are gone when this returns (berth later forks and joins namespaces).
-pub(crate) fn block_on<T>(
-    future: impl std::future::Future<Output = Result<T, berth_registry::Error>>,
-) -> Result<T> {
+pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("berth-registry")
@@ -81,5 +79,5 @@ pub(crate) fn block_on<T>(
         .map_err(|e| Error::internal(format!("start the registry I/O runtime: {e}")))?;
     let outcome = runtime.block_on(future);
     runtime.shutdown_timeout(Duration::from_secs(2));
-    Ok(outcome?)
+    outcome
 }

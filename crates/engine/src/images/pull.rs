@@ -63,15 +63,7 @@ impl Engine {
         options: &PullOptions,
         progress: &dyn PullProgress,
     ) -> Result<Vec<PullReport>> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("berth-pull")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("pull: start the I/O runtime: {e}")))?;
-        let outcome = runtime.block_on(self.pull_async(reference, options, progress));
-        runtime.shutdown_timeout(Duration::from_secs(2));
-        outcome
+        crate::registry_settings::block_on(self.pull_async(reference, options, progress))
     }
 
     async fn pull_async(

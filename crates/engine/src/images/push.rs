@@ -66,13 +66,7 @@ impl Engine {
         let config = self.registries_config()?;
         let credentials =
             berth_registry::DockerConfig::default_location().get(reference.domain())?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("berth-push")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("push: start the I/O runtime: {e}")))?;
-        let outcome: Result<()> = runtime.block_on(async {
+        crate::registry_settings::block_on(async {
             let registry = Registry::connect(reference.domain(), &config, credentials)
                 .await
                 .map_err(|e| Error::from(e).context(format!("push {reference}")))?;
@@ -87,9 +81,8 @@ impl Engine {
                 reports.push(report);
             }
             Ok(())
-        });
-        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-        outcome.map(|()| reports)
+        })?;
+        Ok(reports)
     }
 
     async fn push_one(
