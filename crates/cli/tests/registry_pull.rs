@@ -9,7 +9,10 @@ mod support;
 
 use std::process::Command;
 
+use std::time::Duration;
+
 use support::oci_layout::{self, PlatformImage};
+use support::pty::Pty;
 use support::registry::{Registry, RegistryAuth};
 use support::{Store, TestImage, assert_success, docker_archive, gzip, small_layer};
 
@@ -146,6 +149,8 @@ fn pull_by_digest_then_tag_and_all_tags() {
     let out = b.ok(&["pull", &by_digest]);
     assert!(out.contains(&format!("{digest}: Pulling from x")), "{out}");
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    let again = b.ok(&["pull", &by_digest]);
+    assert!(again.contains("Image is up to date"), "{again}");
     // No tag came with it; tagging works on the digest reference.
     assert!(!b.ok(&["images", "--format", "{{.Tag}}"]).contains('1'));
     b.ok(&["tag", &by_digest, "mine:v1"]);
@@ -343,5 +348,30 @@ fn committed_image_round_trips_and_run_pulls_implicitly() {
     ]);
     assert_eq!(missing.0, 125, "{missing:?}");
     assert!(missing.2.contains("absent"), "{}", missing.2);
+    b.assert_check_clean();
+}
+
+#[test]
+fn a_terminal_gets_progress_bars_per_layer() {
+    let Some(reg) = registry("a_terminal_gets_progress_bars_per_layer") else {
+        return;
+    };
+    let a = Store::new();
+    assert_success(
+        &a.load_bytes(&docker_archive(&[three_layer_image("tty:1")])),
+        &["load"],
+    );
+    let name = format!("{}/tty/img:1", reg.host());
+    a.ok(&["tag", "tty:1", &name]);
+    a.ok(&["push", "-q", &name]);
+    let b = Store::new();
+    let mut pty = Pty::spawn(b.command(&["pull", &name]));
+    assert_eq!(pty.wait(Duration::from_secs(30)), 0, "{}", pty.output());
+    let out = pty.output();
+    // indicatif draws each layer's line with its short ID and final state,
+    // then the summary lines follow as on a pipe.
+    assert!(out.matches("Pull complete").count() >= 3, "{out}");
+    assert!(out.contains("1: Pulling from tty/img"), "{out}");
+    assert!(out.contains("Status: Downloaded newer image for"), "{out}");
     b.assert_check_clean();
 }

@@ -186,7 +186,8 @@ impl Engine {
                  ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
                 params![repo_digest, image_id.as_str()],
             )?;
-            Ok(before.as_deref() != Some(image_id.as_str()))
+            // By digest there is no tag to move: only new content is news.
+            Ok(reference.tag().is_some() && before.as_deref() != Some(image_id.as_str()))
         })?;
         let newer = newer || !known;
         progress.event(PullEvent::Digest {
