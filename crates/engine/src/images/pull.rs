@@ -17,7 +17,6 @@ use berth_image::spec::{Descriptor, ImageConfig, Index, Manifest, media};
 use berth_image::{Digest, Reference};
 use berth_registry::{FetchedManifest, Registry};
 use futures_util::StreamExt;
-use rusqlite::params;
 
 use super::pull_layer::{self, Feed, LayerDone, LayerWork, Source, Work};
 use super::record::{self, LayerRow, NewImage};
@@ -181,11 +180,7 @@ impl Engine {
             if reference.tag().is_some() {
                 record::set_tag(c, reference, &image_id)?;
             }
-            c.execute(
-                "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
-                params![repo_digest, image_id.as_str()],
-            )?;
+            record::set_repo_digest(c, &repo_digest, &image_id)?;
             // By digest there is no tag to move: only new content is news.
             Ok(reference.tag().is_some() && before.as_deref() != Some(image_id.as_str()))
         })?;

@@ -63,13 +63,11 @@ impl Engine {
             vec![reference.clone().with_default_tag()]
         };
         let mut reports = Vec::new();
-        let config = self.registries_config()?;
-        let credentials =
-            berth_registry::DockerConfig::default_location().get(reference.domain())?;
         crate::registry_settings::block_on(async {
-            let registry = Registry::connect(reference.domain(), &config, credentials)
+            let registry = self
+                .connect_registry(reference.domain())
                 .await
-                .map_err(|e| Error::from(e).context(format!("push {reference}")))?;
+                .map_err(|e| e.context(format!("push {reference}")))?;
             progress.event(PushEvent::Preparing {
                 repository: reference.name(),
             });
@@ -190,14 +188,8 @@ impl Engine {
             .await?;
         // The registry now serves this image under NAME@DIGEST too.
         let repo_digest = format!("{}@{digest}", tag.name());
-        self.db.write(|c| {
-            c.execute(
-                "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
-                [repo_digest.as_str(), id.as_str()],
-            )?;
-            Ok(())
-        })?;
+        self.db
+            .write(|c| record::set_repo_digest(c, &repo_digest, &id))?;
         progress.event(PushEvent::Done {
             tag: tag_name,
             digest: digest.clone(),

@@ -104,6 +104,16 @@ pub fn set_tag(conn: &Connection, tag: &Reference, image: &Digest) -> Result<Opt
     Ok(previous.filter(|p| p != image))
 }
 
+/// Records that the registry serves `image` as `name` (`NAME@DIGEST`).
+pub fn set_repo_digest(conn: &Connection, name: &str, image: &Digest) -> Result<()> {
+    conn.execute(
+        "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+        params![name, image.as_str()],
+    )?;
+    Ok(())
+}
+
 pub fn get(conn: &Connection, id: &Digest) -> Result<Option<ImageRow>> {
     conn.query_row(
         &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1"),
