@@ -84,6 +84,13 @@ if [ -x /usr/bin/time ]; then
 else
     echo "peak RSS: install GNU time (apt-get install time) to measure it"
 fi
+# The layout that keeps the RSS low goes stale as code changes (ThinLTO renames
+# local functions by content): say how much of it the binary still matches.
+if command -v nm >/dev/null; then
+    found=$(nm --defined-only "$berth" | awk '{print $3}' | sort -u | comm -12 - <(sort -u scripts/berth-runc.order) | wc -l)
+    printf 'symbol order: %s of %s names found in the binary (below ~90%%: run scripts/order-runtime-symbols.sh)\n' \
+        "$found" "$(wc -l <scripts/berth-runc.order)"
+fi
 for hierarchy in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench; do
     [ -d "$hierarchy" ] && rmdir "$hierarchy" 2>/dev/null || true
 done

@@ -10,6 +10,7 @@
 mod bpf;
 mod error;
 mod hierarchy;
+mod placement;
 pub mod stats;
 mod v1;
 mod v2;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 pub use error::{Error, Result};
 pub use hierarchy::Hierarchy;
 use oci_spec::runtime::LinuxResources;
+pub use placement::Placement;
 pub use stats::Stats;
 
 /// A cgroup: `path` is absolute within the hierarchy (`/berth/<id>`).

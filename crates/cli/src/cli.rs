@@ -39,6 +39,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// List images
     Images(ImagesArgs),
@@ -132,6 +133,7 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(RunArgs),
@@ -188,6 +190,7 @@ pub enum ContainerCommand {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images
     #[command(visible_aliases = ["list"])]
@@ -216,6 +219,7 @@ pub enum ImageCommand {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Show berth disk usage
     Df(DfArgs),

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-/// Flags shared by `run` and `create`. `-h` is `--hostname`, as in Docker,
-/// so help is `--help` only.
+// Flags shared by `run` and `create`. `-h` is `--hostname`, as in Docker,
+// so help is `--help` only.
 #[derive(Args, Debug, Clone, Default)]
 #[command(disable_help_flag = true)]
 pub struct CreateFlags {

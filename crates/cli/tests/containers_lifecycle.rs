@@ -562,3 +562,42 @@ fn init_reaps_and_forwards_signals() {
         "143\n"
     );
 }
+
+/// The mount options of a container's root, as its monitor (which mounts
+/// it in a namespace of its own) sees them.
+fn root_mount_options(store: &Store, id: &str) -> String {
+    let needle = format!("__monitor\0{id}");
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains(&needle) {
+            continue;
+        }
+        let info = std::fs::read_to_string(entry.path().join("mountinfo")).unwrap_or_default();
+        let rootfs = store.root().join("containers").join(id).join("rootfs");
+        if let Some(line) = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(rootfs.to_str().unwrap_or_default()))
+        {
+            return line.to_string();
+        }
+    }
+    panic!("no monitor of {id} with its root mounted");
+}
+
+#[test]
+fn rm_containers_skip_syncing_their_layer() {
+    let Some(store) = prerequisites("rm_containers_skip_syncing_their_layer") else {
+        return;
+    };
+    // `--rm`: the writable layer is thrown away with the container, so the
+    // overlay is volatile (no sync of the upper file system on unmount).
+    let rm = store.ok(&["run", "-d", "--rm", "busybox", "sleep", "100"]);
+    let kept = store.ok(&["run", "-d", "busybox", "sleep", "100"]);
+    let (rm, kept) = (rm.trim(), kept.trim());
+    let rm_opts = root_mount_options(&store, rm);
+    assert!(rm_opts.contains("volatile"), "{rm_opts}");
+    let kept_opts = root_mount_options(&store, kept);
+    assert!(!kept_opts.contains("volatile"), "{kept_opts}");
+    store.ok(&["rm", "-f", rm, kept]);
+    store.assert_check_clean();
+}

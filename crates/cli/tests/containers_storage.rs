@@ -300,8 +300,20 @@ fn commit_options_and_determinism() {
         "src",
         "app:1",
     ]);
+    let snapshot_dirs = || {
+        std::fs::read_dir(store.root().join("snapshots"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let before = snapshot_dirs();
     let b = store.ok(&["commit", "src", "app:2"]);
     assert_ne!(a, b, "different configs (author, message, time)");
+    assert_eq!(
+        snapshot_dirs(),
+        before,
+        "the unchanged layer reuses its snapshot instead of unpacking a copy"
+    );
+    store.assert_check_clean();
     let layers = |r: &str| store.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", r]);
     assert_eq!(
         layers("app:1"),

@@ -161,6 +161,19 @@ fn exec_joins_the_container_and_reports_failures() {
         pids.contains(&exec_pid),
         "{pids:?} should contain {exec_pid}"
     );
+    // Every hierarchy, not only the one `ps` reads: the exec'd process
+    // places itself (v1 `tasks`, clone3 into v2), so check all of them.
+    let state: serde_json::Value =
+        serde_json::from_str(&rt.ok(&["state", "e1"])).expect("state json");
+    let init_pid = state["pid"].as_i64().unwrap_or(0);
+    let cgroups =
+        |pid: i64| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    assert!(!cgroups(init_pid).is_empty(), "init {init_pid} has cgroups");
+    assert_eq!(
+        cgroups(exec_pid),
+        cgroups(init_pid),
+        "the exec'd process is in all of the container's cgroups"
+    );
 
     let err = rt.fails(&["exec", "e1", "top-that-does-not-exist"]);
     assert!(

@@ -151,6 +151,8 @@ pub struct HashingReader<R> {
     hasher: Hasher,
     count: u64,
     limit: u64,
+    /// False for a reader that only counts (see `counting_only`).
+    hashing: bool,
 }
 
 /// The error kind a [`HashingReader`] returns past its limit; callers map it to
@@ -167,6 +169,16 @@ impl<R: Read> HashingReader<R> {
             hasher: Hasher::new(),
             count: 0,
             limit,
+            hashing: true,
+        }
+    }
+    /// Counts and enforces the limit without hashing: for a stream whose
+    /// digest the caller already knows. Its digests are meaningless, hence
+    /// crate-private.
+    pub(crate) fn counting_only(inner: R, limit: u64) -> Self {
+        HashingReader {
+            hashing: false,
+            ..Self::with_limit(inner, limit)
         }
     }
     pub fn count(&self) -> u64 {
@@ -194,7 +206,9 @@ impl<R: Read> Read for HashingReader<R> {
         if self.count > self.limit {
             return Err(io::Error::other(LIMIT_EXCEEDED_MARKER));
         }
-        self.hasher.update(&buf[..n]);
+        if self.hashing {
+            self.hasher.update(&buf[..n]);
+        }
         Ok(n)
     }
 }

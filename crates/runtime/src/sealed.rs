@@ -38,6 +38,17 @@ pub fn sealed_binary() -> std::io::Result<std::os::fd::OwnedFd> {
 /// (then the error says why); on success the process image is replaced.
 pub fn ensure_sealed() -> std::io::Result<()> {
     if std::env::var_os(SEALED_ENV).is_some() {
+        // Executed through /proc/self/fd/N, the kernel named us "N": take
+        // argv[0]'s name back so ps, top and pgrep show "berth".
+        if let Some(name) = std::env::args_os()
+            .next()
+            .as_deref()
+            .map(std::path::Path::new)
+            .and_then(|p| p.file_name())
+            .and_then(|n| CString::new(n.as_bytes()).ok())
+        {
+            let _ = rustix::thread::set_name(&name);
+        }
         return Ok(());
     }
     let tree = sealed_binary()?;

@@ -88,6 +88,12 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     filter
         .set_ctl_nnp(false)
         .map_err(|e| fail("configure no_new_privs", e))?;
+    // A binary tree of syscall numbers instead of a linear list (libseccomp
+    // 2.5+; same verdicts). With Docker's ~370 allowed calls the list made
+    // every syscall walk hundreds of comparisons, and made loading the
+    // filter cost 1.6 ms: the kernel runs the filter once per syscall
+    // number and architecture to build its allow cache.
+    let _ = filter.set_ctl_optimize(2);
     for a in profile.architectures().as_deref().unwrap_or(&[]) {
         if let Some(a) = arch(a) {
             match filter.add_arch(a) {
@@ -178,6 +184,8 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: &std::path::Path) -> Re
     let mut hasher = sha2::Sha256::new();
     hasher.update(std::env::consts::ARCH.as_bytes());
     hasher.update(version.as_bytes());
+    // The program's shape (see `compile`): a change here must miss old entries.
+    hasher.update(b"optimize=2");
     hasher.update(&text);
     let key: String = hasher
         .finalize()

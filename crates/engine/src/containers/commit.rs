@@ -3,17 +3,23 @@
 //!
 //! The upper directory is written as a deterministic tar (overlay whiteouts
 //! back in `.wh.` form, see `berth_image::diff`) on one thread while this
-//! one stores it as a blob and unpacks it as the new layer's snapshot, in a
-//! single pass. Everything is held by a lease until the image row commits,
-//! so a crash leaves nothing the next start does not collect.
+//! one stores it as a blob; then the blob becomes the new layer's snapshot,
+//! unless a snapshot with that content exists already. Everything is held by
+//! a lease until the image row commits, so a crash leaves nothing the next
+//! start does not collect.
+
+use std::io::Read;
 
 use berth_image::Digest;
+use berth_image::compression::Compression;
 use berth_image::spec::{History, ImageConfig, RunConfig};
 
 use super::record::State;
 use crate::Engine;
+use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::images::changes;
+use crate::images::layers::LayerSource;
 use crate::images::record::{self as images, LayerRow};
 
 #[derive(Clone, Debug, Default)]
@@ -67,19 +73,36 @@ impl Engine {
         };
         crate::failpoint::hit("commit:start");
         let lease = self.acquire_lease()?;
+        // The blob and then the snapshot: ~2x the layer's size written
+        // before the final sync; flushing as we go makes that sync short.
+        let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
         let upper = self.paths.container_dir(&row.id).join("diff");
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
-        let layer = std::thread::scope(|s| {
+        let blob = std::thread::scope(|s| {
             let producer = s.spawn(move || berth_image::diff::write_layer(&upper, writer));
-            let stored =
-                self.ingest_layer_stream(lease.lease, reader, &format!("commit {}", row.id));
+            let stored = self.store_blob(reader);
             let produced = producer
                 .join()
                 .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
             produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
             stored
         })?;
+        // The layer is an uncompressed tar, so its digest is its diff ID.
+        // Only now is the snapshot made: a container committed unchanged
+        // (or whose changes some image already has) reuses the existing
+        // one instead of unpacking and then discarding a copy.
+        let diff_id = blob.digest().clone();
+        let ready = self.ensure_layers(
+            lease.lease,
+            &[LayerSource {
+                diff_id: diff_id.clone(),
+                blob_digest: diff_id.clone(),
+                path: blob.path().to_path_buf(),
+                what: format!("commit {}", row.id),
+                diff_id_computed: true,
+            }],
+        )?;
         crate::failpoint::hit("commit:layer-stored");
 
         let parent_layers = self.db.read(|c| images::layers(c, &image_id))?;
@@ -90,7 +113,7 @@ impl Engine {
         config.created = Some(now.clone());
         config.author = options.author.clone();
         config.config = Some(run_config);
-        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        config.rootfs.diff_ids.push(diff_id.clone());
         config.history.push(History {
             created: Some(now),
             created_by: Some(args.join(" ")),
@@ -101,10 +124,10 @@ impl Engine {
         config.comment = options.message.clone();
         let mut layers: Vec<LayerRow> = parent_layers;
         layers.push(LayerRow {
-            diff_id: layer.diff_id.clone(),
-            blob_digest: layer.blob.digest().clone(),
-            blob_size: layer.blob.size(),
-            media_type: layer.media_type.to_string(),
+            diff_id: diff_id.clone(),
+            blob_digest: diff_id.clone(),
+            blob_size: blob.size(),
+            media_type: Compression::None.oci_layer_media_type().to_string(),
         });
         let parent_size = self
             .db
@@ -114,12 +137,22 @@ impl Engine {
             &lease,
             &config,
             layers,
-            vec![layer.blob],
-            parent_size + layer.size,
+            vec![blob],
+            parent_size + ready[0].size,
             tag.as_ref(),
         )?;
         lease.release()?;
         Ok(id)
+    }
+}
+
+impl Engine {
+    /// Stores a stream as an uncommitted blob (held by the caller's lease
+    /// once recorded).
+    fn store_blob(&self, mut reader: impl Read) -> Result<berth_image::content::Ingested> {
+        let mut ingest = self.paths.content.ingest(&self.owner)?;
+        std::io::copy(&mut reader, &mut ingest).ctx("write", ingest.path())?;
+        Ok(ingest.finish()?)
     }
 }
 

@@ -98,7 +98,11 @@ impl Engine {
             wait_pid_exit(row.pid, Duration::from_secs(u64::MAX / 4));
         }
         wait_monitor(row.owner, Duration::from_secs(10));
-        self.container(&row.id)
+        match self.container(&row.id) {
+            // `--rm`: its monitor removed it as it stopped, as asked.
+            Err(e) if e.kind == crate::error::ErrorKind::NotFound => Ok(row),
+            other => other,
+        }
     }
 
     fn mark_stop_requested(&self, id: &str) -> Result<()> {

@@ -54,6 +54,7 @@ impl Engine {
                 lowers,
                 upper: dir.join("diff"),
                 work: dir.join("work"),
+                volatile: false,
             }
             .mount(&target)?;
         }

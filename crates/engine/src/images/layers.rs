@@ -31,6 +31,9 @@ pub struct LayerSource {
     pub path: PathBuf,
     /// Names the layer in errors (`manifest.json: [0].Layers[1] "x/layer.tar"`).
     pub what: String,
+    /// The diff ID was computed from this very file by this process (commit
+    /// writes the tar and hashes it), so unpacking need not hash it again.
+    pub diff_id_computed: bool,
 }
 
 /// A layer that is now a ready snapshot held by the lease.
@@ -268,7 +271,12 @@ fn run_task(
         Task::Unpack { snapshot } => {
             let fs_dir = paths.snapshot_fs(*snapshot);
             std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
-            let stats = unpack::unpack_layer(file, &fs_dir, limits).map_err(layer_error)?;
+            let stats = if source.diff_id_computed {
+                unpack::unpack_layer_with_diff_id(file, &fs_dir, limits, &source.diff_id)
+            } else {
+                unpack::unpack_layer(file, &fs_dir, limits)
+            }
+            .map_err(layer_error)?;
             check_diff_id(source, &stats.diff_id)?;
             Ok((stats.compression, stats.size))
         }

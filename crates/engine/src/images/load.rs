@@ -79,6 +79,8 @@ impl Engine {
                     blob_digest: layer.digest.clone(),
                     path: file.ingested.path().to_path_buf(),
                     what: format!("load: image {} layer {j} ({:?})", i, layer.name),
+                    // The archive's claim is checked by hashing the tar.
+                    diff_id_computed: false,
                 });
             }
         }

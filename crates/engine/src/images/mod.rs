@@ -6,7 +6,7 @@ pub mod changes;
 mod history;
 pub(crate) mod import;
 mod inspect;
-mod layers;
+pub(crate) mod layers;
 mod list;
 mod load;
 mod prune;

@@ -60,9 +60,32 @@ pub struct UnpackStats {
 
 /// Unpacks a layer stream into `dest`, which must exist and be empty.
 pub fn unpack_layer(reader: impl Read, dest: &Path, limits: Limits) -> Result<UnpackStats> {
+    unpack(reader, dest, limits, None)
+}
+
+/// As [`unpack_layer`] for a layer whose diff ID the caller computed itself
+/// while writing it (`commit`): the bytes are not hashed a second time.
+pub fn unpack_layer_with_diff_id(
+    reader: impl Read,
+    dest: &Path,
+    limits: Limits,
+    diff_id: &Digest,
+) -> Result<UnpackStats> {
+    unpack(reader, dest, limits, Some(diff_id))
+}
+
+fn unpack(
+    reader: impl Read,
+    dest: &Path,
+    limits: Limits,
+    known_diff_id: Option<&Digest>,
+) -> Result<UnpackStats> {
     let (compression, decompressed) = compression::decompress(reader)
         .map_err(|e| Error::Invalid(format!("cannot read layer: {e}")))?;
-    let hashing = HashingReader::with_limit(decompressed, limits.max_bytes);
+    let hashing = match known_diff_id {
+        Some(_) => HashingReader::counting_only(decompressed, limits.max_bytes),
+        None => HashingReader::with_limit(decompressed, limits.max_bytes),
+    };
     let mut archive = tar::Archive::new(BufReader::with_capacity(256 * 1024, hashing));
     let root = confined::Root::open(dest).map_err(|source| Error::Io {
         op: "open layer directory",
@@ -84,7 +107,7 @@ pub fn unpack_layer(reader: impl Read, dest: &Path, limits: Limits) -> Result<Un
         .drain_and_finish()
         .map_err(|e| read_error(&e, Some("after the end of the archive".into()), limits))?;
     Ok(UnpackStats {
-        diff_id,
+        diff_id: known_diff_id.cloned().unwrap_or(diff_id),
         compression,
         tar_bytes,
         entries: writer.entries,

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{Cgroup, Hierarchy};
+use berth_cgroups::{Cgroup, Hierarchy, Placement};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use rustix::fs::{FileType, Mode, OFlags};
 
@@ -129,12 +129,14 @@ impl Runtime {
             .map_err(|e| Error::system(format!("join the pid namespace: {e}")))?;
         }
 
-        let pid = match sys::clone(ns.clone_flags)
-            .map_err(|e| Error::system(format!("clone the container init: {e}")))?
-        {
+        let placement = cgroup.placement()?;
+        let (forked, placed) = clone_into(&placement, ns.clone_flags)
+            .map_err(|e| Error::system(format!("clone the container init: {e}")))?;
+        let pid = match forked {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::container_init(InitConfig {
+                    cgroup: placed.then_some(&placement),
                     preserve_fds: opts.preserve_fds,
                     spec: &spec,
                     bundle: &bundle,
@@ -186,7 +188,16 @@ impl Runtime {
         parent_end.send(&Msg::Go {
             state: hook_state.to_string(),
         })?;
-        cgroup.add_pid(pid)?;
+        let hooks_first = spec
+            .hooks()
+            .as_ref()
+            .is_some_and(|h| h.prestart().is_some() || h.create_runtime().is_some());
+        if !placed || hooks_first {
+            // The slow, synchronous way: without clone3, or when the hooks
+            // below must find the init in its cgroup (the init's own
+            // placement runs concurrently with this process).
+            cgroup.add_pid(pid)?;
+        }
         if let Some(adj) = process.oom_score_adj() {
             let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
             std::fs::write(&path, adj.to_string()).ctx("write", &path)?;
@@ -208,6 +219,30 @@ impl Runtime {
         }
         guard.armed = false;
         Ok(state)
+    }
+}
+
+/// Clones the init into its cgroup (see berth-cgroups' placement): returns
+/// whether the child can place itself (`CLONE_INTO_CGROUP` worked, or there
+/// is no v2 tree), or else the parent must call `add_pid`.
+pub(super) fn clone_into(
+    placement: &Placement,
+    flags: i32,
+) -> std::io::Result<(sys::Forked, bool)> {
+    let Some(dir) = placement.clone_into() else {
+        return Ok((sys::clone(flags)?, true));
+    };
+    match sys::clone_into_cgroup(flags, dir) {
+        Ok(forked) => Ok((forked, true)),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+            ) =>
+        {
+            Ok((sys::clone(flags)?, false))
+        }
+        Err(e) => Err(e),
     }
 }
 

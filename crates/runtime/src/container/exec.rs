@@ -95,9 +95,10 @@ impl Runtime {
         let cgroup = cgroup_of(&state)?;
         let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
-        let pid = match sys::clone(0)
-            .map_err(|e| Error::system(format!("clone the exec process: {e}")))?
-        {
+        let placement = cgroup.placement()?;
+        let (forked, placed) = super::create::clone_into(&placement, 0)
+            .map_err(|e| Error::system(format!("clone the exec process: {e}")))?;
+        let pid = match forked {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::exec_process(ExecConfig {
@@ -108,6 +109,7 @@ impl Runtime {
                     console,
                     join,
                     seccomp_program: seccomp_program.as_deref(),
+                    cgroup: placed.then_some(&placement),
                 })
             }
             sys::Forked::Parent(pid) => pid,
@@ -120,7 +122,9 @@ impl Runtime {
             }
             e
         };
-        cgroup.add_pid(pid).map_err(|e| fail(e.into()))?;
+        if !placed {
+            cgroup.add_pid(pid).map_err(|e| fail(e.into()))?;
+        }
         parent_end
             .send(&Msg::Go {
                 state: String::new(),

@@ -83,6 +83,10 @@ pub struct InitConfig<'a> {
     pub no_pivot: bool,
     /// v1: (subsystem dir name, host cgroup dir) for a `cgroup` mount.
     pub cgroup_binds: Vec<(String, PathBuf)>,
+    /// Set when the init places itself in its cgroup (it was cloned into
+    /// the v2 one, it joins the v1 ones first thing); unset when the
+    /// runtime does it and says so with Continue.
+    pub cgroup: Option<&'a berth_cgroups::Placement>,
 }
 
 /// The container's init. Never returns.
@@ -105,6 +109,12 @@ fn process_of(spec: &Spec) -> Result<&Process, Failure> {
 fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     let spec = cfg.spec;
     let process = process_of(spec)?;
+    if let Some(placement) = cfg.cgroup {
+        // First, before anything could start a second thread or process.
+        placement
+            .join_v1_self()
+            .map_err(|e| Failure::new("join the container's cgroup", e))?;
+    }
     // Until we report ready, die with the runtime rather than linger.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
     let state = match cfg.channel.recv().map_err(Failure::from)? {
@@ -131,30 +141,26 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         )),
     };
     // A new cgroup namespace is rooted at the cgroup we are in when we
-    // unshare it, so it waits until the parent has placed us; otherwise the
-    // rootfs is prepared while the parent does that.
-    let _root = if cfg.new_cgroupns {
+    // unshare it, so unless we placed ourselves it waits until the parent
+    // has; otherwise the rootfs is prepared while the parent does that.
+    let placed_by_parent = cfg.new_cgroupns && cfg.cgroup.is_none();
+    if placed_by_parent {
         wait_continue()?;
+    }
+    if cfg.new_cgroupns {
         sys::unshare_cgroup_namespace()
             .map_err(|e| Failure::new("unshare the cgroup namespace", e))?;
-        rootfs::prepare(
-            spec,
-            cfg.rootfs,
-            cfg.bundle,
-            &cfg.cgroup_binds,
-            cfg.new_userns,
-        )?
-    } else {
-        let root = rootfs::prepare(
-            spec,
-            cfg.rootfs,
-            cfg.bundle,
-            &cfg.cgroup_binds,
-            cfg.new_userns,
-        )?;
+    }
+    let _root = rootfs::prepare(
+        spec,
+        cfg.rootfs,
+        cfg.bundle,
+        &cfg.cgroup_binds,
+        cfg.new_userns,
+    )?;
+    if !placed_by_parent {
         wait_continue()?;
-        root
-    };
+    }
     if let Some(h) = spec
         .hooks()
         .as_ref()
@@ -371,6 +377,8 @@ pub struct ExecConfig<'a> {
     pub console: Option<OwnedFd>,
     pub join: Vec<Join>,
     pub seccomp_program: Option<&'a [u8]>,
+    /// As for the init: set when the process places itself in the cgroup.
+    pub cgroup: Option<&'a berth_cgroups::Placement>,
 }
 
 /// A process joining a running container. Never returns: execs, or reports
@@ -387,6 +395,11 @@ pub fn exec_process(cfg: ExecConfig) -> ! {
 }
 
 fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
+    if let Some(placement) = cfg.cgroup {
+        placement
+            .join_v1_self()
+            .map_err(|e| Failure::new("join the container's cgroup", e))?;
+    }
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
     match cfg.channel.recv().map_err(Failure::from)? {
         Some(Msg::Go { .. }) => {}

@@ -51,6 +51,8 @@ pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepar
         lowers,
         upper: container_dir.join("diff"),
         work: container_dir.join("work"),
+        // `--rm`: the layer dies with the container, so no need to sync it.
+        volatile: row.config.host.auto_remove,
     }
     .mount(&rootfs)?;
     let prepared = Prepared {
@@ -218,5 +220,9 @@ pub fn create(
 /// Unmounts the root in the monitor's namespace (it dies with the monitor
 /// anyway; `--rm` removes the directory, which must not go through the mount).
 pub fn unmount(rootfs: &Path) {
-    let _ = rustix::mount::unmount(rootfs, rustix::mount::UnmountFlags::DETACH);
+    if rustix::mount::unmount(rootfs, rustix::mount::UnmountFlags::DETACH).is_ok()
+        && let Some(container_dir) = rootfs.parent()
+    {
+        berth_runtime::overlay::clear_volatile_marker(&container_dir.join("work"));
+    }
 }
