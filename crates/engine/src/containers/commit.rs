@@ -8,15 +8,12 @@
 //! a lease until the image row commits, so a crash leaves nothing the next
 //! start does not collect.
 
-use std::io::Read;
-
 use berth_image::Digest;
 use berth_image::compression::Compression;
 use berth_image::spec::{History, ImageConfig, RunConfig};
 
 use super::record::State;
 use crate::Engine;
-use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::images::changes;
 use crate::images::layers::LayerSource;
@@ -143,16 +140,6 @@ impl Engine {
         )?;
         lease.release()?;
         Ok(id)
-    }
-}
-
-impl Engine {
-    /// Stores a stream as an uncommitted blob (held by the caller's lease
-    /// once recorded).
-    fn store_blob(&self, mut reader: impl Read) -> Result<berth_image::content::Ingested> {
-        let mut ingest = self.paths.content.ingest(&self.owner)?;
-        std::io::copy(&mut reader, &mut ingest).ctx("write", ingest.path())?;
-        Ok(ingest.finish()?)
     }
 }
 

@@ -235,8 +235,17 @@ impl Engine {
 
     /// A small document as an uncommitted blob.
     pub(crate) fn small_blob(&self, bytes: &[u8]) -> Result<berth_image::content::Ingested> {
+        self.store_blob(bytes)
+    }
+
+    /// A stream as an uncommitted blob (held by the caller's lease once
+    /// recorded).
+    pub(crate) fn store_blob(
+        &self,
+        mut reader: impl Read,
+    ) -> Result<berth_image::content::Ingested> {
         let mut ingest = self.paths.content.ingest(&self.owner)?;
-        ingest.write_all(bytes).ctx("write", ingest.path())?;
+        io::copy(&mut reader, &mut ingest).ctx("write", ingest.path())?;
         Ok(ingest.finish()?)
     }
 }
