@@ -44,18 +44,24 @@ fn three_layer_image(tag: &str) -> TestImage {
     )
 }
 
+/// A fresh store holding [`three_layer_image`] as `local`, also tagged `remote`.
+fn store_with_three_layers(local: &str, remote: &str) -> Store {
+    let store = Store::new();
+    assert_success(
+        &store.load_bytes(&docker_archive(&[three_layer_image(local)])),
+        &["load"],
+    );
+    store.ok(&["tag", local, remote]);
+    store
+}
+
 #[test]
 fn push_then_pull_gzip_zstd_and_plain_layers_into_a_fresh_store() {
     let Some(reg) = registry("push_then_pull_gzip_zstd_and_plain_layers_into_a_fresh_store") else {
         return;
     };
-    let a = Store::new();
-    assert_success(
-        &a.load_bytes(&docker_archive(&[three_layer_image("multi:1")])),
-        &["load"],
-    );
     let name = format!("{}/team/multi:1", reg.host());
-    a.ok(&["tag", "multi:1", &name]);
+    let a = store_with_three_layers("multi:1", &name);
     let pushed = a.ok(&["push", &name]);
     assert!(pushed.contains("Pushed"), "{pushed}");
     assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
@@ -262,13 +268,8 @@ fn skopeo_reads_what_berth_pushed() {
     if !skopeo(test) {
         return;
     }
-    let a = Store::new();
-    assert_success(
-        &a.load_bytes(&docker_archive(&[three_layer_image("s:1")])),
-        &["load"],
-    );
     let name = format!("{}/s:1", reg.host());
-    a.ok(&["tag", "s:1", &name]);
+    let a = store_with_three_layers("s:1", &name);
     a.ok(&["push", &name]);
     let (_, digests) = identity(&a, &name);
     let out = Command::new("skopeo")
@@ -356,13 +357,8 @@ fn a_terminal_gets_progress_bars_per_layer() {
     let Some(reg) = registry("a_terminal_gets_progress_bars_per_layer") else {
         return;
     };
-    let a = Store::new();
-    assert_success(
-        &a.load_bytes(&docker_archive(&[three_layer_image("tty:1")])),
-        &["load"],
-    );
     let name = format!("{}/tty/img:1", reg.host());
-    a.ok(&["tag", "tty:1", &name]);
+    let a = store_with_three_layers("tty:1", &name);
     a.ok(&["push", "-q", &name]);
     let b = Store::new();
     let mut pty = Pty::spawn(b.command(&["pull", &name]));

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{Cgroup, Hierarchy, Placement};
+use berth_cgroups::{Cgroup, Hierarchy};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use rustix::fs::{FileType, Mode, OFlags};
 
@@ -130,7 +130,7 @@ impl Runtime {
         }
 
         let placement = cgroup.placement()?;
-        let (forked, placed) = clone_into(&placement, ns.clone_flags)
+        let (forked, placed) = super::clone_into(&placement, ns.clone_flags)
             .map_err(|e| Error::system(format!("clone the container init: {e}")))?;
         let pid = match forked {
             sys::Forked::Child => {
@@ -219,30 +219,6 @@ impl Runtime {
         }
         guard.armed = false;
         Ok(state)
-    }
-}
-
-/// Clones the init into its cgroup (see berth-cgroups' placement): returns
-/// whether the child can place itself (`CLONE_INTO_CGROUP` worked, or there
-/// is no v2 tree), or else the parent must call `add_pid`.
-pub(super) fn clone_into(
-    placement: &Placement,
-    flags: i32,
-) -> std::io::Result<(sys::Forked, bool)> {
-    let Some(dir) = placement.clone_into() else {
-        return Ok((sys::clone(flags)?, true));
-    };
-    match sys::clone_into_cgroup(flags, dir) {
-        Ok(forked) => Ok((forked, true)),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
-            ) =>
-        {
-            Ok((sys::clone(flags)?, false))
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -96,7 +96,7 @@ impl Runtime {
         let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
         let placement = cgroup.placement()?;
-        let (forked, placed) = super::create::clone_into(&placement, 0)
+        let (forked, placed) = super::clone_into(&placement, 0)
             .map_err(|e| Error::system(format!("clone the exec process: {e}")))?;
         let pid = match forked {
             sys::Forked::Child => {

@@ -10,7 +10,7 @@ mod start;
 
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{Cgroup, Hierarchy};
+use berth_cgroups::{Cgroup, Hierarchy, Placement};
 use oci_spec::runtime::Spec;
 
 pub use create::CreateOptions;
@@ -19,6 +19,7 @@ pub use kill::parse_signal;
 
 use crate::error::{Error, Result};
 use crate::state::State;
+use crate::sys;
 
 /// A runtime with its state directory (`--root`).
 #[derive(Clone, Debug)]
@@ -113,4 +114,29 @@ pub fn rootfs_of(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     };
     full.canonicalize()
         .map_err(|e| Error::invalid(format!("rootfs {}: {e}", full.display())))
+}
+
+/// Clones the init or an exec'd process into its cgroup (see berth-cgroups'
+/// placement): returns whether the child can place itself
+/// (`CLONE_INTO_CGROUP` worked, or there is no v2 tree), or else the parent
+/// must call `add_pid`.
+pub(super) fn clone_into(
+    placement: &Placement,
+    flags: i32,
+) -> std::io::Result<(sys::Forked, bool)> {
+    let Some(dir) = placement.clone_into() else {
+        return Ok((sys::clone(flags)?, true));
+    };
+    match sys::clone_into_cgroup(flags, dir) {
+        Ok(forked) => Ok((forked, true)),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+            ) =>
+        {
+            Ok((sys::clone(flags)?, false))
+        }
+        Err(e) => Err(e),
+    }
 }
