@@ -307,6 +307,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     /// CONTAINER COMMAND [ARG...] (options stop at the container).
     #[arg(
         trailing_var_arg = true,

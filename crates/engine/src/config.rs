@@ -1,7 +1,11 @@
 //! Engine configuration: `berth.toml` in the data root (or /etc/berth), with
 //! environment overrides for the settings tests and scripts change most.
+//!
+//! Read once when the engine opens: nothing deeper in the engine looks at
+//! the environment, so a long-lived process (the API daemon) behaves the
+//! same for every request whatever its own environment does later.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use berth_image::unpack::Limits;
 use serde::Deserialize;
@@ -19,6 +23,16 @@ pub struct EngineConfig {
     /// json-file log rotation: bytes per file and files kept.
     pub log_max_size: u64,
     pub log_max_files: u32,
+    /// The static binary `--init` mounts as pid 1 (`BERTH_INIT_BINARY`;
+    /// default: berth's own).
+    pub init_binary: Option<PathBuf>,
+    /// `registries.toml` (`BERTH_REGISTRIES_CONFIG`; default: the data
+    /// root's, else `/etc/berth/registries.toml`).
+    pub registries_file: Option<PathBuf>,
+    /// Docker's client configuration with registry credentials
+    /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), for
+    /// callers that give no credentials of their own.
+    pub docker_config: PathBuf,
 }
 
 #[derive(Deserialize, Default)]
@@ -77,6 +91,11 @@ impl EngineConfig {
             // Rotation on by default (Docker's json-file grows without bound).
             log_max_size: 20 << 20,
             log_max_files: 5,
+            init_binary: std::env::var_os("BERTH_INIT_BINARY").map(PathBuf::from),
+            registries_file: std::env::var_os("BERTH_REGISTRIES_CONFIG").map(PathBuf::from),
+            docker_config: berth_registry::DockerConfig::default_location()
+                .path()
+                .to_path_buf(),
         };
         if let Some(v) = env_number("BERTH_LOG_MAX_SIZE")? {
             config.log_max_size = v.max(1024);

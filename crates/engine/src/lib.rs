@@ -1,9 +1,14 @@
-//! berth-engine: the model behind every front door. Images today (containers,
-//! volumes and networks as their issues land), their metadata in SQLite, and
-//! the [`Engine`] facade the CLI (and later the API daemon) calls.
+//! berth-engine: the model behind every front door. Images, containers and
+//! volumes, their metadata in SQLite, and the [`Engine`] facade the CLI
+//! (and later the API daemon) calls.
 //!
-//! Synchronous by design: the CLI is one short-lived process per command; the
-//! few parallel parts (unpacking layers) use scoped threads.
+//! An [`Engine`] is `Send + Sync`: many threads of one long-lived process
+//! call it at once (each call borrows a database connection from a small
+//! pool), and no call changes the calling process — nothing forks it, moves
+//! it into a namespace or replaces its stdio. Containers are created and
+//! entered only by their monitor (see [`monitor`]), a separate
+//! single-threaded process. Calls are synchronous; pull and push also come
+//! as async functions for callers that run a tokio runtime.
 
 #![forbid(unsafe_code)]
 // serde_json::json! of a whole `inspect` document nests deeply.
@@ -14,6 +19,7 @@ pub mod containers;
 pub mod error;
 pub mod failpoint;
 pub mod images;
+pub mod monitor;
 pub mod progress;
 pub mod registry_settings;
 pub mod store;
@@ -30,7 +36,7 @@ pub use registry_settings::normalize_server;
 use store::{Db, Paths};
 
 /// Where an engine keeps its state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct EngineOptions {
     /// Persistent data (`/var/lib/berth`).
     pub root: PathBuf,
@@ -62,6 +68,8 @@ impl Engine {
             )
         })?;
         let paths = Paths::create(root)?;
+        // Monitor sockets and runtime state: root's alone (Docker's 0700).
+        store::perms::create_private_dir(&options.run_root)?;
         let db = Db::open(&root.join("berth.db"))?;
         let config = EngineConfig::load(root)?;
         let engine = Engine {
@@ -71,8 +79,17 @@ impl Engine {
             config,
             owner: ProcessToken::current(),
         };
-        store::sweep::sweep(&engine.db, &engine.paths)?;
+        if first_open_in_process(root) {
+            store::sweep::sweep(&engine.db, &engine.paths)?;
+        }
         Ok(engine)
+    }
+
+    /// Cleans what crashed processes left behind (see `store::sweep`).
+    /// [`Engine::open`] does it once per process and data root; a
+    /// long-lived process calls this now and then.
+    pub fn sweep(&self) -> Result<store::sweep::SweepReport> {
+        store::sweep::sweep(&self.db, &self.paths)
     }
 
     pub fn root(&self) -> &Path {
@@ -86,7 +103,35 @@ impl Engine {
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
+
+    /// What this engine was opened with (to open another in a new thread
+    /// or process).
+    pub fn options(&self) -> EngineOptions {
+        EngineOptions {
+            root: self.paths.root.clone(),
+            run_root: self.run_root.clone(),
+        }
+    }
 }
+
+/// True the first time a process opens the store at `root`.
+fn first_open_in_process(root: &Path) -> bool {
+    static OPENED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut opened) = OPENED.lock() else {
+        return true;
+    };
+    if opened.iter().any(|p| p == root) {
+        return false;
+    }
+    opened.push(root.to_path_buf());
+    true
+}
+
+// Every front door shares one engine across threads.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Engine>();
+};
 
 /// Unix time in nanoseconds (for ordering and timestamps in the database).
 pub fn now_nanos() -> i64 {

@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 
 impl Engine {
     pub fn registries_config(&self) -> Result<RegistriesConfig> {
-        let path = std::env::var_os("BERTH_REGISTRIES_CONFIG")
-            .map(PathBuf::from)
+        let path = self
+            .config
+            .registries_file
+            .clone()
             .or_else(|| {
                 let local = self.paths.root.join("registries.toml");
                 local.is_file().then_some(local)
@@ -35,14 +37,19 @@ impl Engine {
             let registry = Registry::connect(&host, &config, Some(credentials.clone())).await?;
             Ok(registry.check_login().await?)
         })?;
-        DockerConfig::default_location().store(&host, &credentials)?;
+        self.docker_config().store(&host, &credentials)?;
         Ok(host)
+    }
+
+    /// The credentials file used when a caller gives none.
+    pub(crate) fn docker_config(&self) -> DockerConfig {
+        DockerConfig::at(self.config.docker_config.clone())
     }
 
     /// Forgets the credentials for `server`; the host and whether any existed.
     pub fn logout(&self, server: &str) -> Result<(String, bool)> {
         let host = normalize_server(server)?;
-        let removed = DockerConfig::default_location().erase(&host)?;
+        let removed = self.docker_config().erase(&host)?;
         Ok((host, removed))
     }
 }

@@ -15,11 +15,39 @@ pub enum ErrorKind {
     System,
 }
 
+/// The step of a container process's set-up that failed, as the process
+/// reports it (with the errno) across the sync socket: callers decide on
+/// types, never on message text (Docker's exit codes 126 and 127 come from
+/// `FindProgram` and `Exec`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InitStep {
+    /// Finding the program: the path given, or a `$PATH` lookup.
+    FindProgram,
+    /// `execve` of the program found.
+    Exec,
+    /// The working directory (`process.cwd`).
+    Cwd,
+    /// The user and its groups.
+    User,
+    /// Anything else (mounts, namespaces, limits, hooks, ...).
+    #[default]
+    Setup,
+}
+
+/// What a container process reported when its set-up failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitFailure {
+    pub step: InitStep,
+    pub errno: Option<i32>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Set when the failure happened inside the container's process.
+    pub init: Option<InitFailure>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -29,6 +57,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            init: None,
         }
     }
     pub fn invalid(m: impl Into<String>) -> Error {
@@ -55,6 +84,7 @@ impl Error {
         Error {
             kind: self.kind,
             message: format!("{what}: {}", self.message),
+            init: self.init,
         }
     }
 }

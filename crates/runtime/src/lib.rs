@@ -24,9 +24,9 @@ mod sync;
 mod sys;
 
 pub use berth_cgroups::Stats as ContainerStats;
-pub use container::{CreateOptions, ExecOptions, Runtime, parse_signal};
+pub use container::{CreateOptions, ExecOptions, ProcessIo, Runtime, parse_signal};
 pub use default_spec::default_spec;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, InitFailure, InitStep, Result};
 pub use init::caps::{names as capability_names, number as capability_number};
 pub use state::{State, Status};
 

@@ -7,7 +7,7 @@
 //! so there is no limit from the one-page mount option string; older kernels
 //! get the classic `lowerdir=a:b:c` string.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::mount::{
@@ -62,10 +62,50 @@ impl Overlay {
         }
     }
 
-    fn mount_with_fsconfig(&self, target: &Path) -> rustix::io::Result<()> {
+    /// Mounts the overlay nowhere: the returned fd is the root of a mount
+    /// that no path names and that is gone when the fd is closed. Changes
+    /// nothing about the calling process (no namespace, no mount table), so
+    /// any thread may call it.
+    pub fn mount_detached(&self) -> Result<OwnedFd> {
+        let with_list = self.detached(true);
+        match with_list {
+            // EINVAL from `lowerdir+`: a kernel older than 6.8.
+            Err(e) if e == rustix::io::Errno::INVAL => self.detached(false),
+            other => other,
+        }
+        .map_err(|e| {
+            Error::system(format!(
+                "mount overlay of {} layers (upper {}): {e}",
+                self.lowers.len(),
+                self.upper.display()
+            ))
+        })
+    }
+
+    fn detached(&self, one_by_one: bool) -> rustix::io::Result<OwnedFd> {
+        let fs = self.configure(one_by_one)?;
+        rustix::mount::fsmount(
+            fs.as_fd(),
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::empty(),
+        )
+    }
+
+    /// A configured overlay superblock: layers as `lowerdir+` one by one,
+    /// or (older kernels) as one `lowerdir=a:b:c` string.
+    fn configure(&self, one_by_one: bool) -> rustix::io::Result<OwnedFd> {
         let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-        for lower in &self.lowers {
-            rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", lower)?;
+        if one_by_one {
+            for lower in &self.lowers {
+                rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir+", lower)?;
+            }
+        } else {
+            let joined: Vec<String> = self
+                .lowers
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir", joined.join(":"))?;
         }
         rustix::mount::fsconfig_set_string(fs.as_fd(), "upperdir", &self.upper)?;
         rustix::mount::fsconfig_set_string(fs.as_fd(), "workdir", &self.work)?;
@@ -79,11 +119,11 @@ impl Overlay {
             let _ = rustix::mount::fsconfig_set_flag(fs.as_fd(), "volatile");
         }
         rustix::mount::fsconfig_create(fs.as_fd())?;
-        let mnt = rustix::mount::fsmount(
-            fs.as_fd(),
-            FsMountFlags::FSMOUNT_CLOEXEC,
-            MountAttrFlags::empty(),
-        )?;
+        Ok(fs)
+    }
+
+    fn mount_with_fsconfig(&self, target: &Path) -> rustix::io::Result<()> {
+        let mnt = self.detached(true)?;
         rustix::mount::move_mount(
             mnt.as_fd(),
             "",

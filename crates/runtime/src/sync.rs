@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InitFailure, InitStep, Result};
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Msg {
@@ -22,8 +22,28 @@ pub enum Msg {
     Ready,
     /// Child -> parent: the pid of a process it started (exec).
     Pid(i32),
-    /// Child -> parent: a step failed.
-    Failed { step: String, message: String },
+    /// Child -> parent: a step failed (`step` names it for people, `kind`
+    /// and `errno` for programs).
+    Failed {
+        step: String,
+        message: String,
+        kind: InitStep,
+        errno: Option<i32>,
+    },
+}
+
+impl Msg {
+    /// A failure report as the runtime's error.
+    pub fn failure_error(
+        step: String,
+        message: String,
+        kind: InitStep,
+        errno: Option<i32>,
+    ) -> Error {
+        let mut e = Error::system(format!("{step}: {message}"));
+        e.init = Some(InitFailure { step: kind, errno });
+        e
+    }
 }
 
 pub struct Channel {
@@ -73,7 +93,12 @@ impl Channel {
     pub fn expect(&self, want: Msg) -> Result<()> {
         match self.recv()? {
             Some(m) if m == want => Ok(()),
-            Some(Msg::Failed { step, message }) => Err(Error::system(format!("{step}: {message}"))),
+            Some(Msg::Failed {
+                step,
+                message,
+                kind,
+                errno,
+            }) => Err(Msg::failure_error(step, message, kind, errno)),
             Some(other) => Err(Error::system(format!(
                 "unexpected sync message {other:?} (wanted {want:?})"
             ))),

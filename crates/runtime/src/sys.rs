@@ -236,6 +236,44 @@ pub fn unblock_all_signals() {
     }
 }
 
+/// Every signal back to its default action, and none blocked: what a
+/// program expects to start with (a process about to execve).
+pub fn reset_signals() {
+    /// The kernel's `struct sigaction` (not the C library's, which differs
+    /// in layout and refuses the real-time signals it reserves for itself).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installs the default action from a valid struct of the
+        // kernel's layout and size (8-byte mask); no handler code runs,
+        // and the old action is not asked for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    unblock_all_signals();
+}
+
 /// Waits for the next blocked signal; its number.
 pub fn next_signal() -> io::Result<i32> {
     // SAFETY: as above; `info` is written by the kernel.

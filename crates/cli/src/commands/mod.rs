@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         // Re-executes from a sealed copy of the binary (the container's
         // init is cloned from the monitor); returns only if that failed.
         berth_runtime::sealed::ensure_sealed()?;
-        let code = berth_engine::containers::monitor::run(&options, &a.id, a.wait_attach);
+        let code = berth_engine::monitor::run(&options, &a.id, a.wait_attach);
         return Ok(code as u8);
     }
     let engine = Engine::open(&options).map_err(|e| match &cli.command {

@@ -30,6 +30,7 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<u8> {
     let options = PullOptions {
         platform,
         all_tags: args.all_tags,
+        credentials: None,
     };
     let reports = if args.quiet {
         engine.pull(&reference, &options, &Silent)?
@@ -63,6 +64,7 @@ pub fn pull_for_run(
     let options = PullOptions {
         platform,
         all_tags: false,
+        credentials: None,
     };
     if quiet {
         engine.pull(&reference, &options, &Silent)?;
@@ -81,12 +83,16 @@ pub fn push(engine: &Engine, args: PushArgs) -> Result<u8> {
     if !args.all_tags && reference.tag().is_none() && !args.quiet {
         crate::output::print("Using default tag: latest\n")?;
     }
+    let options = berth_engine::images::PushOptions {
+        all_tags: args.all_tags,
+        credentials: None,
+    };
     let reports = if args.quiet {
-        engine.push(&reference, args.all_tags, &Silent)?
+        engine.push(&reference, &options, &Silent)?
     } else {
         engine.push(
             &reference,
-            args.all_tags,
+            &options,
             &PushLines {
                 stream: Stream::Stdout,
             },

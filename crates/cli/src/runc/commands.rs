@@ -101,6 +101,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
+        ..CreateOptions::default()
     })
 }
 
@@ -143,6 +144,8 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
         process,
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
+        console: None,
+        stdio: berth_runtime::ProcessIo::Inherit,
         detach: a.detach,
         preserve_fds: a.preserve_fds,
     };

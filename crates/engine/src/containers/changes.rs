@@ -77,7 +77,7 @@ impl Engine {
     pub fn container_changes(&self, row: &ContainerRow) -> Result<Vec<(ChangeKind, String)>> {
         let upper = self.paths.container_dir(&row.id).join("diff");
         // The init layer's mount points are berth's, not the container's.
-        let lowers: Vec<PathBuf> = super::monitor::layer_dirs(self, row)?
+        let lowers: Vec<PathBuf> = crate::monitor::layer_dirs(self, row)?
             .into_iter()
             .skip(1)
             .collect();

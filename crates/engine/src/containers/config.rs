@@ -35,6 +35,9 @@ pub struct ContainerConfig {
     /// Mount points the image declares (`VOLUME`).
     pub image_volumes: Vec<String>,
     pub host: HostConfig,
+    /// With `--init`: the static binary mounted as pid 1, found at create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_binary: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -6,8 +6,6 @@
 //! between leaves a `creating` row with a dead owner, which the next command
 //! removes with its directory (`reconcile.rs`).
 
-use std::path::PathBuf;
-
 use berth_image::spec::{ImageConfig, RunConfig};
 
 use super::config::{ContainerConfig, MountKind};
@@ -44,7 +42,11 @@ impl Engine {
             Error::internal(format!("image {}: stored config: {e}", image_id.short()))
         })?;
         let id = names::new_id()?;
-        let config = merge_image_config(request, image.config.clone().unwrap_or_default(), &id)?;
+        let mut config =
+            merge_image_config(request, image.config.clone().unwrap_or_default(), &id)?;
+        if config.host.init {
+            config.init_binary = Some(init_binary(&self.config)?);
+        }
         // Checked now so that `create` fails, not the later `start`.
         spec::command_line(&config)?;
         super::security::capabilities(
@@ -117,6 +119,7 @@ impl Engine {
     /// The container's directory; returns the volumes it uses (name, anonymous).
     fn prepare_container_dir(&self, row: &ContainerRow) -> Result<Vec<(String, bool)>> {
         let dir = self.paths.container_dir(&row.id);
+        crate::store::perms::create_dir(&dir, crate::store::perms::ROOT_DIR)?;
         for sub in ["diff", "work", "rootfs"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).ctx("create", &path)?;
@@ -126,7 +129,6 @@ impl Engine {
         files::write(&dir, &row.config.hostname, host.network_mode == "host")?;
 
         let mut volumes = Vec::new();
-        let mut volume_dirs: Vec<Option<PathBuf>> = Vec::new();
         for m in &host.mounts {
             if m.kind != MountKind::Volume {
                 if m.kind == MountKind::Bind && !std::path::Path::new(&m.source).exists() {
@@ -138,34 +140,17 @@ impl Engine {
                         ))
                     })?;
                 }
-                volume_dirs.push(None);
                 continue;
             }
             let (name, anonymous) = (m.source.clone(), m.anonymous);
             let data = self.paths.volume_data(&name);
             std::fs::create_dir_all(&data).ctx("create volume", &data)?;
-            volume_dirs.push(Some(data));
             volumes.push((name, anonymous));
         }
-        let init_binary = if host.init {
-            Some(init_binary()?)
-        } else {
-            None
-        };
-        let spec = spec::build(&spec::SpecInputs {
-            id: &row.id,
-            config: &row.config,
-            rootfs: &dir.join("rootfs"),
-            container_dir: &dir,
-            volume_dirs: &volume_dirs,
-            cgroup_v2: berth_runtime::host_cgroup_is_v2(),
-            cgroup_parent: &self.config.cgroup_parent,
-            init_binary: init_binary.as_deref(),
-        })?;
-        let path = dir.join("config.json");
-        let text = serde_json::to_vec_pretty(&spec)
-            .map_err(|e| Error::internal(format!("encode {}: {e}", path.display())))?;
-        std::fs::write(&path, text).ctx("write", &path)?;
+        // The monitor builds the spec afresh at every start (so `update`
+        // holds across restarts, and no file another user could edit is
+        // ever trusted); building it now makes a bad option fail `create`.
+        self.spec_for(row, &dir.join("rootfs"), None)?;
         Ok(volumes)
     }
 }
@@ -173,9 +158,9 @@ impl Engine {
 /// The program `--init` mounts as the container's pid 1: berth's own binary
 /// (`BERTH_INIT_BINARY` overrides), which must be static to run in any
 /// image.
-fn init_binary() -> Result<std::path::PathBuf> {
-    let path = match std::env::var_os("BERTH_INIT_BINARY") {
-        Some(p) => std::path::PathBuf::from(p),
+fn init_binary(config: &crate::EngineConfig) -> Result<std::path::PathBuf> {
+    let path = match &config.init_binary {
+        Some(p) => p.clone(),
         None => std::env::current_exe()
             .map_err(|e| Error::internal(format!("--init: find berth's binary: {e}")))?,
     };

@@ -1,40 +1,63 @@
-//! `exec`: another process in a running container, configured from the
-//! container's own process (capabilities, environment, user) with the
-//! caller's overrides.
+//! `exec`: another process in a running container. As Docker's API has it,
+//! an exec is created (recorded in the store, with an ID), then started:
+//! the container's monitor starts it (see `monitor::exec`) and relays its
+//! stdio to the caller; its exit code is recorded when it ends.
 
-use std::path::PathBuf;
+use serde::{Deserialize, Serialize};
 
-use oci_spec::runtime::{Process, Spec};
-
+use super::attach::MonitorStream;
+use super::exec_record as record;
 use super::lifecycle::not_running;
 use super::record::State;
-use super::user;
 use crate::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Subject};
+use crate::monitor::protocol::{Hello, Op};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ExecRequest {
     pub args: Vec<String>,
+    /// `KEY=VALUE`, over the container's environment.
     pub env: Vec<String>,
     pub user: Option<String>,
     pub workdir: Option<String>,
     pub tty: bool,
     pub privileged: bool,
+    /// The process's stdin stays open for the client (`-i`); otherwise it
+    /// reads end-of-file at once.
+    pub open_stdin: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecState {
+    Created,
+    Running,
+    Exited,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecRecord {
+    pub id: String,
+    pub container_id: String,
+    pub request: ExecRequest,
+    pub state: ExecState,
+    pub pid: i32,
+    pub exit_code: Option<i32>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExecStartOptions {
+    /// Start it and return: its output is discarded.
+    pub detach: bool,
+    /// The terminal's (rows, columns), for a tty.
+    pub size: Option<(u16, u16)>,
 }
 
 impl Engine {
-    /// Runs the process; the caller's stdio become its stdio unless
-    /// `console_socket` is given (then its pty master is sent there).
-    /// Returns its pid, and its exit code unless `detach`. The calling
-    /// process must be single-threaded.
-    pub fn exec_in_container(
-        &self,
-        name: &str,
-        request: &ExecRequest,
-        console_socket: Option<PathBuf>,
-        detach: bool,
-    ) -> Result<(i32, Option<i32>)> {
-        let row = self.container(name)?;
+    /// Records an exec in a running container; returns its ID.
+    pub fn create_exec(&self, container: &str, request: &ExecRequest) -> Result<String> {
+        let row = self.container(container)?;
         match row.state {
             State::Running => {}
             State::Paused => {
@@ -45,57 +68,75 @@ impl Engine {
             }
             _ => return Err(not_running(&row)),
         }
-        let bundle = self.paths.container_dir(&row.id).join("config.json");
-        let spec = Spec::load(&bundle)
-            .map_err(|e| Error::internal(format!("load {}: {e}", bundle.display())))?;
-        let mut process: Process = spec
-            .process()
-            .clone()
-            .ok_or_else(|| Error::internal(format!("{}: no process", bundle.display())))?;
-        process.set_args(Some(request.args.clone()));
-        process.set_terminal(Some(request.tty));
-        let mut env = process.env().clone().unwrap_or_default();
+        if request.args.is_empty() {
+            return Err(Error::invalid("No exec command specified"));
+        }
         for e in &request.env {
-            let key = e.split('=').next().unwrap_or_default();
-            match env.iter_mut().find(|x| x.split('=').next() == Some(key)) {
-                Some(slot) => *slot = e.clone(),
-                None => env.push(e.clone()),
+            if e.split('=').next().is_none_or(str::is_empty) {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable: {e:?}"
+                )));
             }
         }
-        process.set_env(Some(env));
-        if let Some(dir) = &request.workdir {
-            process.set_cwd(dir.into());
-        }
-        if let Some(u) = &request.user {
-            let root = PathBuf::from(format!("/proc/{}/root", row.pid));
-            let resolved = user::resolve(&root, u)?;
-            let mut spec_user = process.user().clone();
-            spec_user.set_uid(resolved.uid);
-            spec_user.set_gid(resolved.gid);
-            spec_user.set_additional_gids(Some(resolved.additional_gids));
-            process.set_user(spec_user);
-        }
-        if request.privileged {
-            let all = super::security::capabilities(true, &[], &[])?;
-            let caps: oci_spec::runtime::Capabilities =
-                all.iter().filter_map(|c| c.parse().ok()).collect();
-            if let Some(mut c) = process.capabilities().clone() {
-                c.set_bounding(Some(caps.clone()));
-                c.set_effective(Some(caps.clone()));
-                c.set_permitted(Some(caps));
-                process.set_capabilities(Some(c));
-            }
-        }
-        let (pid, code) = self.runtime().exec(
-            &row.id,
-            &berth_runtime::ExecOptions {
-                process,
-                pid_file: None,
-                console_socket,
-                detach,
-                preserve_fds: 0,
-            },
-        )?;
-        Ok((pid, code))
+        let id = super::names::new_id()?;
+        self.db
+            .write_relaxed(|c| record::insert(c, &id, &row.id, request))?;
+        Ok(id)
     }
+
+    /// Starts an exec; its stdio (unless detached) come over the stream,
+    /// which ends with the process's exit code.
+    pub fn start_exec(&self, exec_id: &str, options: &ExecStartOptions) -> Result<MonitorStream> {
+        let rec = self.exec_record(exec_id)?;
+        let row = self.container(&rec.container_id)?;
+        if row.state == State::Paused {
+            return Err(Error::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                row.id
+            )));
+        }
+        if !row.state.is_live() {
+            return Err(not_running(&row));
+        }
+        let hello = Hello {
+            stdin: rec.request.open_stdin && !options.detach,
+            stdout: true,
+            stderr: true,
+            exec_id: Some(exec_id.to_string()),
+            detach: options.detach,
+            size: options.size,
+            ..Hello::new(Op::Exec)
+        };
+        self.connect_monitor(&row, &hello)
+    }
+
+    pub fn exec_record(&self, exec_id: &str) -> Result<ExecRecord> {
+        self.db.read(|c| record::get(c, exec_id))?.ok_or_else(|| {
+            Error::not_found(format!("No such exec instance: {exec_id}")).about(Subject::Exec)
+        })
+    }
+
+    /// A container's execs, oldest first.
+    pub fn container_execs(&self, container_id: &str) -> Result<Vec<ExecRecord>> {
+        self.db.read(|c| record::of_container(c, container_id))
+    }
+
+    /// Sets the terminal size of a running exec.
+    pub fn resize_exec(&self, exec_id: &str, rows: u16, cols: u16) -> Result<()> {
+        let rec = self.exec_record(exec_id)?;
+        let row = self.container(&rec.container_id)?;
+        let hello = Hello {
+            exec_id: Some(exec_id.to_string()),
+            size: Some((rows, cols)),
+            ..Hello::new(Op::Resize)
+        };
+        self.connect_monitor(&row, &hello).map(|_| ())
+    }
+}
+
+/// The monitor records how an exec ended.
+pub(crate) fn record_exit(engine: &Engine, exec_id: &str, code: i32) -> Result<()> {
+    engine
+        .db
+        .write_relaxed(|c| record::set_exited(c, exec_id, code))
 }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::config::MountKind;
-use super::monitor::log::log_path;
 use super::record::{ContainerRow, State};
 use crate::Engine;
 use crate::error::Result;
 use crate::images::resolve;
+use crate::monitor::log::log_path;
 
 /// RFC 3339 with nanoseconds, or Go's zero time for "never".
 pub fn rfc3339(nanos: i64) -> String {
@@ -55,12 +55,13 @@ impl Engine {
         let rw = dir_size(&self.paths.container_dir(id).join("diff"));
         let image: i64 = self
             .db
-            .conn()
-            .query_row(
-                "SELECT i.size FROM images i JOIN containers c ON c.image_id = i.id WHERE c.id = ?1",
-                [id],
-                |r| r.get(0),
-            )
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT i.size FROM images i JOIN containers c ON c.image_id = i.id WHERE c.id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?)
+            })
             .unwrap_or(0);
         (rw, rw + image as u64)
     }

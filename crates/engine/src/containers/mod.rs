@@ -7,17 +7,18 @@
 //! (see `reconcile.rs`), so a killed monitor or CLI never leaves a container
 //! that claims to run.
 
+pub mod attach;
 pub mod changes;
 pub mod commit;
 pub mod config;
 pub mod copy;
 mod create;
 pub mod exec;
+pub(crate) mod exec_record;
 pub mod files;
 mod inspect;
 pub use inspect::rfc3339;
 pub mod lifecycle;
-pub mod monitor;
 pub mod names;
 mod reconcile;
 pub mod record;

@@ -55,7 +55,7 @@ impl Engine {
                         _ => Ok(()),
                     }
                 })?;
-                let _ = std::fs::remove_dir_all(super::monitor::monitor_dir(&self.run_root, &id));
+                let _ = std::fs::remove_dir_all(crate::monitor::monitor_dir(&self.run_root, &id));
                 self.db
                     .read(|c| record::get(c, &id))?
                     .ok_or_else(|| record::no_such_container(&id))

@@ -67,7 +67,7 @@ impl Engine {
         for t in &volume_trash {
             crate::store::gc::remove_any(t);
         }
-        let _ = std::fs::remove_dir_all(super::monitor::monitor_dir(&self.run_root, id));
+        let _ = std::fs::remove_dir_all(crate::monitor::monitor_dir(&self.run_root, id));
         Ok(())
     }
 }

@@ -1,11 +1,14 @@
-//! A container's merged root for `cp`, `export` and `diff` readers.
+//! A container's merged root for `cp`, `export` and `diff` readers, reached
+//! through a file descriptor and never by changing the calling process (the
+//! API daemon's threads call this at once).
 //!
-//! Running: this process joins the mount namespace of the container's
-//! monitor, where the root is mounted alone (the container's /proc, /sys and
-//! volumes are mounted in the container's own namespace, not there).
-//! Stopped: its overlay is mounted in a private mount namespace of this
-//! process. Either way the caller must be single-threaded, and the mount is
-//! gone when the process ends.
+//! Running: the root as the container's monitor mounted it in its own mount
+//! namespace, opened through `/proc/<monitor>/root/<container dir>/rootfs`
+//! (the container's /proc, /sys and volumes are mounted in the container's
+//! own namespace, not there). Stopped: the overlay mounted detached
+//! (`fsmount`), a mount no path names, gone when the fd is closed.
+//! Container paths are then resolved by the kernel beneath the fd
+//! (`RESOLVE_IN_ROOT`).
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -16,54 +19,56 @@ use super::record::ContainerRow;
 use crate::Engine;
 use crate::error::{Error, Result};
 
+/// overlayfs' `statfs` magic number.
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+
 pub struct ContainerRoot {
-    /// The root's path in this process's (new) mount namespace.
-    pub path: PathBuf,
     /// The root directory, for lookups confined beneath it.
     pub fd: OwnedFd,
-}
-
-impl ContainerRoot {
-    pub fn path(&self) -> PathBuf {
-        self.path.clone()
-    }
 }
 
 impl Engine {
     pub fn container_root(&self, row: &ContainerRow) -> Result<ContainerRoot> {
         let dir = self.paths.container_dir(&row.id);
-        let target = dir.join("rootfs");
         if row.state.is_live() && row.owner.is_alive() {
-            let ns_path = format!("/proc/{}/ns/mnt", row.owner.pid);
-            let ns = rustix::fs::open(&ns_path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Error::internal(format!("open {ns_path}: {e}")))?;
-            rustix::thread::move_into_link_name_space(
-                std::os::fd::AsFd::as_fd(&ns),
-                Some(rustix::thread::LinkNameSpaceType::Mount),
+            let target = dir.join("rootfs");
+            let through = PathBuf::from(format!("/proc/{}/root", row.owner.pid)).join(
+                target
+                    .strip_prefix("/")
+                    .map_err(|_| Error::internal("the data root is not an absolute path"))?,
+            );
+            let fd = rustix::fs::open(
+                &through,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
             )
             .map_err(|e| {
                 Error::internal(format!(
-                    "join the mount namespace of container {}'s monitor: {e}",
-                    row.id
+                    "open container {}'s root through its monitor ({}): {e}",
+                    row.id,
+                    through.display()
                 ))
             })?;
-        } else {
-            let lowers = super::monitor::layer_dirs(self, row)?;
-            berth_runtime::overlay::enter_private_mount_namespace()?;
-            berth_runtime::overlay::Overlay {
-                lowers,
-                upper: dir.join("diff"),
-                work: dir.join("work"),
-                volatile: false,
+            // The pid could have been reused, or the monitor not have
+            // mounted the root yet: only its overlay is the container's root.
+            let fs = rustix::fs::fstatfs(&fd)
+                .map_err(|e| Error::internal(format!("statfs {}: {e}", through.display())))?;
+            if fs.f_type as i64 != OVERLAYFS_SUPER_MAGIC || !row.owner.is_alive() {
+                return Err(Error::conflict(format!(
+                    "container {} is starting or stopping; try again",
+                    row.id
+                )));
             }
-            .mount(&target)?;
+            return Ok(ContainerRoot { fd });
         }
-        let fd = rustix::fs::open(
-            &target,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::internal(format!("open {}: {e}", target.display())))?;
-        Ok(ContainerRoot { path: target, fd })
+        let lowers = crate::monitor::layer_dirs(self, row)?;
+        let fd = berth_runtime::overlay::Overlay {
+            lowers,
+            upper: dir.join("diff"),
+            work: dir.join("work"),
+            volatile: false,
+        }
+        .mount_detached()?;
+        Ok(ContainerRoot { fd })
     }
 }

@@ -190,6 +190,50 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     }))
 }
 
+impl crate::Engine {
+    /// The container's OCI spec as it starts now: from its row (so what
+    /// `update` changed holds), with the user resolved in its mounted root
+    /// `rootfs` when given.
+    pub(crate) fn spec_for(
+        &self,
+        row: &super::ContainerRow,
+        rootfs: &Path,
+        user: Option<&super::user::ExecUser>,
+    ) -> Result<oci_spec::runtime::Spec> {
+        let dir = self.paths.container_dir(&row.id);
+        let volume_dirs: Vec<Option<PathBuf>> = row
+            .config
+            .host
+            .mounts
+            .iter()
+            .map(|m| (m.kind == MountKind::Volume).then(|| self.paths.volume_data(&m.source)))
+            .collect();
+        let mut doc = build(&SpecInputs {
+            id: &row.id,
+            config: &row.config,
+            rootfs,
+            container_dir: &dir,
+            volume_dirs: &volume_dirs,
+            cgroup_v2: berth_runtime::host_cgroup_is_v2(),
+            cgroup_parent: &self.config.cgroup_parent,
+            init_binary: row.config.init_binary.as_deref(),
+        })?;
+        if let Some(u) = user {
+            let mut spec_user = json!({"uid": u.uid, "gid": u.gid});
+            if !u.additional_gids.is_empty() {
+                spec_user["additionalGids"] = u.additional_gids.clone().into();
+            }
+            doc["process"]["user"] = spec_user;
+        }
+        serde_json::from_value(doc).map_err(|e| {
+            Error::internal(format!(
+                "container {}: the spec built is invalid: {e}",
+                row.id
+            ))
+        })
+    }
+}
+
 /// Entrypoint + Cmd, which must name something to run.
 pub fn command_line(config: &ContainerConfig) -> Result<Vec<String>> {
     let mut args = config.entrypoint.clone().unwrap_or_default();

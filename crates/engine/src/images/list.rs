@@ -133,8 +133,11 @@ impl Engine {
                     .as_deref()
                     .and_then(|l| serde_json::from_str(l).ok())
                     .unwrap_or_default(),
-                containers: crate::containers::record::using_image(self.db.conn(), row.id.as_str())?
-                    .len() as i64,
+                containers: crate::containers::record::using_image(
+                    &*self.db.conn()?,
+                    row.id.as_str(),
+                )?
+                .len() as i64,
                 id: row.id,
             };
             if let Some(d) = filters.dangling

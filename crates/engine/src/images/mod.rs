@@ -25,6 +25,6 @@ pub use list::{ImageFilters, ImageSummary, parse_time as parse_created};
 pub use load::LoadReport;
 pub use prune::PruneReport;
 pub use pull::{PullOptions, PullReport};
-pub use push::PushReport;
+pub use push::{PushOptions, PushReport};
 pub use remove::RemoveEvent;
 pub use save::SaveFormat;

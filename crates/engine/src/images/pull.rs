@@ -33,6 +33,9 @@ pub struct PullOptions {
     pub platform: Option<Platform>,
     /// Every tag of the repository (`pull -a`).
     pub all_tags: bool,
+    /// The registry credentials (the API's `X-Registry-Auth`); None: the
+    /// engine's Docker client configuration.
+    pub credentials: Option<berth_registry::Credentials>,
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +59,8 @@ enum Plan {
 }
 
 impl Engine {
+    /// [`Engine::pull_async`] for synchronous callers: runs the registry
+    /// I/O on a short-lived runtime of its own.
     pub fn pull(
         &self,
         reference: &Reference,
@@ -65,7 +70,9 @@ impl Engine {
         crate::registry_settings::block_on(self.pull_async(reference, options, progress))
     }
 
-    async fn pull_async(
+    /// Pulls from async code (the API daemon's runtime); the blocking parts
+    /// (storing, hashing, unpacking) run on the runtime's blocking threads.
+    pub async fn pull_async(
         &self,
         reference: &Reference,
         options: &PullOptions,
@@ -73,7 +80,7 @@ impl Engine {
     ) -> Result<Vec<PullReport>> {
         let what = format!("pull {reference}");
         let registry = self
-            .connect_registry(reference.domain())
+            .connect_registry(reference.domain(), options.credentials.clone())
             .await
             .map_err(|e| e.context(&what))?;
         let references = if options.all_tags {
@@ -479,11 +486,16 @@ impl Engine {
     }
 
     /// Connects to a registry with the stored credentials for it.
-    pub(crate) async fn connect_registry(&self, host: &str) -> Result<Registry> {
+    pub(crate) async fn connect_registry(
+        &self,
+        host: &str,
+        credentials: Option<berth_registry::Credentials>,
+    ) -> Result<Registry> {
         let config = self.registries_config()?;
-        let credentials = berth_registry::DockerConfig::default_location()
-            .get(host)
-            .map_err(Error::from)?;
+        let credentials = match credentials {
+            Some(c) => Some(c),
+            None => self.docker_config().get(host).map_err(Error::from)?,
+        };
         Ok(Registry::connect(host, &config, credentials).await?)
     }
 }

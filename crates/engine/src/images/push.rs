@@ -31,13 +31,35 @@ struct BlobToPush {
     is_layer: bool,
 }
 
+#[derive(Clone, Debug, Default)]
+pub struct PushOptions {
+    /// Every local tag of the repository (`push -a`).
+    pub all_tags: bool,
+    /// The registry credentials (the API's `X-Registry-Auth`); None: the
+    /// engine's Docker client configuration.
+    pub credentials: Option<berth_registry::Credentials>,
+}
+
 impl Engine {
+    /// [`Engine::push_async`] for synchronous callers: runs the registry
+    /// I/O on a short-lived runtime of its own.
     pub fn push(
         &self,
         reference: &Reference,
-        all_tags: bool,
+        options: &PushOptions,
         progress: &dyn PushProgress,
     ) -> Result<Vec<PushReport>> {
+        crate::registry_settings::block_on(self.push_async(reference, options, progress))
+    }
+
+    /// Pushes from async code (the API daemon's runtime).
+    pub async fn push_async(
+        &self,
+        reference: &Reference,
+        options: &PushOptions,
+        progress: &dyn PushProgress,
+    ) -> Result<Vec<PushReport>> {
+        let all_tags = options.all_tags;
         if reference.digest().is_some() {
             return Err(Error::invalid(format!(
                 "push {reference}: cannot push a digest reference"
@@ -63,9 +85,9 @@ impl Engine {
             vec![reference.clone().with_default_tag()]
         };
         let mut reports = Vec::new();
-        crate::registry_settings::block_on(async {
+        {
             let registry = self
-                .connect_registry(reference.domain())
+                .connect_registry(reference.domain(), options.credentials.clone())
                 .await
                 .map_err(|e| e.context(format!("push {reference}")))?;
             progress.event(PushEvent::Preparing {
@@ -78,8 +100,7 @@ impl Engine {
                     .map_err(|e| e.context(format!("push {tag}")))?;
                 reports.push(report);
             }
-            Ok(())
-        })?;
+        }
         Ok(reports)
     }
 

@@ -107,5 +107,5 @@ fn by_prefix(conn: &Connection, prefix: &str) -> Result<Option<Digest>> {
 }
 
 pub fn no_such_image(name: &str) -> Error {
-    Error::not_found(format!("No such image: {name}"))
+    Error::not_found(format!("No such image: {name}")).about(crate::error::Subject::Image)
 }

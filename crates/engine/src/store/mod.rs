@@ -8,18 +8,20 @@
 
 pub mod gc;
 pub mod leases;
+pub mod perms;
 mod schema;
 pub mod snapshots;
 pub mod sweep;
 pub mod writeback;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use berth_image::content::ContentStore;
 use rusqlite::Connection;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 /// Where the store keeps things below the data root.
 #[derive(Clone, Debug)]
@@ -46,13 +48,15 @@ impl Paths {
             containers: root.join("containers"),
             volumes: root.join("volumes"),
         };
-        for dir in [
-            &paths.snapshots,
-            &paths.trash,
-            &paths.containers,
-            &paths.volumes,
+        perms::set_mode(root, perms::ROOT_DIR)?;
+        perms::set_mode(&root.join("content"), perms::PRIVATE_DIR)?;
+        for (dir, mode) in [
+            (&paths.snapshots, perms::PRIVATE_DIR),
+            (&paths.trash, perms::PRIVATE_DIR),
+            (&paths.containers, perms::ROOT_DIR),
+            (&paths.volumes, perms::VOLUMES_DIR),
         ] {
-            std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+            perms::create_dir(dir, mode)?;
         }
         Ok(paths)
     }
@@ -75,65 +79,105 @@ impl Paths {
     }
 }
 
+/// The metadata database: a small pool of connections, so that many threads
+/// of one process (the API daemon's workers) use it at once. SQLite
+/// serialises writers itself (`BEGIN IMMEDIATE`, busy timeout), across
+/// threads and processes alike; readers never wait in WAL mode.
 pub struct Db {
-    conn: Connection,
     path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle connections kept for reuse; more are opened when threads need them.
+const MAX_IDLE: usize = 8;
+
+/// A connection borrowed from the pool; it goes back when dropped.
+pub struct PooledConnection<'a> {
+    db: &'a Db,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for PooledConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Only `Drop` takes it out.
+        self.conn
+            .as_ref()
+            .expect("a pooled connection is present until dropped")
+    }
+}
+
+impl Drop for PooledConnection<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // A caller that panicked inside a transaction must not hand the
+        // next one an open transaction.
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        if let Ok(mut idle) = self.db.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(conn);
+        }
+    }
 }
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db> {
-        let conn = Connection::open(path).map_err(|e| db_error(path, "open", e))?;
-        conn.busy_timeout(Duration::from_secs(60))
-            .map_err(|e| db_error(path, "configure", e))?;
-        // synchronous=FULL: a committed change survives power loss, not only a crash.
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(|e| db_error(path, "configure", e))?;
+        let conn = open_connection(path)?;
+        // SQLite creates the file at the umask's mode, and its -wal and
+        // -shm files at the database's: container configurations (and
+        // their environment) are root's alone.
+        perms::set_mode(path, perms::PRIVATE_FILE)?;
         enable_wal(&conn).map_err(|e| db_error(path, "enable WAL", e))?;
-        // Every berth command is a short-lived process, and by default the
-        // last connection to close checkpoints the WAL into the database
-        // (two fsyncs, milliseconds on a journaled disk) on *every* command.
-        // Committed data is already durable in the WAL (FULL commits sync
-        // it), so leave checkpoints to the size-based autocheckpoint. Kept
-        // small: the first connection of a process that finds no other one
-        // open rebuilds the WAL index by reading the whole WAL (2.5 ms at
-        // SQLite's default 1000 pages, ~0.2 ms at 64), and a container's
-        // life writes about 7 pages, so a checkpoint comes every ~9 runs.
-        conn.execute_batch("PRAGMA wal_autocheckpoint=64")
-            .map_err(|e| db_error(path, "configure", e))?;
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(|e| db_error(path, "configure", e))?;
         let db = Db {
-            conn,
             path: path.to_path_buf(),
+            idle: Mutex::new(vec![conn]),
         };
-        if schema::needs_migration(&db.conn)? {
+        if schema::needs_migration(&*db.conn()?)? {
             db.write(schema::migrate)?;
         }
         Ok(db)
     }
 
-    /// For reads: a plain connection (each statement sees a consistent snapshot).
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+    /// A connection for reads outside a transaction (each statement sees a
+    /// consistent snapshot).
+    pub fn conn(&self) -> Result<PooledConnection<'_>> {
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.path)?,
+        };
+        Ok(PooledConnection {
+            db: self,
+            conn: Some(conn),
+        })
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction; commits on Ok, rolls back on Err.
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+        let conn = self.conn()?;
+        self.write_on(&conn, f)
+    }
+
+    fn write_on<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| db_error(&self.path, "begin transaction", e))?;
-        match f(&self.conn) {
+        match f(conn) {
             Ok(v) => {
-                self.conn
-                    .execute_batch("COMMIT")
+                conn.execute_batch("COMMIT")
                     .map_err(|e| db_error(&self.path, "commit", e))?;
                 Ok(v)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = conn.execute_batch("ROLLBACK");
                 Err(e)
             }
         }
@@ -144,14 +188,18 @@ impl Db {
     /// power loss possibly not there). For container state, which the next
     /// command reconciles with reality anyway; images keep full durability.
     pub fn write_relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("PRAGMA synchronous=NORMAL")
+        let conn = self.conn()?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
             .map_err(|e| db_error(&self.path, "configure", e))?;
-        let out = self.write(f);
-        let restored = self
-            .conn
+        let out = self.write_on(&conn, f);
+        let restored = conn
             .execute_batch("PRAGMA synchronous=FULL")
             .map_err(|e| db_error(&self.path, "configure", e));
+        if restored.is_err() {
+            // Never return a connection with relaxed durability to the pool.
+            let mut conn = conn;
+            conn.conn = None;
+        }
         let out = out?;
         restored?;
         Ok(out)
@@ -159,13 +207,40 @@ impl Db {
 
     /// Runs `f` in a read transaction so several queries see one snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("BEGIN")
+        let conn = self.conn()?;
+        conn.execute_batch("BEGIN")
             .map_err(|e| db_error(&self.path, "begin transaction", e))?;
-        let out = f(&self.conn);
-        let _ = self.conn.execute_batch("COMMIT");
+        let out = f(&conn);
+        let _ = conn.execute_batch("COMMIT");
         out
     }
+}
+
+/// One connection, configured as every berth connection is.
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| db_error(path, "open", e))?;
+    conn.busy_timeout(Duration::from_secs(60))
+        .map_err(|e| db_error(path, "configure", e))?;
+    // synchronous=FULL: a committed change survives power loss, not only a crash.
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .map_err(|e| db_error(path, "configure", e))?;
+    // Every berth command is a short-lived process, and by default the
+    // last connection to close checkpoints the WAL into the database
+    // (two fsyncs, milliseconds on a journaled disk) on *every* command.
+    // Committed data is already durable in the WAL (FULL commits sync
+    // it), so leave checkpoints to the size-based autocheckpoint. Kept
+    // small: the first connection of a process that finds no other one
+    // open rebuilds the WAL index by reading the whole WAL (2.5 ms at
+    // SQLite's default 1000 pages, ~0.2 ms at 64), and a container's
+    // life writes about 7 pages, so a checkpoint comes every ~9 runs.
+    conn.execute_batch("PRAGMA wal_autocheckpoint=64")
+        .map_err(|e| db_error(path, "configure", e))?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(|e| db_error(path, "configure", e))?;
+    Ok(conn)
 }
 
 /// Switches to WAL (readers never block the writer). The mode is persistent,

@@ -100,6 +100,18 @@ CREATE TABLE container_volumes (
 );
 CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
 "#,
+    r#"
+CREATE TABLE execs (
+    id           TEXT PRIMARY KEY,           -- 64 hex
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    config       TEXT NOT NULL,              -- JSON: the exec request
+    state        TEXT NOT NULL CHECK (state IN ('created', 'running', 'exited')),
+    pid          INTEGER NOT NULL DEFAULT 0,
+    exit_code    INTEGER,                    -- NULL until it ended
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX execs_by_container ON execs(container_id);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

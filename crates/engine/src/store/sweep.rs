@@ -44,7 +44,7 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
         report.ingests_removed += 1;
     }
 
-    let (_, dead) = leases::partition(db.conn())?;
+    let (_, dead) = leases::partition(&*db.conn()?)?;
     if !dead.is_empty() {
         let collected = db.write(|conn| {
             let mut candidates = Candidates::default();
@@ -69,7 +69,8 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
     if !dirs.is_empty() {
-        let mut stmt = db.conn().prepare("SELECT id FROM containers")?;
+        let conn = db.conn()?;
+        let mut stmt = conn.prepare("SELECT id FROM containers")?;
         let known: std::collections::HashSet<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<_, _>>()?;

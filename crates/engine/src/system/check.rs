@@ -221,7 +221,7 @@ impl Engine {
     }
 
     fn check_database(&self, report: &mut CheckReport) -> Result<()> {
-        let c = self.db.conn();
+        let c = self.db.conn()?;
         let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if integrity != "ok" {
             report

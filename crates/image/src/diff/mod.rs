@@ -62,5 +62,15 @@ pub fn write_layer(upper: &Path, out: impl Write) -> Result<DiffStats, DiffError
     walk::Walker::new(upper, out).run()
 }
 
+/// As [`write_layer`], for the directory open as `dir` (a mount no path
+/// names, say); `shown` names it in errors.
+pub fn write_layer_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    shown: &Path,
+    out: impl Write,
+) -> Result<DiffStats, DiffError> {
+    walk::Walker::new(shown, out).at(dir).run()
+}
+
 #[cfg(test)]
 mod tests;

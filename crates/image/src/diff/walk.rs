@@ -94,6 +94,9 @@ struct Names {
 
 pub struct Walker<'a, W: Write> {
     upper: &'a Path,
+    /// The directory to walk, when given as an fd (`upper` then only
+    /// names it in messages).
+    root: Option<BorrowedFd<'a>>,
     sink: Sink<W>,
     encoder: Encoder,
     xattrs: Xattrs,
@@ -113,6 +116,7 @@ impl<'a, W: Write> Walker<'a, W> {
     pub fn new(upper: &'a Path, out: W) -> Walker<'a, W> {
         Walker {
             upper,
+            root: None,
             sink: Sink::new(out),
             encoder: Encoder::default(),
             xattrs: Xattrs::new(),
@@ -125,9 +129,18 @@ impl<'a, W: Write> Walker<'a, W> {
         }
     }
 
+    /// Walks the directory `dir` instead of opening `upper`.
+    pub fn at(mut self, dir: BorrowedFd<'a>) -> Walker<'a, W> {
+        self.root = Some(dir);
+        self
+    }
+
     pub fn run(mut self) -> Result<DiffStats, DiffError> {
-        let root = rfs::open(self.upper, DIR_FLAGS, Mode::empty())
-            .map_err(|e| self.io("open upper directory", e))?;
+        let root = match self.root {
+            Some(dir) => rfs::openat(dir, ".", DIR_FLAGS, Mode::empty()),
+            None => rfs::open(self.upper, DIR_FLAGS, Mode::empty()),
+        }
+        .map_err(|e| self.io("open upper directory", e))?;
         self.read_xattrs(Source::Fd(root.as_fd()))?;
         // The root gets no entry of its own, but an opaque root still hides
         // everything below it.

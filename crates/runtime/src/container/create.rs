@@ -7,25 +7,30 @@
 //! step that failed). The init then blocks on the exec fifo until `start`.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use berth_cgroups::{Cgroup, Hierarchy};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use rustix::fs::{FileType, Mode, OFlags};
 
-use super::{Runtime, SAVED_CONFIG, cgroup_path, rootfs_of};
+use super::{ProcessIo, Runtime, SAVED_CONFIG, cgroup_path, rootfs_of};
 use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::init::{self, InitConfig, Join};
 use crate::state::{EXEC_FIFO, State, process_start_time, validate_id};
 use crate::sync::{self, Msg};
 use crate::{hooks, sys};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct CreateOptions {
     pub bundle: PathBuf,
+    /// The container's configuration; None: the bundle's config.json.
+    pub spec: Option<Spec>,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// A connected socket for the pty master, instead of `console_socket`.
+    pub console: Option<OwnedFd>,
+    /// The init's stdio.
+    pub stdio: ProcessIo,
     pub no_pivot: bool,
     /// Keep fds 3..3+N (inherited from the caller) open in the container,
     /// with LISTEN_FDS set, as runc does.
@@ -35,18 +40,27 @@ pub struct CreateOptions {
 impl Runtime {
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<State> {
         validate_id(id)?;
+        super::ensure_single_threaded("create a container")?;
         let bundle = opts
             .bundle
             .canonicalize()
             .map_err(|e| Error::invalid(format!("bundle {}: {e}", opts.bundle.display())))?;
-        let config = bundle.join("config.json");
-        let spec = Spec::load(&config)
-            .map_err(|e| Error::invalid(format!("load {}: {e}", config.display())))?;
+        let spec = match &opts.spec {
+            Some(spec) => spec.clone(),
+            None => {
+                let config = bundle.join("config.json");
+                Spec::load(&config)
+                    .map_err(|e| Error::invalid(format!("load {}: {e}", config.display())))?
+            }
+        };
         let process = spec
             .process()
             .as_ref()
             .ok_or_else(|| Error::invalid("config.json: process is missing"))?;
-        if process.terminal() == Some(true) && opts.console_socket.is_none() {
+        if process.terminal() == Some(true)
+            && opts.console_socket.is_none()
+            && opts.console.is_none()
+        {
             return Err(Error::invalid(
                 "cannot allocate tty if runc will detach without setting console socket",
             ));
@@ -71,8 +85,7 @@ impl Runtime {
             pid: None,
             armed: true,
         };
-        std::fs::copy(&config, dir.join(SAVED_CONFIG))
-            .ctx("save config", &dir.join(SAVED_CONFIG))?;
+        save_spec(&spec, &dir.join(SAVED_CONFIG))?;
 
         let fifo_path = dir.join(EXEC_FIFO);
         rustix::fs::mknodat(
@@ -109,14 +122,7 @@ impl Runtime {
         cgroup.create(resources.as_ref())?;
 
         let ns = Namespaces::from_spec(&spec)?;
-        let console = match &opts.console_socket {
-            Some(path) if process.terminal() == Some(true) => {
-                Some(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
-                    Error::io("connect to console socket", path, e)
-                })?))
-            }
-            _ => None,
-        };
+        let console = super::console_for(process, opts.console.as_ref(), &opts.console_socket)?;
         let cgroup_binds = cgroup_binds(&hierarchy, cgroup.path());
         let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
@@ -136,6 +142,7 @@ impl Runtime {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::container_init(InitConfig {
+                    stdio: &opts.stdio,
                     cgroup: placed.then_some(&placement),
                     preserve_fds: opts.preserve_fds,
                     spec: &spec,
@@ -213,13 +220,29 @@ impl Runtime {
         parent_end.send(&Msg::Continue)?;
         parent_end
             .expect(Msg::Ready)
-            .map_err(|e| Error::system(format!("container init: {}", e.message)))?;
+            .map_err(|e| e.context("container init"))?;
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, pid)?;
         }
         guard.armed = false;
         Ok(state)
     }
+}
+
+/// The spec beside the state (exec joins with its profile and namespaces),
+/// readable by root alone: it holds the container's environment.
+fn save_spec(spec: &Spec, path: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = serde_json::to_vec(spec)
+        .map_err(|e| Error::system(format!("encode {}: {e}", path.display())))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(&text))
+        .ctx("save config", path)
 }
 
 /// Undoes a failed create: kills the init, removes its cgroup and state.

@@ -2,25 +2,28 @@
 //! its cgroup, under the container's seccomp profile.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, WaitOptions};
 
-use super::{Runtime, cgroup_of};
+use super::{ProcessIo, Runtime, cgroup_of};
 use crate::error::{Error, IoContext, Result};
 use crate::init::{self, ExecConfig, Join};
 use crate::state::Status;
 use crate::sync::{self, Msg};
 use crate::sys;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ExecOptions {
     pub process: Process,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// A connected socket for the pty master, instead of `console_socket`.
+    pub console: Option<OwnedFd>,
+    /// The process's stdio.
+    pub stdio: ProcessIo,
     /// Return once the process runs, instead of waiting for its exit.
     pub detach: bool,
     pub preserve_fds: u32,
@@ -40,13 +43,17 @@ impl Runtime {
     /// Starts the process; returns its pid, and with `detach == false` its
     /// exit status once it ends.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<(i32, Option<i32>)> {
+        super::ensure_single_threaded("exec in a container")?;
         let state = self.state(id)?;
         match state.status(&self.root) {
             Status::Running | Status::Created => {}
             Status::Paused => return Err(Error::state("cannot exec in a paused container")),
             _ => return Err(Error::state("cannot exec in a stopped container")),
         }
-        if opts.process.terminal() == Some(true) && opts.console_socket.is_none() {
+        if opts.process.terminal() == Some(true)
+            && opts.console_socket.is_none()
+            && opts.console.is_none()
+        {
             return Err(Error::invalid(
                 "cannot allocate tty if runc will detach without setting console socket",
             ));
@@ -74,23 +81,16 @@ impl Runtime {
                 .ctx("open namespace", &path)?;
             join.push(Join { kind: *kind, fd });
         }
-        if wanted.contains(&LinuxNamespaceType::Pid) {
-            let path = PathBuf::from(format!("/proc/{}/ns/pid", state.pid));
-            let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .ctx("open namespace", &path)?;
-            rustix::thread::move_into_link_name_space(
-                fd.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::ProcessID),
-            )
-            .map_err(|e| Error::system(format!("join the pid namespace of {id}: {e}")))?;
-        }
-        let console: Option<OwnedFd> = match &opts.console_socket {
-            Some(path) if opts.process.terminal() == Some(true) => {
-                Some(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
-                    Error::io("connect to console socket", path, e)
-                })?))
-            }
-            _ => None,
+        let console =
+            super::console_for(&opts.process, opts.console.as_ref(), &opts.console_socket)?;
+        // The pid namespace of the children of this process becomes the
+        // container's (setns affects only children), until the guard puts
+        // back our own: a long-lived caller (the monitor) clones the
+        // container's next init later, which must not land in this one.
+        let _pid_ns = if wanted.contains(&LinuxNamespaceType::Pid) {
+            Some(ChildPidNamespace::enter(state.pid, id)?)
+        } else {
+            None
         };
         let cgroup = cgroup_of(&state)?;
         let seccomp_program = self.seccomp_program(&spec)?;
@@ -102,6 +102,7 @@ impl Runtime {
             sys::Forked::Child => {
                 drop(parent_end);
                 init::exec_process(ExecConfig {
+                    stdio: &opts.stdio,
                     preserve_fds: opts.preserve_fds,
                     spec: &spec,
                     process: &opts.process,
@@ -132,9 +133,14 @@ impl Runtime {
             .map_err(fail)?;
         match parent_end.recv().map_err(fail)? {
             None => {}
-            Some(Msg::Failed { step, message }) => {
+            Some(Msg::Failed {
+                step,
+                message,
+                kind,
+                errno,
+            }) => {
                 let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
-                return Err(Error::system(format!("exec failed: {step}: {message}")));
+                return Err(Msg::failure_error(step, message, kind, errno).context("exec failed"));
             }
             Some(other) => {
                 return Err(fail(Error::system(format!(
@@ -149,6 +155,42 @@ impl Runtime {
             return Ok((pid, None));
         }
         Ok((pid, Some(wait_exit(pid)?)))
+    }
+}
+
+/// This process's children's pid namespace set to a container's, and put
+/// back (to this process's own) when dropped.
+struct ChildPidNamespace {
+    own: OwnedFd,
+}
+
+impl ChildPidNamespace {
+    fn enter(pid: i32, id: &str) -> Result<ChildPidNamespace> {
+        let own = rustix::fs::open(
+            "/proc/self/ns/pid",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx("open namespace", std::path::Path::new("/proc/self/ns/pid"))?;
+        let path = PathBuf::from(format!("/proc/{pid}/ns/pid"));
+        let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .ctx("open namespace", &path)?;
+        rustix::thread::move_into_link_name_space(
+            fd.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::ProcessID),
+        )
+        .map_err(|e| Error::system(format!("join the pid namespace of {id}: {e}")))?;
+        Ok(ChildPidNamespace { own })
+    }
+}
+
+impl Drop for ChildPidNamespace {
+    fn drop(&mut self) {
+        // Entering one's own active pid namespace is always allowed.
+        let _ = rustix::thread::move_into_link_name_space(
+            self.own.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::ProcessID),
+        );
     }
 }
 

@@ -140,3 +140,64 @@ pub(super) fn clone_into(
         Err(e) => Err(e),
     }
 }
+
+/// Where a container process's fds 0, 1 and 2 come from.
+#[derive(Debug, Default)]
+pub enum ProcessIo {
+    /// The calling process's own (the runc command line: its caller set
+    /// them up for the container).
+    #[default]
+    Inherit,
+    /// These become the process's stdin, stdout and stderr; the caller's
+    /// own stay as they are (the monitor's pipes to a container).
+    Fds {
+        stdin: std::os::fd::OwnedFd,
+        stdout: std::os::fd::OwnedFd,
+        stderr: std::os::fd::OwnedFd,
+    },
+}
+
+/// Refuses to clone a process with more than one thread: the child would
+/// inherit locks held by threads that do not exist in it (a malloc lock,
+/// a buffered stdio lock) and could deadlock before it execs. The monitor
+/// and berth-runc are single-threaded; a daemon's worker asks its monitor.
+pub(crate) fn ensure_single_threaded(what: &str) -> Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")
+        .map_err(|e| Error::system(format!("{what}: read /proc/self/stat: {e}")))?;
+    // Fields after the command name (which may hold spaces and parentheses):
+    // state is field 3, num_threads field 20.
+    let threads = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| Error::system(format!("{what}: unreadable /proc/self/stat")))?;
+    if threads != 1 {
+        return Err(Error::invalid(format!(
+            "{what}: must be called from a single-threaded process (this one has {threads} threads); ask the container's monitor instead"
+        )));
+    }
+    Ok(())
+}
+
+/// The socket a terminal's pty master goes to: a connected one the caller
+/// gave, or the caller's named console socket.
+pub(crate) fn console_for(
+    process: &oci_spec::runtime::Process,
+    given: Option<&std::os::fd::OwnedFd>,
+    path: &Option<PathBuf>,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    if process.terminal() != Some(true) {
+        return Ok(None);
+    }
+    if let Some(fd) = given {
+        return rustix::io::fcntl_dupfd_cloexec(fd, 3)
+            .map(Some)
+            .map_err(|e| Error::system(format!("dup the console socket: {e}")));
+    }
+    match path {
+        Some(path) => std::os::unix::net::UnixStream::connect(path)
+            .map(|s| Some(std::os::fd::OwnedFd::from(s)))
+            .map_err(|e| Error::io("connect to console socket", path, e)),
+        None => Ok(None),
+    }
+}

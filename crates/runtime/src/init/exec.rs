@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, Mode, OFlags, ResolveFlags};
 
 use super::Failure;
+use crate::error::InitStep;
 use crate::sys;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -17,22 +18,30 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// slash is used as given; otherwise each $PATH entry is tried. Errors read
 /// `exec: "top": executable file not found in $PATH`.
 pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
-    let not_found = || {
-        Failure::msg(
+    find(name, env).map_err(|f| f.at(InitStep::FindProgram))
+}
+
+fn find(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
+    let not_found = || Failure {
+        errno: Some(libc::ENOENT),
+        ..Failure::msg(
             format!("exec: {name:?}"),
             "executable file not found in $PATH",
         )
     };
     if name.is_empty() {
-        return Err(Failure::msg(
-            "exec",
-            "no command given (process.args is empty)",
-        ));
+        return Err(Failure {
+            errno: Some(libc::ENOENT),
+            ..Failure::msg("exec", "no command given (process.args is empty)")
+        });
     }
     if name.contains('/') {
         return match is_executable(Path::new(name)) {
             Ok(()) => Ok(PathBuf::from(name)),
-            Err(e) => Err(Failure::msg(format!("exec: {name:?}"), &e)),
+            Err((errno, e)) => Err(Failure {
+                errno: Some(errno),
+                ..Failure::msg(format!("exec: {name:?}"), &e)
+            }),
         };
     }
     let path = env
@@ -49,17 +58,18 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
     Err(not_found())
 }
 
-fn is_executable(path: &Path) -> Result<(), String> {
+/// Ok, or (errno, Go's wording) for why `path` cannot be run.
+fn is_executable(path: &Path) -> Result<(), (i32, String)> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        _ => e.to_string(),
+        std::io::ErrorKind::NotFound => (libc::ENOENT, "no such file or directory".to_string()),
+        _ => (e.raw_os_error().unwrap_or(libc::EIO), e.to_string()),
     })?;
     if meta.is_dir() {
-        return Err("is a directory".into());
+        return Err((libc::EISDIR, "is a directory".into()));
     }
     use std::os::unix::fs::PermissionsExt;
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err("permission denied".into());
+        return Err((libc::EACCES, "permission denied".into()));
     }
     Ok(())
 }
@@ -67,6 +77,10 @@ fn is_executable(path: &Path) -> Result<(), String> {
 /// Changes to `cwd` resolved strictly inside the root (no magic links such as
 /// /proc/self/fd/N, no escape), then checks where the kernel says we are.
 pub fn chdir_verified(cwd: &Path) -> Result<(), Failure> {
+    chdir(cwd).map_err(|f| f.at(InitStep::Cwd))
+}
+
+fn chdir(cwd: &Path) -> Result<(), Failure> {
     let step = || {
         format!(
             "chdir to cwd {:?} set in config.json",
@@ -90,7 +104,7 @@ pub fn chdir_verified(cwd: &Path) -> Result<(), Failure> {
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Failure::new(step(), e))?;
+    .map_err(|e| Failure::errno(step(), e))?;
     let dir = rfs::openat2(
         &root,
         rel,
@@ -98,10 +112,10 @@ pub fn chdir_verified(cwd: &Path) -> Result<(), Failure> {
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )
-    .map_err(|e| Failure::new(step(), e))?;
-    rustix::process::fchdir(&dir).map_err(|e| Failure::new(step(), e))?;
+    .map_err(|e| Failure::errno(step(), e))?;
+    rustix::process::fchdir(&dir).map_err(|e| Failure::errno(step(), e))?;
     // getcwd prefixes "(unreachable)" to a directory outside our root.
-    let now = rustix::process::getcwd(Vec::new()).map_err(|e| Failure::new(step(), e))?;
+    let now = rustix::process::getcwd(Vec::new()).map_err(|e| Failure::errno(step(), e))?;
     let now = now.to_bytes();
     if !now.starts_with(b"/") {
         return Err(Failure::msg(
@@ -134,6 +148,14 @@ pub fn exec(program: &Path, args: &[String], env: &[String], keep_extra: u32) ->
     if let Err(e) = sys::close_range(3 + keep_extra, true) {
         return Failure::new("close inherited file descriptors", e);
     }
+    // The program starts with every signal at its default action and none
+    // blocked, whatever the runtime had (Rust ignores SIGPIPE; an ignored
+    // disposition survives execve).
+    sys::reset_signals();
     let err = sys::execve(&prog, &argv, &envp);
-    Failure::new(format!("exec {:?}", program.display().to_string()), err)
+    Failure {
+        errno: err.raw_os_error(),
+        ..Failure::new(format!("exec {:?}", program.display().to_string()), err)
+    }
+    .at(InitStep::Exec)
 }

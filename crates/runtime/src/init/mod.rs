@@ -19,14 +19,19 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::LinkNameSpaceType;
 
+use crate::container::ProcessIo;
+use crate::error::InitStep;
 use crate::sync::{Channel, Msg};
 use crate::{hooks, seccomp, sys};
 
-/// A failed step, reported to the runtime as `step: message`.
+/// A failed step, reported to the runtime as `step: message` for people,
+/// and as its kind and errno for programs.
 #[derive(Debug)]
 pub struct Failure {
     pub step: String,
     pub message: String,
+    pub kind: InitStep,
+    pub errno: Option<i32>,
 }
 
 impl Failure {
@@ -34,21 +39,42 @@ impl Failure {
         Failure {
             step: step.into(),
             message: err.to_string(),
+            kind: InitStep::Setup,
+            errno: None,
         }
     }
     pub fn msg(step: impl Into<String>, message: &str) -> Failure {
+        Failure::new(step, message)
+    }
+    /// A failed system call, keeping its errno.
+    pub fn errno(step: impl Into<String>, e: rustix::io::Errno) -> Failure {
         Failure {
-            step: step.into(),
-            message: message.to_string(),
+            errno: Some(e.raw_os_error()),
+            ..Failure::new(step, e)
         }
+    }
+    /// Marks which step of the set-up this was.
+    pub fn at(self, kind: InitStep) -> Failure {
+        Failure { kind, ..self }
+    }
+    fn report(self, channel: &Channel) {
+        let _ = channel.send(&Msg::Failed {
+            step: self.step,
+            message: self.message,
+            kind: self.kind,
+            errno: self.errno,
+        });
     }
 }
 
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Failure {
+        let init = e.init;
         Failure {
             step: "init".into(),
             message: e.message,
+            kind: init.map(|i| i.step).unwrap_or_default(),
+            errno: init.and_then(|i| i.errno),
         }
     }
 }
@@ -61,6 +87,7 @@ pub struct Join {
 
 /// Everything the container's init needs, prepared by `create` before clone.
 pub struct InitConfig<'a> {
+    pub stdio: &'a ProcessIo,
     /// Extra fds after stdio kept open into the process (`--preserve-fds`).
     pub preserve_fds: u32,
     pub spec: &'a Spec,
@@ -93,10 +120,7 @@ pub struct InitConfig<'a> {
 pub fn container_init(cfg: InitConfig) -> ! {
     let result = run_init(&cfg);
     let Err(failure) = result;
-    let _ = cfg.channel.send(&Msg::Failed {
-        step: failure.step,
-        message: failure.message,
-    });
+    failure.report(&cfg.channel);
     sys::exit_now(1)
 }
 
@@ -115,6 +139,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
             .join_v1_self()
             .map_err(|e| Failure::new("join the container's cgroup", e))?;
     }
+    install_stdio(cfg.stdio)?;
     // Until we report ready, die with the runtime rather than linger.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
     let state = match cfg.channel.recv().map_err(Failure::from)? {
@@ -237,6 +262,28 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         cfg.preserve_fds,
         cfg.seccomp_program,
     ))
+}
+
+/// Makes the caller's chosen fds the process's stdio (in the child: the
+/// caller's own fds are untouched).
+fn install_stdio(io: &ProcessIo) -> Result<(), Failure> {
+    let ProcessIo::Fds {
+        stdin,
+        stdout,
+        stderr,
+    } = io
+    else {
+        return Ok(());
+    };
+    // Copies above 2 first: a given fd may itself be 0, 1 or 2.
+    let copy = |fd: &OwnedFd| {
+        rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| Failure::errno("set up stdio", e))
+    };
+    let (i, o, e) = (copy(stdin)?, copy(stdout)?, copy(stderr)?);
+    rustix::stdio::dup2_stdin(&i)
+        .and_then(|_| rustix::stdio::dup2_stdout(&o))
+        .and_then(|_| rustix::stdio::dup2_stderr(&e))
+        .map_err(|e| Failure::errno("set up stdio", e))
 }
 
 /// With `process.terminal`, a pty whose master goes to the console socket
@@ -370,6 +417,7 @@ fn join_namespaces(join: &[Join]) -> Result<(), Failure> {
 
 /// Everything an exec'd process needs, prepared by `exec` before clone.
 pub struct ExecConfig<'a> {
+    pub stdio: &'a ProcessIo,
     pub preserve_fds: u32,
     pub spec: &'a Spec,
     pub process: &'a Process,
@@ -387,10 +435,7 @@ pub struct ExecConfig<'a> {
 pub fn exec_process(cfg: ExecConfig) -> ! {
     let result = run_exec(&cfg);
     let Err(failure) = result;
-    let _ = cfg.channel.send(&Msg::Failed {
-        step: failure.step,
-        message: failure.message,
-    });
+    failure.report(&cfg.channel);
     sys::exit_now(1)
 }
 
@@ -400,6 +445,7 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
             .join_v1_self()
             .map_err(|e| Failure::new("join the container's cgroup", e))?;
     }
+    install_stdio(cfg.stdio)?;
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).ok();
     match cfg.channel.recv().map_err(Failure::from)? {
         Some(Msg::Go { .. }) => {}
@@ -412,6 +458,9 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
     }
     join_namespaces(&cfg.join)?;
     let process = cfg.process;
+    // A session of its own, so no terminal of the runtime's caller could
+    // ever be its controlling terminal (a terminal makes one too).
+    rustix::process::setsid().ok();
     terminal(process, cfg.console.as_ref())?;
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let mut env = process.env().clone().unwrap_or_default();

@@ -5,12 +5,17 @@ use oci_spec::runtime::User;
 use rustix::process::{Gid, Uid};
 
 use super::Failure;
+use crate::error::InitStep;
 
 pub fn switch(user: &User) -> Result<(), Failure> {
+    switch_to(user).map_err(|f| f.at(InitStep::User))
+}
+
+fn switch_to(user: &User) -> Result<(), Failure> {
     let uid = user.uid();
     let gid = user.gid();
     rustix::thread::set_keep_capabilities(true)
-        .map_err(|e| Failure::new("keep capabilities across setuid", e))?;
+        .map_err(|e| Failure::errno("keep capabilities across setuid", e))?;
     // In a user namespace with setgroups denied, groups cannot change.
     let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
@@ -23,14 +28,14 @@ pub fn switch(user: &User) -> Result<(), Failure> {
             .iter()
             .map(|g| Gid::from_raw(*g))
             .collect();
-        rustix::thread::set_thread_groups(&groups).map_err(|e| Failure::new("setgroups", e))?;
+        rustix::thread::set_thread_groups(&groups).map_err(|e| Failure::errno("setgroups", e))?;
     }
     rustix::thread::set_thread_res_gid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
-        .map_err(|e| Failure::new(format!("setresgid {gid}"), e))?;
+        .map_err(|e| Failure::errno(format!("setresgid {gid}"), e))?;
     rustix::thread::set_thread_res_uid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
-        .map_err(|e| Failure::new(format!("setresuid {uid}"), e))?;
+        .map_err(|e| Failure::errno(format!("setresuid {uid}"), e))?;
     rustix::thread::set_keep_capabilities(false)
-        .map_err(|e| Failure::new("clear keep capabilities", e))?;
+        .map_err(|e| Failure::errno("clear keep capabilities", e))?;
     if let Some(umask) = user.umask() {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(umask));
     }

@@ -50,7 +50,11 @@ pub fn export(engine: &Engine, a: ExportArgs) -> Result<u8> {
             Box::new(std::io::stdout().lock())
         }
     };
-    berth_image::diff::write_layer(&root.path(), out)?;
+    berth_image::diff::write_layer_at(
+        std::os::fd::AsFd::as_fd(&root.fd),
+        std::path::Path::new(&format!("container {}", row.id)),
+        out,
+    )?;
     Ok(0)
 }
 

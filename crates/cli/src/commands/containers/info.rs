@@ -212,8 +212,8 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
         sig_proxy: a.sig_proxy,
         detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref())?,
     };
-    let stream = attach::connect(engine, &row.id, &opts)?;
-    Ok(match attach::relay(engine, &row.id, stream, &opts)? {
+    let stream = engine.attach(&row.id, &opts.engine_options())?;
+    Ok(match attach::relay(engine, stream, &opts, Some(&row.id))? {
         Ended::Exited(code) => code.clamp(0, 255) as u8,
         Ended::Detached => 0,
         Ended::Lost => engine

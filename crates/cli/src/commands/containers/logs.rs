@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use berth_engine::Engine;
-use berth_engine::containers::monitor::log::{log_path, rotated};
+use berth_engine::monitor::log::{log_path, rotated};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

@@ -36,15 +36,9 @@ pub fn run_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
     if e.downcast_ref::<ExitError>().is_some() {
         return e;
     }
-    let code = match e.downcast_ref::<berth_engine::Error>().map(|e| e.kind) {
-        Some(berth_engine::ErrorKind::NotFound)
-            if berth_engine::containers::monitor::protocol::start_failure_code(&e.to_string())
-                == 127 =>
-        {
-            127
-        }
-        Some(berth_engine::ErrorKind::PermissionDenied) => 126,
-        _ => 125,
+    let code = match e.downcast_ref::<berth_engine::Error>() {
+        Some(e) => e.kind.run_exit_code(),
+        None => 125,
     };
     ExitError {
         code,

@@ -154,6 +154,7 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             stop_timeout: f.stop_timeout,
             exposed_ports: Vec::new(),
             image_volumes: Vec::new(),
+            init_binary: None,
             host: HostConfig {
                 mounts,
                 read_only: f.read_only,

@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 use berth_engine::Engine;
-use berth_engine::containers::monitor::MonitorStatus;
-use berth_engine::containers::monitor::spawn_start_error;
+use berth_engine::monitor::{MonitorStatus, spawn_start_error};
 
 use super::attach::{self, AttachOptions, Ended};
 use super::{options, run_error};
@@ -25,11 +24,7 @@ fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<Stri
         pull(engine)?;
     }
     let created = match engine.create_container(&request) {
-        Err(e)
-            if e.kind == berth_engine::ErrorKind::NotFound
-                && e.message.starts_with("No such image")
-                && flags.pull == "missing" =>
-        {
+        Err(e) if e.is_missing_image() && flags.pull == "missing" => {
             // Docker's words, then the pull's progress, on stderr.
             eprintln!(
                 "Unable to find image '{}' locally",
@@ -109,8 +104,8 @@ fn attached_start(engine: &Engine, id: &str, opts: &AttachOptions) -> Result<u8>
     let mut monitor = engine.spawn_monitor(id, true).map_err(run_error)?;
     match monitor.next_status() {
         MonitorStatus::Created(_) => {}
-        MonitorStatus::Failed(code, message) => {
-            return Err(run_error(spawn_start_error(code, message)));
+        MonitorStatus::Failed(kind, message) => {
+            return Err(run_error(spawn_start_error(kind, message)));
         }
         _ => {
             return Err(run_error(berth_engine::Error::internal(
@@ -118,9 +113,11 @@ fn attached_start(engine: &Engine, id: &str, opts: &AttachOptions) -> Result<u8>
             )));
         }
     }
-    let stream = attach::connect(engine, id, opts)?;
+    let stream = engine
+        .attach(id, &opts.engine_options())
+        .map_err(run_error)?;
     monitor.wait_started().map_err(run_error)?;
-    match attach::relay(engine, id, stream, opts)? {
+    match attach::relay(engine, stream, opts, Some(id))? {
         Ended::Exited(code) => Ok(code.clamp(0, 255) as u8),
         Ended::Detached => Ok(0),
         Ended::Lost => match engine.container(id) {
@@ -143,8 +140,8 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
             detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref())?,
         };
         if row.state.is_live() {
-            let stream = attach::connect(engine, &row.id, &opts)?;
-            return match attach::relay(engine, &row.id, stream, &opts)? {
+            let stream = engine.attach(&row.id, &opts.engine_options())?;
+            return match attach::relay(engine, stream, &opts, Some(&row.id))? {
                 Ended::Exited(code) => Ok(code.clamp(0, 255) as u8),
                 _ => Ok(0),
             };

@@ -11,10 +11,20 @@ use crate::error::{Error, ErrorKind, Result};
 pub enum MonitorStatus {
     Created(i32),
     Started(i32),
-    /// The start failed; Docker's exit code and the message.
-    Failed(i32, String),
+    /// The start failed: why, as an engine error kind, and the message.
+    Failed(ErrorKind, String),
     /// The monitor ended without a word.
     Gone,
+}
+
+/// The status line for a failure.
+pub(crate) fn failure_line(e: &Error) -> String {
+    let kind = serde_json::to_string(&e.kind).unwrap_or_default();
+    format!(
+        "error {} {}\n",
+        kind.trim_matches('"'),
+        e.message.replace('\n', " ")
+    )
 }
 
 pub struct MonitorHandle {
@@ -41,8 +51,8 @@ impl MonitorHandle {
             match self.next_status() {
                 MonitorStatus::Created(_) => continue,
                 MonitorStatus::Started(pid) => return Ok(pid),
-                MonitorStatus::Failed(code, message) => {
-                    return Err(start_error(code, message));
+                MonitorStatus::Failed(kind, message) => {
+                    return Err(start_error(kind, message));
                 }
                 MonitorStatus::Gone => {
                     return Err(Error::internal(
@@ -54,13 +64,8 @@ impl MonitorHandle {
     }
 }
 
-/// A start failure as an engine error; the CLI exits with `code`.
-pub fn start_error(code: i32, message: String) -> Error {
-    let kind = match code {
-        127 => ErrorKind::NotFound,
-        126 => ErrorKind::PermissionDenied,
-        _ => ErrorKind::InvalidArgument,
-    };
+/// A start failure as an engine error.
+pub fn start_error(kind: ErrorKind, message: String) -> Error {
     Error::new(kind, message)
 }
 
@@ -69,8 +74,8 @@ fn parse_status(line: &str) -> MonitorStatus {
     match (words.next(), words.next(), words.next()) {
         (Some("created"), Some(pid), _) => MonitorStatus::Created(pid.parse().unwrap_or(0)),
         (Some("started"), Some(pid), _) => MonitorStatus::Started(pid.parse().unwrap_or(0)),
-        (Some("error"), Some(code), message) => MonitorStatus::Failed(
-            code.parse().unwrap_or(125),
+        (Some("error"), Some(kind), message) => MonitorStatus::Failed(
+            serde_json::from_str(&format!("\"{kind}\"")).unwrap_or(ErrorKind::Internal),
             message.unwrap_or_default().to_string(),
         ),
         _ => MonitorStatus::Gone,

@@ -1,14 +1,27 @@
 //! The per-container monitor: a detached `berth __monitor ID` process that
-//! owns one running container.
+//! owns one running container, and the only process that forks or enters
+//! it.
+//!
+//! Its constraints, and why: it is **single-threaded** (it clones the
+//! container's init, on every restart, and every exec'd process, and a
+//! multi-threaded process must not clone itself); it is **small** (one per
+//! running container: a poll loop, no async runtime, its set-up pages
+//! dropped once the container runs); it is **long-lived** (it outlives the
+//! CLI or daemon that started it, and upgrades of the berth binary: its
+//! control protocol is versioned, see `protocol.rs`); and it runs from a
+//! **sealed** read-only view of the binary, so no process it clones into a
+//! container can reach berth's binary on the host.
 //!
 //! It mounts the container's root in a mount namespace of its own (so no
-//! mount outlives it), creates and starts the container through
-//! berth-runtime (the container's init is its child), relays stdio between
-//! the container, the json-file log and attached clients, reaps the init,
-//! records the exit in the database, restarts per policy, and removes the
-//! container for `--rm`. It reports progress to the CLI that started it on
-//! its stdout (see `protocol.rs`), then lives on without it.
+//! mount outlives it), builds the container's spec from the store and
+//! creates and starts it through berth-runtime at every start (the init is
+//! its child), relays stdio between the container, the json-file log and
+//! attached clients, starts and supervises execs, reaps, records exits in
+//! the database, restarts per policy, and removes the container for `--rm`.
+//! It reports progress to the process that started it on its stdout, then
+//! lives on without it.
 
+mod exec;
 pub mod log;
 pub mod protocol;
 mod relay;
@@ -25,49 +38,61 @@ use std::time::Duration;
 
 pub use spawn::{MonitorHandle, MonitorStatus, start_error as spawn_start_error};
 
-use super::record::{self, Exit, State};
+use crate::containers::exec_record;
+use crate::containers::record::{self, Exit, State};
 use crate::error::{Error, Result};
 use crate::{Engine, EngineOptions};
 
-/// The monitor's runtime directory: attach and console sockets.
+/// The monitor's runtime directory: its control socket.
 pub fn monitor_dir(run_root: &std::path::Path, id: &str) -> PathBuf {
     run_root.join("monitor").join(id)
-}
-
-pub fn attach_socket(run_root: &std::path::Path, id: &str) -> PathBuf {
-    monitor_dir(run_root, id).join("attach.sock")
 }
 
 /// `berth __monitor ID [--wait-attach]`; returns the process exit code.
 /// The caller must be single-threaded and already sealed (see
 /// `berth_runtime::sealed`).
 pub fn run(options: &EngineOptions, id: &str, wait_attach: bool) -> i32 {
-    // Our stdout is the status pipe to the CLI; the container's stdio will
-    // take over fds 0-2, so keep the pipe on a higher fd.
+    // Our stdout is the status pipe to the starter: keep it on a higher fd
+    // and make 0-2 /dev/null, so nothing of the starter's stays with us.
     let mut status = match rustix::io::fcntl_dupfd_cloexec(std::io::stdout().as_fd(), 3) {
         Ok(fd) => File::from(fd),
         Err(_) => return 1,
     };
+    if let Ok(null) = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
     rustix::process::setsid().ok();
-    let report = |status: &mut File, line: String| {
-        let _ = status.write_all(format!("{line}\n").as_bytes());
+    let report = |status: &mut File, e: &Error| {
+        let _ = status.write_all(spawn::failure_line(e).as_bytes());
     };
     let engine = match Engine::open(options) {
         Ok(e) => e,
         Err(e) => {
-            report(&mut status, format!("error 125 {e}"));
+            report(&mut status, &e);
             return 1;
         }
     };
     match supervise(&engine, id, wait_attach, &mut status) {
         Ok(()) => 0,
         Err(e) => {
-            report(
-                &mut status,
-                format!("error {} {}", protocol::start_failure_code(&e.message), e),
-            );
+            report(&mut status, &e);
             1
         }
+    }
+}
+
+/// How a start that failed is recorded: Docker's exit code for it.
+fn start_failure(e: &Error) -> Exit {
+    Exit {
+        code: e.kind.run_exit_code() as i32,
+        error: e.message.clone(),
+        ..Exit::default()
     }
 }
 
@@ -88,33 +113,25 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
     let previous = row.state;
     let dir = monitor_dir(&engine.run_root, id);
     let prepared = setup::prepare(engine, &row, &dir).inspect_err(|e| {
-        let _ = engine.db.write_relaxed(|c| {
-            record::set_start_failed(
-                c,
-                id,
-                previous,
-                &Exit {
-                    code: protocol::start_failure_code(&e.message),
-                    error: e.message.clone(),
-                    ..Exit::default()
-                },
-            )
-        });
+        let _ = engine
+            .db
+            .write_relaxed(|c| record::set_start_failed(c, id, previous, &start_failure(e)));
     })?;
 
-    let mut relay = relay::Relay::new(engine, &row, prepared.attach)?;
+    let mut relay = relay::Relay::new(engine, &row, prepared.control, prepared.rootfs.clone())?;
     let mut first = true;
     let mut restarts = row.restart_count;
     loop {
-        let started = setup::create(engine, &row, &prepared.console);
+        // The row as it is now: `update` may have changed its resources.
+        let current = engine
+            .db
+            .read(|c| record::get(c, id))?
+            .ok_or_else(|| record::no_such_container(id))?;
+        let started = setup::create(engine, &current, &prepared.rootfs);
         let (pid, stdio) = match started {
             Ok(v) => v,
             Err(e) => {
-                let exit = Exit {
-                    code: protocol::start_failure_code(&e.message),
-                    error: e.message.clone(),
-                    ..Exit::default()
-                };
+                let exit = start_failure(&e);
                 engine.db.write_relaxed(|c| {
                     if first {
                         record::set_start_failed(c, id, previous, &exit)
@@ -135,16 +152,12 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let runtime = engine.runtime();
         if let Err(e) = runtime.start(id) {
             let _ = runtime.delete(id, true);
-            let exit = Exit {
-                code: protocol::start_failure_code(&e.message),
-                error: e.message.clone(),
-                ..Exit::default()
-            };
+            let e = Error::from(e);
             engine
                 .db
-                .write(|c| record::set_start_failed(c, id, previous, &exit))?;
+                .write(|c| record::set_start_failed(c, id, previous, &start_failure(&e)))?;
             setup::unmount(&prepared.rootfs);
-            return Err(e.into());
+            return Err(e);
         }
         engine
             .db
@@ -153,21 +166,22 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             let _ = status.write_all(format!("started {pid}\n").as_bytes());
             first = false;
         }
-        relay.attach_stdio(stdio);
+        relay.attach_init(pid, stdio, current.config.tty)?;
         // Set-up is done: only the relay runs until the container exits.
         berth_runtime::memory::release_clean_file_pages();
-        let code = relay.run_until_exit(pid)?;
+        let code = relay.run_until_exit()?;
         let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
         let _ = runtime.delete(id, true);
+        relay.finish_execs();
+        let _ = engine.db.write_relaxed(|c| exec_record::end_all(c, id));
 
+        // The policy as it is now: `update --restart` reaches us here.
         let current = engine.db.read(|c| record::get(c, id))?;
         let stop_requested = current.as_ref().is_none_or(|r| r.stop_requested);
-        if row
-            .config
-            .host
-            .restart
-            .should_restart(code, restarts, stop_requested)
-        {
+        let policy = current
+            .as_ref()
+            .map_or(&row.config.host.restart, |r| &r.config.host.restart);
+        if policy.should_restart(code, restarts, stop_requested) {
             restarts += 1;
             engine.db.write_relaxed(|c| {
                 c.execute(

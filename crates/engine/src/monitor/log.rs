@@ -25,7 +25,7 @@ pub fn log_path(container_dir: &Path, id: &str) -> PathBuf {
 
 impl JsonLog {
     pub fn open(path: PathBuf, max_size: u64, max_files: u32) -> io::Result<JsonLog> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_log(&path)?;
         let size = file.metadata()?.len();
         Ok(JsonLog {
             path,
@@ -98,13 +98,24 @@ impl JsonLog {
             }
         }
         std::fs::rename(&self.path, rotated(&self.path, 1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_log(&self.path)?;
         self.size = 0;
         Ok(())
     }
+}
+
+/// The log file, readable by root and its group alone whatever the umask.
+fn open_log(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::store::perms::LOG_FILE)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(
+        crate::store::perms::LOG_FILE,
+    ))?;
+    Ok(file)
 }
 
 pub fn rotated(path: &Path, n: u32) -> PathBuf {
