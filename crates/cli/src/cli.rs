@@ -125,6 +125,8 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// The per-container monitor (started by berth itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
@@ -225,6 +227,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Verify every blob, image and snapshot in the store
     Check(CheckArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -371,6 +375,22 @@ pub struct DfArgs {
     /// Format output using a custom template
     #[arg(long)]
     pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Args, Debug)]

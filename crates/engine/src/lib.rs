@@ -17,13 +17,15 @@
 pub mod config;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod failpoint;
 pub mod images;
 pub mod monitor;
 pub mod progress;
-pub mod registry_settings;
+pub mod registries;
 pub mod store;
 pub mod system;
+pub mod times;
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +34,7 @@ use berth_image::owner::ProcessToken;
 pub use berth_registry::Credentials;
 pub use config::EngineConfig;
 pub use error::{Error, ErrorKind, Result};
-pub use registry_settings::normalize_server;
+pub use registries::normalize_server;
 use store::{Db, Paths};
 
 /// Where an engine keeps its state.

@@ -2,6 +2,7 @@
 //! engine calls and Docker-shaped output, and returns the exit code.
 
 mod containers;
+mod events;
 mod history;
 mod images;
 mod import;
@@ -20,7 +21,9 @@ use berth_engine::{Engine, EngineOptions, ErrorKind};
 
 use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use containers::run as run_cmd;
-use containers::{commit, exec, files, info, lifecycle, logs, ps, volume};
+use containers::{
+    attach, commit, exec, files, lifecycle, logs, port, ps, rename, stats, top, update, volume,
+};
 
 pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Version = cli.command {
@@ -82,19 +85,19 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
             files::export(&engine, a)
         }
-        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => info::top(&engine, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::top(&engine, a),
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
-            info::stats(&engine, a)
+            stats::stats(&engine, a)
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
-            info::rename(&engine, a)
+            rename::rename(&engine, a)
         }
         Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
-            info::update(&engine, a)
+            update::update(&engine, a)
         }
-        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => info::port(&engine, a),
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => port::port(&engine, a),
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
-            info::attach(&engine, a)
+            attach::attach(&engine, a)
         }
         Command::Volume(c) => volume::run(&engine, c),
         Command::Monitor(_) => Ok(0),
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => login::search(&engine, a),
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
         Command::Version => Ok(0),
     }
 }

@@ -139,6 +139,10 @@ impl Engine {
             tag.as_ref(),
         )?;
         lease.release()?;
+        self.event(
+            crate::events::container_event(&row, "commit")
+                .with("comment", options.message.clone().unwrap_or_default()),
+        );
         Ok(id)
     }
 }

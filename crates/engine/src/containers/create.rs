@@ -13,7 +13,9 @@ use super::record::{self, ContainerRow, State};
 use super::{files, names, spec};
 use crate::Engine;
 use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::events;
 use crate::images::resolve;
+use crate::store::event_log;
 
 #[derive(Clone, Debug, Default)]
 pub struct CreateRequest {
@@ -48,6 +50,7 @@ impl Engine {
             config.init_binary = Some(init_binary(&self.config)?);
         }
         // Checked now so that `create` fails, not the later `start`.
+        super::validate::host_config(&config.host)?;
         spec::command_line(&config)?;
         super::security::capabilities(
             config.host.privileged,
@@ -83,8 +86,10 @@ impl Engine {
                     for (volume, anonymous) in &volumes {
                         super::volumes_record::attach(c, &row.id, volume, *anonymous)?;
                     }
-                    record::set_state(c, &row.id, State::Created, None)
+                    record::set_state(c, &row.id, State::Created, None)?;
+                    event_log::record(c, &events::container_event(&row, "create"))
                 })?;
+                self.events_changed();
             }
             Err(e) => {
                 let dir = self.paths.container_dir(&row.id);

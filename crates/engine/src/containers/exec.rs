@@ -79,8 +79,15 @@ impl Engine {
             }
         }
         let id = super::names::new_id()?;
-        self.db
-            .write_relaxed(|c| record::insert(c, &id, &row.id, request))?;
+        self.db.write_relaxed(|c| {
+            record::insert(c, &id, &row.id, request)?;
+            let action = format!("exec_create: {}", request.args.join(" "));
+            crate::store::event_log::record(
+                c,
+                &crate::events::container_event(&row, &action).with("execID", id.clone()),
+            )
+        })?;
+        self.events_changed();
         Ok(id)
     }
 
@@ -136,7 +143,20 @@ impl Engine {
 
 /// The monitor records how an exec ended.
 pub(crate) fn record_exit(engine: &Engine, exec_id: &str, code: i32) -> Result<()> {
-    engine
-        .db
-        .write_relaxed(|c| record::set_exited(c, exec_id, code))
+    engine.db.write_relaxed(|c| {
+        record::set_exited(c, exec_id, code)?;
+        if let Some(rec) = record::get(c, exec_id)?
+            && let Some(row) = super::record::get(c, &rec.container_id)?
+        {
+            crate::store::event_log::record(
+                c,
+                &crate::events::container_event(&row, "exec_die")
+                    .with("execID", exec_id)
+                    .with("exitCode", code.to_string()),
+            )?;
+        }
+        Ok(())
+    })?;
+    engine.events_changed();
+    Ok(())
 }

@@ -53,15 +53,9 @@ impl Engine {
     /// (writable layer bytes, plus the image's: the "virtual" size).
     pub fn container_size(&self, id: &str) -> (u64, u64) {
         let rw = dir_size(&self.paths.container_dir(id).join("diff"));
-        let image: i64 = self
+        let image = self
             .db
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT i.size FROM images i JOIN containers c ON c.image_id = i.id WHERE c.id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )?)
-            })
+            .read(|c| super::record::image_size_of(c, id))
             .unwrap_or(0);
         (rw, rw + image as u64)
     }

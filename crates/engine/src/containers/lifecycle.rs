@@ -8,6 +8,7 @@ use rustix::event::{PollFd, PollFlags};
 use super::record::{self, ContainerRow, State};
 use crate::Engine;
 use crate::error::{Error, Result};
+use crate::store::event_log;
 
 /// Waits up to `timeout` for process `pid` to end; true if it did (or was
 /// never there).
@@ -98,6 +99,7 @@ impl Engine {
             wait_pid_exit(row.pid, Duration::from_secs(u64::MAX / 4));
         }
         wait_monitor(row.owner, Duration::from_secs(10));
+        self.event(crate::events::container_event(&row, "stop"));
         match self.container(&row.id) {
             // `--rm`: its monitor removed it as it stopped, as asked.
             Err(e) if e.kind == crate::error::ErrorKind::NotFound => Ok(row),
@@ -106,13 +108,7 @@ impl Engine {
     }
 
     fn mark_stop_requested(&self, id: &str) -> Result<()> {
-        self.db.write_relaxed(|c| {
-            c.execute(
-                "UPDATE containers SET stop_requested = 1 WHERE id = ?1",
-                [id],
-            )?;
-            Ok(())
-        })
+        self.db.write_relaxed(|c| record::set_stop_requested(c, id))
     }
 
     /// `kill -s SIGNAL`.
@@ -139,6 +135,7 @@ impl Engine {
         self.runtime()
             .kill(&row.id, number, false)
             .map_err(|e| Error::internal(format!("kill container {}: {e}", row.id)))?;
+        self.event(crate::events::container_event(&row, "kill").with("signal", number.to_string()));
         Ok(row)
     }
 
@@ -157,8 +154,12 @@ impl Engine {
         self.runtime()
             .pause(&row.id)
             .map_err(|e| Error::internal(format!("pause container {}: {e}", row.id)))?;
-        self.db
-            .write(|c| record::set_state(c, &row.id, State::Paused, Some(row.owner)))
+        self.db.write(|c| {
+            record::set_state(c, &row.id, State::Paused, Some(row.owner))?;
+            event_log::record(c, &crate::events::container_event(&row, "pause"))
+        })?;
+        self.events_changed();
+        Ok(())
     }
 
     pub fn unpause_container(&self, name: &str) -> Result<()> {
@@ -172,13 +173,19 @@ impl Engine {
         self.runtime()
             .resume(&row.id)
             .map_err(|e| Error::internal(format!("unpause container {}: {e}", row.id)))?;
-        self.db
-            .write(|c| record::set_state(c, &row.id, State::Running, Some(row.owner)))
+        self.db.write(|c| {
+            record::set_state(c, &row.id, State::Running, Some(row.owner))?;
+            event_log::record(c, &crate::events::container_event(&row, "unpause"))
+        })?;
+        self.events_changed();
+        Ok(())
     }
 
     pub fn restart_container(&self, name: &str, timeout: Option<i64>) -> Result<ContainerRow> {
         let row = self.stop_container(name, timeout, None)?;
-        self.start_container(&row.id)
+        let row = self.start_container(&row.id)?;
+        self.event(crate::events::container_event(&row, "restart"));
+        Ok(row)
     }
 
     /// `wait`: blocks until the container is not running; its exit code.

@@ -19,7 +19,9 @@ pub mod files;
 mod inspect;
 pub use inspect::rfc3339;
 pub mod lifecycle;
+pub mod logs;
 pub mod names;
+pub mod parse;
 mod reconcile;
 pub mod record;
 mod remove;
@@ -29,7 +31,9 @@ pub mod security;
 pub mod spec;
 #[cfg(test)]
 mod spec_tests;
+pub mod update;
 pub mod user;
+pub mod validate;
 pub mod volumes;
 pub mod volumes_record;
 

@@ -294,3 +294,60 @@ pub fn using_image(conn: &Connection, image_id: &str) -> Result<Vec<(String, Sta
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The size of a container's image (its "virtual" size less the layer).
+pub fn image_size_of(conn: &Connection, id: &str) -> Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT i.size FROM images i JOIN containers c ON c.image_id = i.id WHERE c.id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub fn set_stop_requested(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE containers SET stop_requested = 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// The container that has `name`, if any.
+pub fn id_with_name(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set_name(conn: &Connection, id: &str, name: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE containers SET name = ?2 WHERE id = ?1",
+        params![id, name],
+    )?;
+    Ok(())
+}
+
+pub fn set_config(conn: &Connection, id: &str, config: &ContainerConfig) -> Result<()> {
+    let text = serde_json::to_string(config)
+        .map_err(|e| Error::internal(format!("encode container config: {e}")))?;
+    conn.execute(
+        "UPDATE containers SET config = ?2 WHERE id = ?1",
+        params![id, text],
+    )?;
+    Ok(())
+}
+
+/// A policy restart is coming: the count, and the code it exited with.
+pub fn set_restarting(conn: &Connection, id: &str, restarts: i64, code: i32) -> Result<()> {
+    conn.execute(
+        "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0, exit_code = ?3
+         WHERE id = ?1",
+        params![id, restarts, code],
+    )?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ use super::record::{self, State};
 use super::volumes_record;
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
+use crate::store::event_log;
 
 impl Engine {
     pub fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<String> {
@@ -45,6 +46,9 @@ impl Engine {
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));
         let mut volume_trash = Vec::new();
         self.db.write_relaxed(|c| {
+            if let Some(row) = record::get(c, id)? {
+                event_log::record(c, &crate::events::container_event(&row, "destroy"))?;
+            }
             if volumes {
                 for v in volumes_record::anonymous_only_of(c, id)? {
                     let from = self.paths.volumes.join(&v);
@@ -63,6 +67,7 @@ impl Engine {
                 Err(e) => Err(e).ctx("move to trash", &dir),
             }
         })?;
+        self.events_changed();
         crate::store::gc::remove_any(&trash);
         for t in &volume_trash {
             crate::store::gc::remove_any(t);

@@ -1,25 +1,9 @@
-//! `rename` and `update`.
+//! `rename`: a container's new name.
 
-use super::record::{self, State};
-use super::{Resources, RestartPolicy, names};
+use super::names;
+use super::record;
 use crate::Engine;
 use crate::error::{Error, Result};
-
-/// `update` flags; None leaves a setting as it is.
-#[derive(Clone, Debug, Default)]
-pub struct UpdateRequest {
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    pub pids_limit: Option<i64>,
-    pub restart: Option<RestartPolicy>,
-}
 
 impl Engine {
     pub fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
@@ -31,72 +15,21 @@ impl Engine {
             ));
         }
         self.db.write_relaxed(|c| {
-            let taken: Option<String> = c
-                .query_row(
-                    "SELECT id FROM containers WHERE name = ?1",
-                    [&new_name],
-                    |r| r.get(0),
-                )
-                .ok();
-            if let Some(other) = taken {
+            if let Some(other) = record::id_with_name(c, &new_name)? {
                 return Err(record::name_in_use(&new_name, &other));
             }
-            c.execute(
-                "UPDATE containers SET name = ?2 WHERE id = ?1",
-                rusqlite::params![row.id, new_name],
-            )?;
-            Ok(())
-        })
-    }
-
-    pub fn update_container(&self, name: &str, u: &UpdateRequest) -> Result<()> {
-        let row = self.container(name)?;
-        let mut config = row.config.clone();
-        let r: &mut Resources = &mut config.host.resources;
-        macro_rules! set {
-            ($field:ident) => {
-                if let Some(v) = u.$field.clone() {
-                    r.$field = v;
-                }
+            record::set_name(c, &row.id, &new_name)?;
+            let renamed = super::ContainerRow {
+                name: new_name.clone(),
+                ..row.clone()
             };
-        }
-        set!(memory);
-        set!(memory_swap);
-        set!(memory_reservation);
-        set!(nano_cpus);
-        set!(cpu_shares);
-        set!(cpu_quota);
-        set!(cpu_period);
-        set!(cpuset_cpus);
-        set!(cpuset_mems);
-        set!(pids_limit);
-        if let Some(p) = &u.restart {
-            if config.host.auto_remove && p.name != "no" {
-                return Err(Error::invalid(
-                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
-                ));
-            }
-            config.host.restart = p.clone();
-        }
-        if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
-            return Err(Error::invalid(
-                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
-            ));
-        }
-        if matches!(row.state, State::Running | State::Paused) {
-            let spec = super::spec::resources_json(&config);
-            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(spec)
-                .map_err(|e| Error::internal(format!("update: resources: {e}")))?;
-            self.runtime().update(&row.id, &resources)?;
-        }
-        let text = serde_json::to_string(&config)
-            .map_err(|e| Error::internal(format!("encode container config: {e}")))?;
-        self.db.write_relaxed(|c| {
-            c.execute(
-                "UPDATE containers SET config = ?2 WHERE id = ?1",
-                rusqlite::params![row.id, text],
-            )?;
-            Ok(())
-        })
+            crate::store::event_log::record(
+                c,
+                &crate::events::container_event(&renamed, "rename")
+                    .with("oldName", format!("/{}", row.name)),
+            )
+        })?;
+        self.events_changed();
+        Ok(())
     }
 }

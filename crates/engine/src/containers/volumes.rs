@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
-
-use super::names;
+use super::{names, volumes_record};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
 
@@ -45,35 +43,20 @@ impl Engine {
         std::fs::create_dir_all(&data).ctx("create volume", &data)?;
         let labels_json = serde_json::to_string(&labels).unwrap_or_default();
         self.db.write_relaxed(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name, labels_json, anonymous, crate::now_nanos()],
-            )?;
+            if volumes_record::insert(c, &name, &labels_json, anonymous)? {
+                crate::store::event_log::record(c, &volume_event("create", &name))?;
+            }
             Ok(())
         })?;
+        self.events_changed();
         Ok(name)
     }
 
     pub fn volumes(&self) -> Result<Vec<Volume>> {
         self.db.read(|c| {
-            let mut stmt =
-                c.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, bool>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })?;
             let mut out = Vec::new();
-            for row in rows {
-                let (name, labels, anonymous, created_at) = row?;
-                let mut users =
-                    c.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
-                let users: Vec<String> = users
-                    .query_map([&name], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
+            for (name, labels, anonymous, created_at) in volumes_record::all(c)? {
+                let users = volumes_record::users(c, &name)?;
                 out.push(Volume {
                     mountpoint: self.paths.volume_data(&name),
                     labels: labels
@@ -101,25 +84,18 @@ impl Engine {
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("vol-{name}.{stamp}"));
         let found = self.db.write_relaxed(|c| {
-            let exists: Option<String> = c
-                .query_row("SELECT name FROM volumes WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if exists.is_none() {
+            if !volumes_record::exists(c, name)? {
                 return Ok(false);
             }
-            let users: Vec<String> = c
-                .prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?
-                .query_map([name], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let users = volumes_record::users(c, name)?;
             if !users.is_empty() {
                 return Err(Error::conflict(format!(
                     "remove {name}: volume is in use - [{}]",
                     users.join(", ")
                 )));
             }
-            super::volumes_record::delete(c, name)?;
+            volumes_record::delete(c, name)?;
+            crate::store::event_log::record(c, &volume_event("destroy", name))?;
             let dir = self.paths.volumes.join(name);
             match std::fs::rename(&dir, &trash) {
                 Ok(()) => Ok(true),
@@ -133,6 +109,7 @@ impl Engine {
             }
             return Err(Error::not_found(format!("get {name}: no such volume")));
         }
+        self.events_changed();
         crate::store::gc::remove_any(&trash);
         Ok(())
     }
@@ -150,4 +127,9 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+fn volume_event(action: &str, name: &str) -> crate::events::Event {
+    crate::events::Event::new(crate::events::EventType::Volume, action, name)
+        .with("driver", "local")
 }

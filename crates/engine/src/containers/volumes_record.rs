@@ -34,3 +34,38 @@ pub fn delete(conn: &Connection, volume: &str) -> Result<()> {
     conn.execute("DELETE FROM volumes WHERE name = ?1", [volume])?;
     Ok(())
 }
+
+/// A volume row: (name, labels JSON, anonymous, created at).
+pub type VolumeRow = (String, Option<String>, bool, i64);
+
+/// Creates a volume's row; false if it existed.
+pub fn insert(conn: &Connection, name: &str, labels: &str, anonymous: bool) -> Result<bool> {
+    let added = conn.execute(
+        "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![name, labels, anonymous, crate::now_nanos()],
+    )?;
+    Ok(added == 1)
+}
+
+/// Every volume, by name.
+pub fn all(conn: &Connection) -> Result<Vec<VolumeRow>> {
+    let mut stmt =
+        conn.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn exists(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM volumes WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )?)
+}
+
+/// The containers that use a volume.
+pub fn users(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
+    let rows = stmt.query_map([name], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

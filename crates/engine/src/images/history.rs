@@ -29,14 +29,9 @@ impl Engine {
             })?;
             let mut sizes = Vec::new();
             for layer in record::layers(c, &id)? {
-                let size: i64 = c
-                    .query_row(
-                        "SELECT size FROM snapshots WHERE diff_id = ?1 AND state = 'ready'",
-                        [layer.diff_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .unwrap_or(0);
-                sizes.push(size as u64);
+                let size = crate::store::snapshots::ready_for(c, layer.diff_id.as_str())?
+                    .map_or(0, |s| s.size);
+                sizes.push(size);
             }
             Ok((id.clone(), config, sizes, record::tags_of(c, &id)?))
         })?;

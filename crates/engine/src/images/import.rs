@@ -132,6 +132,11 @@ impl Engine {
             tag.as_ref(),
         )?;
         lease.release()?;
+        self.event(crate::events::image_event(
+            "import",
+            id.as_str(),
+            tag.as_ref(),
+        ));
         Ok(id)
     }
 

@@ -120,18 +120,24 @@ impl Engine {
                 let task = match snapshots::ready_for(c, s.diff_id.as_str())? {
                     Some(existing) => {
                         leases::add_ref(c, lease, RefKind::Snapshot, &existing.id.to_string())?;
-                        let known: bool = c.query_row(
-                            "SELECT EXISTS (SELECT 1 FROM image_layers WHERE blob_digest = ?1 AND diff_id = ?2)",
-                            [s.blob_digest.as_str(), s.diff_id.as_str()],
-                            |r| r.get(0),
+                        let known = super::record::has_layer(
+                            c,
+                            s.blob_digest.as_str(),
+                            s.diff_id.as_str(),
                         )?;
                         if known {
-                            Task::Reuse { size: existing.size }
+                            Task::Reuse {
+                                size: existing.size,
+                            }
                         } else {
-                            Task::Verify { size: existing.size }
+                            Task::Verify {
+                                size: existing.size,
+                            }
                         }
                     }
-                    None => Task::Unpack { snapshot: snapshots::create_incomplete(c, lease, Some(s.diff_id.as_str()))? },
+                    None => Task::Unpack {
+                        snapshot: snapshots::create_incomplete(c, lease, Some(s.diff_id.as_str()))?,
+                    },
                 };
                 tasks.push((i, task));
             }

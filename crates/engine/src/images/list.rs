@@ -88,11 +88,7 @@ impl Engine {
                 }
             }
             let mut digests: HashMap<String, Vec<Reference>> = HashMap::new();
-            let mut stmt = c.prepare("SELECT name, image_id FROM repo_digests ORDER BY name")?;
-            for row in
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            {
-                let (name, id) = row?;
+            for (name, id) in record::all_repo_digests(c)? {
                 if let Ok(r) = Reference::parse_normalized(&name) {
                     digests.entry(id).or_default().push(r);
                 }

@@ -149,6 +149,14 @@ impl Engine {
                         report.renamed.push((tag.clone(), previous));
                     }
                 }
+                crate::store::event_log::record(
+                    c,
+                    &crate::events::image_event(
+                        "load",
+                        image.config_digest.as_str(),
+                        image_tags.first(),
+                    ),
+                )?;
                 report.images.push(LoadedImage {
                     id: image.config_digest.clone(),
                     tags: image_tags.clone(),
@@ -156,6 +164,7 @@ impl Engine {
             }
             Ok(())
         })?;
+        self.events_changed();
         failpoint::hit("load:image-recorded");
         lease.release()?;
         failpoint::hit("load:lease-released");

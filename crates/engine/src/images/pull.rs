@@ -67,7 +67,7 @@ impl Engine {
         options: &PullOptions,
         progress: &dyn PullProgress,
     ) -> Result<Vec<PullReport>> {
-        crate::registry_settings::block_on(self.pull_async(reference, options, progress))
+        crate::registries::block_on(self.pull_async(reference, options, progress))
     }
 
     /// Pulls from async code (the API daemon's runtime); the blocking parts
@@ -111,6 +111,11 @@ impl Engine {
                 .pull_one(&registry, r, &platform, progress)
                 .await
                 .map_err(|e| e.context(format!("pull {r}")))?;
+            self.event(crate::events::image_event(
+                "pull",
+                &r.familiar_string(),
+                Some(r),
+            ));
             reports.push(report);
         }
         Ok(reports)
@@ -175,13 +180,7 @@ impl Engine {
         let repo_digest = format!("{}@{}", reference.name(), top.digest);
         let newer = self.db.write(|c| {
             let before: Option<String> = match reference.tag() {
-                Some(_) => c
-                    .query_row(
-                        "SELECT image_id FROM tags WHERE name = ?1",
-                        [reference.to_string()],
-                        |r| r.get(0),
-                    )
-                    .ok(),
+                Some(_) => record::tag_target(c, &reference.to_string())?,
                 None => None,
             };
             if reference.tag().is_some() {

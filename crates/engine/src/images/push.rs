@@ -49,7 +49,7 @@ impl Engine {
         options: &PushOptions,
         progress: &dyn PushProgress,
     ) -> Result<Vec<PushReport>> {
-        crate::registry_settings::block_on(self.push_async(reference, options, progress))
+        crate::registries::block_on(self.push_async(reference, options, progress))
     }
 
     /// Pushes from async code (the API daemon's runtime).
@@ -98,6 +98,11 @@ impl Engine {
                     .push_one(&registry, tag, progress)
                     .await
                     .map_err(|e| e.context(format!("push {tag}")))?;
+                self.event(crate::events::image_event(
+                    "push",
+                    &tag.familiar_string(),
+                    Some(tag),
+                ));
                 reports.push(report);
             }
         }
@@ -111,13 +116,7 @@ impl Engine {
         progress: &dyn PushProgress,
     ) -> Result<PushReport> {
         let (id, image, layers, mount_sources) = self.db.read(|c| {
-            let id: Option<String> = c
-                .query_row(
-                    "SELECT image_id FROM tags WHERE name = ?1",
-                    [tag.to_string()],
-                    |r| r.get(0),
-                )
-                .ok();
+            let id = record::tag_target(c, &tag.to_string())?;
             let Some(id) = id else {
                 return Err(Error::not_found(format!(
                     "An image does not exist locally with the tag: {}",

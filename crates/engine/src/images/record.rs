@@ -236,3 +236,70 @@ pub fn delete(conn: &Connection, id: &Digest) -> Result<()> {
     conn.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
     Ok(())
 }
+
+/// The image a tag (`docker.io/library/busybox:latest`) points at.
+pub fn tag_target(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// The image a name points at in `tags` or, for a digest reference, in
+/// `repo_digests`.
+pub fn name_target(conn: &Connection, name: &str, by_digest: bool) -> Result<Option<String>> {
+    let table = if by_digest { "repo_digests" } else { "tags" };
+    Ok(conn
+        .query_row(
+            &format!("SELECT image_id FROM {table} WHERE name = ?1"),
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Every repo digest (name, image ID), by name.
+pub fn all_repo_digests(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT name, image_id FROM repo_digests ORDER BY name")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn delete_tag(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute("DELETE FROM tags WHERE name = ?1", [name])?;
+    Ok(())
+}
+
+pub fn delete_repo_digest(conn: &Connection, name: &str) -> Result<()> {
+    conn.execute("DELETE FROM repo_digests WHERE name = ?1", [name])?;
+    Ok(())
+}
+
+pub fn exists(conn: &Connection, id: &Digest) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)",
+        [id.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Up to `limit` image IDs (`sha256:…`) starting with `prefix`.
+pub fn ids_with_prefix(conn: &Connection, prefix: &str, limit: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM images WHERE id >= ?1 AND substr(id, 1, ?2) = ?1 ORDER BY id LIMIT ?3",
+    )?;
+    let ids = stmt.query_map(rusqlite::params![prefix, prefix.len() as i64, limit], |r| {
+        r.get(0)
+    })?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
+/// Whether some image has the layer with this blob and diff ID.
+pub fn has_layer(conn: &Connection, blob: &str, diff_id: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM image_layers WHERE blob_digest = ?1 AND diff_id = ?2)",
+        [blob, diff_id],
+        |r| r.get(0),
+    )?)
+}

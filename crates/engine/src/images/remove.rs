@@ -26,7 +26,7 @@ pub enum RemoveEvent {
 
 impl Engine {
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>> {
-        let (events, collected) = self.db.write(|c| {
+        let (events, collected, image) = self.db.write(|c| {
             let (id, matched) = resolve::resolve(c, name)?;
             let mut events = Vec::new();
             let tags = record::tags_of(c, &id)?;
@@ -60,18 +60,21 @@ impl Engine {
             }
             match matched {
                 Matched::Tag(r) | Matched::Digest(r) => {
-                    let table = if r.digest().is_some() { "repo_digests" } else { "tags" };
-                    c.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [r.to_string()])?;
+                    if r.digest().is_some() {
+                        record::delete_repo_digest(c, &r.to_string())?;
+                    } else {
+                        record::delete_tag(c, &r.to_string())?;
+                    }
                     events.push(RemoveEvent::Untagged(r));
                     // Untagging by tag also drops digests of that repository when
                     // no other tag of it remains (Docker does the same).
                     let remaining = record::tags_of(c, &id)?;
                     if !remaining.is_empty() {
-                        return Ok((events, Collected::default()));
+                        return Ok((events, Collected::default(), id));
                     }
                     for d in &digests {
                         if d.to_string() != name {
-                            c.execute("DELETE FROM repo_digests WHERE name = ?1", [d.to_string()])?;
+                            record::delete_repo_digest(c, &d.to_string())?;
                             events.push(RemoveEvent::Untagged(d.clone()));
                         }
                     }
@@ -90,9 +93,20 @@ impl Engine {
                 }
             }
             let collected = delete_image(c, &self.paths, &id, &mut events)?;
-            Ok((events, collected))
+            Ok((events, collected, id))
         })?;
         collected.empty_trash();
+        for e in &events {
+            match e {
+                RemoveEvent::Untagged(r) => {
+                    self.event(crate::events::image_event("untag", image.as_str(), Some(r)))
+                }
+                RemoveEvent::Deleted(d) if d == &image => {
+                    self.event(crate::events::image_event("delete", image.as_str(), None))
+                }
+                RemoveEvent::Deleted(_) => {}
+            }
+        }
         Ok(events)
     }
 }
@@ -112,8 +126,8 @@ pub(crate) fn delete_image(
             .iter()
             .chain(&record::digests_of(conn, id)?)
         {
-            conn.execute("DELETE FROM tags WHERE name = ?1", [r.to_string()])?;
-            conn.execute("DELETE FROM repo_digests WHERE name = ?1", [r.to_string()])?;
+            record::delete_tag(conn, &r.to_string())?;
+            record::delete_repo_digest(conn, &r.to_string())?;
         }
         return Ok(Collected::default());
     }

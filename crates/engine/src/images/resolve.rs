@@ -2,7 +2,7 @@
 //! reference, or any unique ID prefix, in Docker's order of precedence.
 
 use berth_image::{Digest, Reference};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
@@ -28,16 +28,16 @@ pub fn resolve(conn: &Connection, name: &str) -> Result<(Digest, Matched)> {
         && bare.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if is_hex && bare.len() == 64 {
         let id = Digest::from_sha256_hex(bare).map_err(|e| Error::invalid(e.to_string()))?;
-        return match exists(conn, &id)? {
+        return match super::record::exists(conn, &id)? {
             true => Ok((id, Matched::Id)),
             false => Err(no_such_image(name)),
         };
     }
     let reference = Reference::parse_with_default_tag(name);
     if let Ok(reference) = &reference {
-        let (table, matched) = match reference.digest() {
-            Some(_) => ("repo_digests", Matched::Digest(reference.clone())),
-            None => ("tags", Matched::Tag(reference.clone())),
+        let (by_digest, matched) = match reference.digest() {
+            Some(_) => (true, Matched::Digest(reference.clone())),
+            None => (false, Matched::Tag(reference.clone())),
         };
         // A reference with both tag and digest is looked up by digest.
         let key = match reference.digest() {
@@ -46,13 +46,7 @@ pub fn resolve(conn: &Connection, name: &str) -> Result<(Digest, Matched)> {
             }
             None => reference.to_string(),
         };
-        let found: Option<String> = conn
-            .query_row(
-                &format!("SELECT image_id FROM {table} WHERE name = ?1"),
-                [&key],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let found = super::record::name_target(conn, &key, by_digest)?;
         if let Some(id) = found {
             return Ok((super::record::parse_digest(&id)?, matched));
         }
@@ -73,23 +67,9 @@ pub fn resolve_id(conn: &Connection, name: &str) -> Result<Digest> {
     resolve(conn, name).map(|(id, _)| id)
 }
 
-fn exists(conn: &Connection, id: &Digest) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)",
-        [id.as_str()],
-        |r| r.get(0),
-    )?)
-}
-
 /// The one image whose hex ID starts with `prefix`; an error if several do.
 fn by_prefix(conn: &Connection, prefix: &str) -> Result<Option<Digest>> {
-    let low = format!("sha256:{prefix}");
-    let mut stmt = conn.prepare(
-        "SELECT id FROM images WHERE id >= ?1 AND substr(id, 1, ?2) = ?1 ORDER BY id LIMIT 3",
-    )?;
-    let ids: Vec<String> = stmt
-        .query_map(rusqlite::params![low, low.len() as i64], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let ids = super::record::ids_with_prefix(conn, &format!("sha256:{prefix}"), 3)?;
     match ids.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(super::record::parse_digest(one)?)),

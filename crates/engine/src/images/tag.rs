@@ -16,10 +16,16 @@ impl Engine {
                 "refusing to create a tag with a digest reference: {target}"
             )));
         }
-        self.db.write(|c| {
+        let id = self.db.write(|c| {
             let id = resolve::resolve_id(c, source)?;
             record::set_tag(c, &target, &id)?;
-            Ok(())
-        })
+            Ok(id)
+        })?;
+        self.event(crate::events::image_event(
+            "tag",
+            id.as_str(),
+            Some(&target),
+        ));
+        Ok(())
     }
 }

@@ -53,9 +53,20 @@ pub fn start(
     let started =
         launch(engine, container_id, rootfs, &request, hello).map_err(|e| e.about(Subject::Exec));
     match &started {
-        Ok(s) => engine
-            .db
-            .write_relaxed(|c| exec_record::set_running(c, exec_id, s.pid))?,
+        Ok(s) => {
+            engine.db.write_relaxed(|c| {
+                exec_record::set_running(c, exec_id, s.pid)?;
+                if let Some(row) = crate::containers::record::get(c, container_id)? {
+                    let action = format!("exec_start: {}", request.args.join(" "));
+                    crate::store::event_log::record(
+                        c,
+                        &crate::events::container_event(&row, &action).with("execID", exec_id),
+                    )?;
+                }
+                Ok(())
+            })?;
+            engine.events_changed();
+        }
         Err(e) => {
             let code = e.kind.exec_start_exit_code() as i32;
             let _ = engine

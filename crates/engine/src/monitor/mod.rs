@@ -41,6 +41,8 @@ pub use spawn::{MonitorHandle, MonitorStatus, start_error as spawn_start_error};
 use crate::containers::exec_record;
 use crate::containers::record::{self, Exit, State};
 use crate::error::{Error, Result};
+use crate::events;
+use crate::store::event_log;
 use crate::{Engine, EngineOptions};
 
 /// The monitor's runtime directory: its control socket.
@@ -159,9 +161,11 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             setup::unmount(&prepared.rootfs);
             return Err(e);
         }
-        engine
-            .db
-            .write_relaxed(|c| record::set_running(c, id, pid))?;
+        engine.db.write_relaxed(|c| {
+            record::set_running(c, id, pid)?;
+            event_log::record(c, &events::container_event(&current, "start"))
+        })?;
+        engine.events_changed();
         if first {
             let _ = status.write_all(format!("started {pid}\n").as_bytes());
             first = false;
@@ -173,7 +177,19 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
         let _ = runtime.delete(id, true);
         relay.finish_execs();
-        let _ = engine.db.write_relaxed(|c| exec_record::end_all(c, id));
+        let _ = engine.db.write_relaxed(|c| {
+            exec_record::end_all(c, id)?;
+            // As it is now (it may have been renamed meanwhile).
+            let now = record::get(c, id)?.unwrap_or_else(|| current.clone());
+            if oom_killed {
+                event_log::record(c, &events::container_event(&now, "oom"))?;
+            }
+            event_log::record(
+                c,
+                &events::container_event(&now, "die").with("exitCode", code.to_string()),
+            )
+        });
+        engine.events_changed();
 
         // The policy as it is now: `update --restart` reaches us here.
         let current = engine.db.read(|c| record::get(c, id))?;
@@ -183,14 +199,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             .map_or(&row.config.host.restart, |r| &r.config.host.restart);
         if policy.should_restart(code, restarts, stop_requested) {
             restarts += 1;
-            engine.db.write_relaxed(|c| {
-                c.execute(
-                    "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0,
-                            exit_code = ?3 WHERE id = ?1",
-                    rusqlite::params![id, restarts, code],
-                )?;
-                Ok(())
-            })?;
+            engine
+                .db
+                .write_relaxed(|c| record::set_restarting(c, id, restarts, code))?;
             // Docker's backoff: 100 ms doubling, at most a minute.
             let delay = 100u64 << restarts.clamp(0, 9);
             std::thread::sleep(Duration::from_millis(delay.min(60_000)));

@@ -6,6 +6,7 @@
 //! `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's lock (with a
 //! generous busy timeout) instead of failing, and readers never block.
 
+pub mod event_log;
 pub mod gc;
 pub mod leases;
 pub mod perms;
@@ -168,6 +169,14 @@ impl Db {
         conn: &Connection,
         f: impl FnOnce(&Connection) -> Result<T>,
     ) -> Result<T> {
+        // A write inside a write on this thread would wait for its own
+        // lock (the busy timeout, then fail): a bug, reported at once.
+        let _depth = WriteDepth::enter().ok_or_else(|| {
+            Error::internal(format!(
+                "metadata database {}: a write transaction was started inside another on the same thread",
+                self.path.display()
+            ))
+        })?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| db_error(&self.path, "begin transaction", e))?;
         match f(conn) {
@@ -213,6 +222,39 @@ impl Db {
         let out = f(&conn);
         let _ = conn.execute_batch("COMMIT");
         out
+    }
+}
+
+impl Db {
+    /// SQLite's own checks: problems found by `integrity_check`, and the
+    /// tables with rows whose references are missing.
+    pub fn integrity_problems(&self) -> Result<(Option<String>, Vec<String>)> {
+        let c = self.conn()?;
+        let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let mut stmt = c.prepare("PRAGMA foreign_key_check")?;
+        let violations = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(((integrity != "ok").then_some(integrity), violations))
+    }
+}
+
+thread_local! {
+    static IN_WRITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as inside a write transaction while it lives.
+struct WriteDepth;
+
+impl WriteDepth {
+    fn enter() -> Option<WriteDepth> {
+        IN_WRITE.with(|w| (!w.replace(true)).then_some(WriteDepth))
+    }
+}
+
+impl Drop for WriteDepth {
+    fn drop(&mut self) {
+        IN_WRITE.with(|w| w.set(false));
     }
 }
 

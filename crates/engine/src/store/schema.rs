@@ -112,6 +112,16 @@ CREATE TABLE execs (
 );
 CREATE INDEX execs_by_container ON execs(container_id);
 "#,
+    r#"
+CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_nano  INTEGER NOT NULL,             -- unix nanoseconds
+    type       TEXT NOT NULL,                -- container, image, volume
+    action     TEXT NOT NULL,                -- create, start, die, pull, ...
+    actor      TEXT NOT NULL,                -- the object's ID (or name)
+    attributes TEXT NOT NULL                 -- JSON object of strings
+);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

@@ -90,3 +90,9 @@ pub fn all(conn: &Connection) -> Result<Vec<Snapshot>> {
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Drops a snapshot's row (its directory is the caller's business).
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM snapshots WHERE id = ?1", [id])?;
+    Ok(())
+}

@@ -221,17 +221,12 @@ impl Engine {
     }
 
     fn check_database(&self, report: &mut CheckReport) -> Result<()> {
-        let c = self.db.conn()?;
-        let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        if integrity != "ok" {
+        let (integrity, violations) = self.db.integrity_problems()?;
+        if let Some(integrity) = integrity {
             report
                 .problems
                 .push(Problem::Database(format!("integrity check: {integrity}")));
         }
-        let mut stmt = c.prepare("PRAGMA foreign_key_check")?;
-        let violations: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?;
         for table in violations {
             report.problems.push(Problem::Database(format!(
                 "table {table} references a missing row"
@@ -278,7 +273,7 @@ impl Engine {
             // even though an image refers to them (that image was removed above).
             for p in &problems {
                 if let Problem::MissingSnapshotDir(id) = p {
-                    c.execute("DELETE FROM snapshots WHERE id = ?1", [id])?;
+                    crate::store::snapshots::delete(c, *id)?;
                     repaired.push(format!("dropped snapshot {id} (directory missing)"));
                 }
             }

@@ -1,4 +1,5 @@
-//! The terminal around an engine stream (an attach or an exec): raw mode,
+//! `attach`, and the terminal around an engine stream (an attach or an
+//! exec): raw mode,
 //! stdin and window sizes to the container, its output to stdout/stderr,
 //! the exit code at the end, and detaching with the detach keys (with a tty
 //! and stdin).
@@ -7,11 +8,13 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use berth_engine::Engine;
 use berth_engine::containers::attach::{DetachMatcher, MonitorStream, Output, StreamInput};
 use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGWINCH};
 use signal_hook::iterator::Signals;
+
+use crate::cli::AttachArgs;
 
 pub use berth_engine::containers::attach::parse_detach_keys;
 
@@ -188,4 +191,26 @@ fn forward_stdin(input: &Mutex<StreamInput>, detached: &AtomicBool, keys: Vec<u8
     if let Ok(mut w) = input.lock() {
         let _ = w.stdin_eof();
     }
+}
+
+pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
+    let row = engine.container(&a.container)?;
+    if !row.state.is_live() {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    let opts = AttachOptions {
+        stdin: !a.no_stdin && row.config.open_stdin,
+        tty: row.config.tty,
+        sig_proxy: a.sig_proxy,
+        detach_keys: parse_detach_keys(a.detach_keys.as_deref())?,
+    };
+    let stream = engine.attach(&row.id, &opts.engine_options())?;
+    Ok(match relay(engine, stream, &opts, Some(&row.id))? {
+        Ended::Exited(code) => code.clamp(0, 255) as u8,
+        Ended::Detached => 0,
+        Ended::Lost => engine
+            .container(&row.id)
+            .map(|r| r.exit_code.clamp(0, 255) as u8)
+            .unwrap_or(0),
+    })
 }

@@ -4,12 +4,16 @@ pub mod attach;
 pub mod commit;
 pub mod exec;
 pub mod files;
-pub mod info;
 pub mod lifecycle;
 pub mod logs;
 pub mod options;
+pub mod port;
 pub mod ps;
+pub mod rename;
 pub mod run;
+pub mod stats;
+pub mod top;
+pub mod update;
 pub mod volume;
 
 use std::fmt;

@@ -1,0 +1,125 @@
+//! The checks Docker's daemon makes of a container's settings (whatever
+//! front door they came through), with its words: memory and swap limits,
+//! CPU ranges, mount points, restart policies.
+
+use std::collections::HashSet;
+
+use super::config::HostConfig;
+use crate::error::{Error, Result};
+
+/// Docker's smallest memory limit.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+pub fn host_config(host: &HostConfig) -> Result<()> {
+    resources(host)?;
+    let mut targets = HashSet::new();
+    for m in &host.mounts {
+        let target = m.target.trim_end_matches('/');
+        if !targets.insert(if target.is_empty() { "/" } else { target }) {
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                m.target
+            )));
+        }
+    }
+    if host.auto_remove && host.restart.name != "no" && !host.restart.name.is_empty() {
+        return Err(Error::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    Ok(())
+}
+
+pub fn resources(host: &HostConfig) -> Result<()> {
+    let r = &host.resources;
+    if r.memory > 0 && r.memory < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if r.memory_swap > 0 && r.memory == 0 {
+        return Err(Error::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if r.memory_swap > 0 && r.memory_swap < r.memory {
+        return Err(Error::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if r.memory > 0 && r.memory_reservation > r.memory {
+        return Err(Error::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if r.nano_cpus != 0 {
+        if r.cpu_period != 0 || r.cpu_quota != 0 {
+            return Err(Error::invalid(
+                "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+            ));
+        }
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1);
+        if r.nano_cpus < 10_000_000 || r.nano_cpus > cpus * 1_000_000_000 {
+            return Err(Error::invalid(format!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            )));
+        }
+    }
+    if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
+        return Err(Error::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)",
+        ));
+    }
+    if r.cpu_quota > 0 && r.cpu_quota < 1000 {
+        return Err(Error::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::containers::config::{MountKind, MountSpec};
+
+    fn with(f: impl FnOnce(&mut HostConfig)) -> Result<()> {
+        let mut h = HostConfig::default();
+        f(&mut h);
+        host_config(&h)
+    }
+
+    #[test]
+    fn docker_daemon_checks() {
+        assert!(with(|_| {}).is_ok());
+        let e = with(|h| h.resources.memory = 1 << 20).unwrap_err();
+        assert_eq!(e.message, "Minimum memory limit allowed is 6MB");
+        let e = with(|h| {
+            h.resources.memory = 64 << 20;
+            h.resources.memory_swap = 32 << 20;
+        })
+        .unwrap_err();
+        assert!(e.message.starts_with("Minimum memoryswap"), "{e}");
+        assert!(with(|h| h.resources.nano_cpus = 1_000_000).is_err());
+        assert!(with(|h| h.resources.cpu_period = 10).is_err());
+        let m = MountSpec {
+            kind: MountKind::Tmpfs,
+            source: String::new(),
+            target: "/x".into(),
+            read_only: false,
+            options: vec![],
+            anonymous: false,
+        };
+        let e = with(|h| {
+            h.mounts = vec![
+                m.clone(),
+                MountSpec {
+                    target: "/x/".into(),
+                    ..m
+                },
+            ]
+        })
+        .unwrap_err();
+        assert_eq!(e.message, "Duplicate mount point: /x/");
+    }
+}

@@ -1,0 +1,83 @@
+//! Docker's time arguments (`logs --since`, `events --until`, filters): an
+//! RFC 3339 time, unix seconds (with a fraction), or a duration ago in Go's
+//! syntax (`10m`, `1h30m`, `1.5s`).
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{Error, Result};
+
+/// `what` names the argument in errors (`since`, `until`).
+pub fn parse(s: &str, what: &str) -> Result<OffsetDateTime> {
+    parse_at(s, what, OffsetDateTime::now_utc())
+}
+
+fn parse_at(s: &str, what: &str, now: OffsetDateTime) -> Result<OffsetDateTime> {
+    let bad = || Error::invalid(format!("invalid value for \"{what}\": {s:?}"));
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).map_err(|_| bad());
+    }
+    Ok(now - duration(s).ok_or_else(bad)?)
+}
+
+/// A Go duration: numbers with units `ns us ms s m h`, one or more.
+pub fn duration(s: &str) -> Option<time::Duration> {
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * scale;
+        rest = &rest[unit_end..];
+    }
+    Some(time::Duration::seconds_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_time_arguments() {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        assert_eq!(
+            parse_at("10m", "since", now).unwrap().unix_timestamp(),
+            1_000_000 - 600
+        );
+        assert_eq!(
+            parse_at("1h30m", "since", now).unwrap().unix_timestamp(),
+            1_000_000 - 5400
+        );
+        assert_eq!(parse_at("42.5", "since", now).unwrap().unix_timestamp(), 42);
+        assert_eq!(
+            parse_at("2026-01-02T03:04:05Z", "until", now)
+                .unwrap()
+                .unix_timestamp(),
+            1_767_323_045
+        );
+        let e = parse_at("soon", "until", now).unwrap_err();
+        assert!(
+            e.message.contains("\"until\"") && e.message.contains("soon"),
+            "{e}"
+        );
+    }
+}
