@@ -42,6 +42,14 @@ struct File {
     limits: LimitsFile,
     #[serde(default)]
     unpack: UnpackFile,
+    #[serde(default)]
+    containers: ContainersFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ContainersFile {
+    cgroup_parent: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -87,7 +95,11 @@ impl EngineConfig {
                     .map(|n| n.get())
                     .unwrap_or(2)
             }),
-            cgroup_parent: "/berth".into(),
+            cgroup_parent: file
+                .containers
+                .cgroup_parent
+                .clone()
+                .unwrap_or_else(|| "/berth".into()),
             // Rotation on by default (Docker's json-file grows without bound).
             log_max_size: 20 << 20,
             log_max_files: 5,

@@ -191,7 +191,13 @@ impl Engine {
     pub(crate) fn events_changed(&self) {
         let path = notify_path(&self.run_root);
         // A write both creates the file and counts as a modification.
-        let _ = std::fs::write(&path, b"");
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path);
     }
 
     /// Calls `emit` with each event, oldest first: past ones from `since`,

@@ -44,11 +44,15 @@ pub struct EngineOptions {
     pub root: PathBuf,
     /// Runtime state that does not survive a reboot (`/run/berth`).
     pub run_root: PathBuf,
+    /// berth's binary, started (sealed) as each container's monitor; None:
+    /// the running one (a library caller that is not berth names it).
+    pub binary: Option<PathBuf>,
 }
 
 pub struct Engine {
     paths: Paths,
     run_root: PathBuf,
+    binary: Option<PathBuf>,
     db: Db,
     config: EngineConfig,
     owner: ProcessToken,
@@ -77,6 +81,7 @@ impl Engine {
         let engine = Engine {
             paths,
             run_root: options.run_root.clone(),
+            binary: options.binary.clone(),
             db,
             config,
             owner: ProcessToken::current(),
@@ -112,6 +117,7 @@ impl Engine {
         EngineOptions {
             root: self.paths.root.clone(),
             run_root: self.run_root.clone(),
+            binary: self.binary.clone(),
         }
     }
 }

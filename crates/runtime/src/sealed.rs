@@ -24,9 +24,14 @@ pub const SEALED_ENV: &str = "_BERTH_RUNTIME_SEALED";
 /// sealed copy of it directly (exec `/proc/self/fd/N` with [`SEALED_ENV`]
 /// set), which saves the re-exec of [`ensure_sealed`].
 pub fn sealed_binary() -> std::io::Result<std::os::fd::OwnedFd> {
+    sealed_binary_at(std::path::Path::new("/proc/self/exe"))
+}
+
+/// A read-only, detached view of the binary at `path`.
+pub fn sealed_binary_at(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
     let tree = rustix::mount::open_tree(
         rustix::fs::CWD,
-        "/proc/self/exe",
+        path,
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )?;
     sys::mount_setattr_readonly(&tree)?;

@@ -213,8 +213,18 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: &std::path::Path) -> Re
         .map_err(|e| Error::system(format!("seccomp: read the exported filter: {e}")))?;
     // Best effort: a cache that cannot be written only costs time.
     if std::fs::create_dir_all(cache_dir).is_ok() {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let _ = std::fs::set_permissions(cache_dir, std::fs::Permissions::from_mode(0o700));
         let tmp = cache_dir.join(format!(".{key}.{}", std::process::id()));
-        if std::fs::write(&tmp, &program).is_ok() {
+        let _ = std::fs::remove_file(&tmp);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&program));
+        if written.is_ok() {
             let _ = std::fs::rename(&tmp, &path);
         }
     }

@@ -101,7 +101,18 @@ impl State {
         let tmp = dir.join(".state.json.tmp");
         let data =
             serde_json::to_vec(self).map_err(|e| Error::system(format!("encode state: {e}")))?;
-        std::fs::write(&tmp, data).ctx("write", &tmp)?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .and_then(|mut f| f.write_all(&data))
+                .ctx("write", &tmp)?;
+        }
         std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx("rename", &dir.join(STATE_FILE))
     }
 

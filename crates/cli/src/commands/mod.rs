@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let options = EngineOptions {
         root: cli.root,
         run_root: cli.run_root,
+        binary: None,
     };
     if let Command::Monitor(a) = &cli.command {
         // Re-executes from a sealed copy of the binary (the container's

@@ -109,6 +109,32 @@ impl Engine {
         self.connect_monitor(&row, &hello)
     }
 
+    /// Starts a created (or exited) container with a client attached
+    /// before its first output: the monitor creates the container, this
+    /// attaches, then the monitor starts it.
+    pub fn start_attached(
+        &self,
+        container: &str,
+        options: &AttachOptions,
+    ) -> Result<MonitorStream> {
+        let row = self.container(container)?;
+        let mut monitor = self.spawn_monitor(&row.id, true)?;
+        match monitor.next_status() {
+            crate::monitor::MonitorStatus::Created(_) => {}
+            crate::monitor::MonitorStatus::Failed(kind, message) => {
+                return Err(Error::new(kind, message));
+            }
+            _ => {
+                return Err(Error::internal(
+                    "the container's monitor exited before creating the container",
+                ));
+            }
+        }
+        let stream = self.attach(&row.id, options)?;
+        monitor.wait_started()?;
+        Ok(stream)
+    }
+
     /// Sets the terminal size of a container's init.
     pub fn resize_container(&self, container: &str, rows: u16, cols: u16) -> Result<()> {
         let row = self.container(container)?;

@@ -125,9 +125,12 @@ impl Engine {
     fn prepare_container_dir(&self, row: &ContainerRow) -> Result<Vec<(String, bool)>> {
         let dir = self.paths.container_dir(&row.id);
         crate::store::perms::create_dir(&dir, crate::store::perms::ROOT_DIR)?;
-        for sub in ["diff", "work", "rootfs"] {
-            let path = dir.join(sub);
-            std::fs::create_dir_all(&path).ctx("create", &path)?;
+        for (sub, mode) in [
+            ("diff", crate::store::perms::CONTENT_DIR),
+            ("work", crate::store::perms::PRIVATE_DIR),
+            ("rootfs", crate::store::perms::CONTENT_DIR),
+        ] {
+            crate::store::perms::create_dir(&dir.join(sub), mode)?;
         }
         write_init_layer(&dir.join("init"))?;
         let host = &row.config.host;
@@ -148,8 +151,7 @@ impl Engine {
                 continue;
             }
             let (name, anonymous) = (m.source.clone(), m.anonymous);
-            let data = self.paths.volume_data(&name);
-            std::fs::create_dir_all(&data).ctx("create volume", &data)?;
+            self.create_volume_dir(&name)?;
             volumes.push((name, anonymous));
         }
         // The monitor builds the spec afresh at every start (so `update`
@@ -214,9 +216,20 @@ fn is_static_elf(bytes: &[u8]) -> bool {
 /// the mount points berth binds over, so creating them does not put files
 /// into the writable layer that `diff` would show and `commit` would keep.
 fn write_init_layer(init: &std::path::Path) -> Result<()> {
-    for d in ["dev/pts", "dev/shm", "dev/mqueue", "proc", "sys", "etc"] {
-        let path = init.join(d);
-        std::fs::create_dir_all(&path).ctx("create", &path)?;
+    use crate::store::perms;
+    // Every level at a mode of berth's choosing: where the image lacks one
+    // of these, the container sees the init layer's.
+    for d in [
+        "",
+        "dev",
+        "dev/pts",
+        "dev/shm",
+        "dev/mqueue",
+        "proc",
+        "sys",
+        "etc",
+    ] {
+        perms::create_dir(&init.join(d), perms::CONTENT_DIR)?;
     }
     for f in [
         "etc/hostname",
@@ -224,8 +237,7 @@ fn write_init_layer(init: &std::path::Path) -> Result<()> {
         "etc/resolv.conf",
         "dev/console",
     ] {
-        let path = init.join(f);
-        std::fs::write(&path, b"").ctx("create", &path)?;
+        perms::write_file(&init.join(f), b"", perms::SHARED_FILE)?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
+use crate::store::perms;
 
 const HOSTS: &str = "127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -19,7 +20,11 @@ ff02::2\tip6-allrouters
 /// public resolvers as Docker does.
 pub fn write(dir: &Path, hostname: &str, host_network: bool) -> Result<()> {
     let hostname_path = dir.join("hostname");
-    std::fs::write(&hostname_path, format!("{hostname}\n")).ctx("write", &hostname_path)?;
+    perms::write_file(
+        &hostname_path,
+        format!("{hostname}\n").as_bytes(),
+        perms::SHARED_FILE,
+    )?;
 
     let hosts_path = dir.join("hosts");
     let hosts = if host_network {
@@ -27,7 +32,7 @@ pub fn write(dir: &Path, hostname: &str, host_network: bool) -> Result<()> {
     } else {
         HOSTS.to_string()
     };
-    std::fs::write(&hosts_path, hosts).ctx("write", &hosts_path)?;
+    perms::write_file(&hosts_path, hosts.as_bytes(), perms::SHARED_FILE)?;
 
     let resolv_path = dir.join("resolv.conf");
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -36,7 +41,7 @@ pub fn write(dir: &Path, hostname: &str, host_network: bool) -> Result<()> {
     } else {
         container_resolv_conf(&host_resolv)
     };
-    std::fs::write(&resolv_path, resolv).ctx("write", &resolv_path)?;
+    perms::write_file(&resolv_path, resolv.as_bytes(), perms::SHARED_FILE)?;
     Ok(())
 }
 

@@ -53,7 +53,10 @@ impl Engine {
             // mounted the root yet: only its overlay is the container's root.
             let fs = rustix::fs::fstatfs(&fd)
                 .map_err(|e| Error::internal(format!("statfs {}: {e}", through.display())))?;
-            if fs.f_type as i64 != OVERLAYFS_SUPER_MAGIC || !row.owner.is_alive() {
+            // f_type's width differs per architecture.
+            #[allow(clippy::unnecessary_cast)]
+            let kind = fs.f_type as i64;
+            if kind != OVERLAYFS_SUPER_MAGIC || !row.owner.is_alive() {
                 return Err(Error::conflict(format!(
                     "container {} is starting or stopping; try again",
                     row.id

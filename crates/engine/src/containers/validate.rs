@@ -14,6 +14,7 @@ pub fn host_config(host: &HostConfig) -> Result<()> {
     resources(host)?;
     let mut targets = HashSet::new();
     for m in &host.mounts {
+        proc_destination(&m.target)?;
         let target = m.target.trim_end_matches('/');
         if !targets.insert(if target.is_empty() { "/" } else { target }) {
             return Err(Error::invalid(format!(
@@ -26,6 +27,27 @@ pub fn host_config(host: &HostConfig) -> Result<()> {
         return Err(Error::invalid(
             "can't create 'AutoRemove' container with restart policy",
         ));
+    }
+    Ok(())
+}
+
+/// A mount inside /proc would hide what the kernel says there (runc refuses
+/// it at start, CVE-2019-16884); berth says so at create.
+fn proc_destination(target: &str) -> Result<()> {
+    let mut clean: Vec<&str> = Vec::new();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                clean.pop();
+            }
+            p => clean.push(p),
+        }
+    }
+    if clean.first() == Some(&"proc") {
+        return Err(Error::invalid(format!(
+            "invalid mount config: \"{target}\" cannot be mounted because it is inside /proc"
+        )));
     }
     Ok(())
 }
@@ -115,11 +137,21 @@ mod tests {
                 m.clone(),
                 MountSpec {
                     target: "/x/".into(),
-                    ..m
+                    ..m.clone()
                 },
             ]
         })
         .unwrap_err();
         assert_eq!(e.message, "Duplicate mount point: /x/");
+        for bad in ["/proc/sys", "/proc", "/x/../proc/kcore"] {
+            let e = with(|h| {
+                h.mounts = vec![MountSpec {
+                    target: bad.into(),
+                    ..m.clone()
+                }]
+            })
+            .unwrap_err();
+            assert!(e.message.contains("inside /proc"), "{bad}: {e}");
+        }
     }
 }

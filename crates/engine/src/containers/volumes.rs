@@ -39,8 +39,7 @@ impl Engine {
             }
             None => (names::new_id()?, true),
         };
-        let data = self.paths.volume_data(&name);
-        std::fs::create_dir_all(&data).ctx("create volume", &data)?;
+        self.create_volume_dir(&name)?;
         let labels_json = serde_json::to_string(&labels).unwrap_or_default();
         self.db.write_relaxed(|c| {
             if volumes_record::insert(c, &name, &labels_json, anonymous)? {
@@ -50,6 +49,17 @@ impl Engine {
         })?;
         self.events_changed();
         Ok(name)
+    }
+
+    /// `volumes/<name>/_data`, at Docker's modes whatever the umask.
+    pub(crate) fn create_volume_dir(&self, name: &str) -> Result<()> {
+        use crate::store::perms;
+        perms::create_dir(&self.paths.volumes.join(name), perms::CONTENT_DIR)?;
+        let data = self.paths.volume_data(name);
+        if !data.exists() {
+            perms::create_dir(&data, perms::CONTENT_DIR)?;
+        }
+        Ok(())
     }
 
     pub fn volumes(&self) -> Result<Vec<Volume>> {

@@ -212,7 +212,7 @@ impl Engine {
             .db
             .write(|c| snapshots::create_incomplete(c, lease, None))?;
         let fs_dir = self.paths.snapshot_fs(snapshot);
-        std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
+        crate::store::perms::create_snapshot_dir(&fs_dir)?;
 
         let mut ingest = self.paths.content.ingest(&self.owner)?;
         let mut tee = Tee {

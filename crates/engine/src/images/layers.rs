@@ -276,7 +276,7 @@ fn run_task(
         }
         Task::Unpack { snapshot } => {
             let fs_dir = paths.snapshot_fs(*snapshot);
-            std::fs::create_dir_all(&fs_dir).ctx("create snapshot", &fs_dir)?;
+            crate::store::perms::create_snapshot_dir(&fs_dir)?;
             let stats = if source.diff_id_computed {
                 unpack::unpack_layer_with_diff_id(file, &fs_dir, limits, &source.diff_id)
             } else {

@@ -142,7 +142,7 @@ pub(crate) fn run(job: LayerWork, source: Source) -> Result<LayerDone> {
 fn consume(job: &LayerWork, mut reader: impl Read) -> Result<(Compression, u64)> {
     let outcome = match &job.work {
         Work::Unpack { fs_dir } => {
-            std::fs::create_dir_all(fs_dir).ctx("create snapshot", fs_dir)?;
+            crate::store::perms::create_snapshot_dir(fs_dir)?;
             let stats = unpack::unpack_layer(&mut reader, fs_dir, job.limits)
                 .map_err(|e| Error::from(e.within(&job.what)))?;
             (stats.compression, stats.size, stats.diff_id)

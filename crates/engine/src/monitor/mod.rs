@@ -265,5 +265,7 @@ fn bind(dir: &std::path::Path, name: &str) -> Result<(UnixListener, SocketPath)>
     let path = SocketPath::new(dir, name)?;
     let listener = UnixListener::bind(&path.path)
         .map_err(|e| Error::internal(format!("bind {}: {e}", dir.join(name).display())))?;
+    // root's alone, whatever the umask (the directory is too).
+    crate::store::perms::set_mode(&dir.join(name), crate::store::perms::PRIVATE_FILE)?;
     Ok((listener, path))
 }

@@ -123,6 +123,9 @@ impl OurEnds {
 }
 
 pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepared> {
+    if let Some(parent) = dir.parent() {
+        crate::store::perms::create_private_dir(parent)?;
+    }
     crate::store::perms::create_private_dir(dir)?;
     let (control, _) = bind(dir, protocol::CONTROL_SOCKET)?;
     let container_dir = engine.paths.container_dir(&row.id);

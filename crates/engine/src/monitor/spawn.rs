@@ -89,8 +89,13 @@ impl Engine {
     pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
         // Started from a sealed view of the binary (see berth_runtime::sealed):
         // the container's init is cloned from the monitor.
-        let sealed = berth_runtime::sealed::sealed_binary()
-            .map_err(|e| Error::internal(format!("seal the berth binary: {e}")))?;
+        let binary = self
+            .binary
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("/proc/self/exe"));
+        let sealed = berth_runtime::sealed::sealed_binary_at(&binary).map_err(|e| {
+            Error::internal(format!("seal the berth binary {}: {e}", binary.display()))
+        })?;
         let exe = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&sealed));
         let mut cmd = Command::new(exe);
         cmd.env(berth_runtime::sealed::SEALED_ENV, "1");

@@ -43,6 +43,28 @@ pub fn expected_mode(rel: &Path) -> Option<u32> {
     }
 }
 
+/// Directories of container and image content that berth makes (a
+/// container's writable layer, a volume): the overlay's root takes the
+/// upper directory's mode, so it must not be the umask's.
+pub const CONTENT_DIR: u32 = 0o755;
+/// Files a container reads through a bind mount (its hosts files).
+pub const SHARED_FILE: u32 = 0o644;
+
+/// Writes `data` to `path` with `mode`, whatever the umask.
+pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    std::fs::write(path, data).ctx("write", path)?;
+    set_mode(path, mode)
+}
+
+/// A snapshot's `<id>/fs` directory: `<id>` root's alone, `fs` (a layer's
+/// root, unless the layer says otherwise) 0755.
+pub fn create_snapshot_dir(fs_dir: &Path) -> Result<()> {
+    if let Some(parent) = fs_dir.parent() {
+        create_dir(parent, PRIVATE_DIR)?;
+    }
+    create_dir(fs_dir, CONTENT_DIR)
+}
+
 /// Creates `dir` (and missing parents) and sets its mode to `mode`.
 pub fn create_dir(dir: &Path, mode: u32) -> Result<()> {
     std::fs::create_dir_all(dir).ctx("create directory", dir)?;

@@ -23,13 +23,29 @@ use crate::store::{leases, snapshots};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     Database(String),
-    CorruptBlob { digest: Digest, actual: Digest },
+    CorruptBlob {
+        digest: Digest,
+        actual: Digest,
+    },
     StrayFile(PathBuf),
-    BrokenImage { image: Digest, reason: String },
+    BrokenImage {
+        image: Digest,
+        reason: String,
+    },
     OrphanBlob(Digest),
-    OrphanSnapshot { id: i64, reason: &'static str },
+    OrphanSnapshot {
+        id: i64,
+        reason: &'static str,
+    },
     MissingSnapshotDir(i64),
     Leftover(PathBuf),
+    /// A store file or directory others may read or write though berth
+    /// gives it a narrower mode.
+    WideMode {
+        path: PathBuf,
+        mode: u32,
+        expected: u32,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -51,6 +67,15 @@ impl std::fmt::Display for Problem {
             Problem::Leftover(p) => {
                 write!(f, "{}: left over by an interrupted operation", p.display())
             }
+            Problem::WideMode {
+                path,
+                mode,
+                expected,
+            } => write!(
+                f,
+                "{}: mode {mode:04o} is wider than berth sets ({expected:04o})",
+                path.display()
+            ),
         }
     }
 }
@@ -214,10 +239,48 @@ impl Engine {
             ));
         }
 
+        self.check_modes(&mut report)?;
+
         if repair && !report.problems.is_empty() {
             self.repair(&mut report)?;
         }
         Ok(report)
+    }
+
+    /// The store's own files and directories (not image or volume content)
+    /// against the modes berth gives them (see `store::perms`).
+    fn check_modes(&self, report: &mut CheckReport) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = &self.paths.root;
+        let mut candidates = vec![root.clone()];
+        for entry in fs::read_dir(root).ctx("list", root)? {
+            candidates.push(entry.ctx("list", root)?.path());
+        }
+        for entry in fs::read_dir(&self.paths.containers).ctx("list", &self.paths.containers)? {
+            let dir = entry.ctx("list", &self.paths.containers)?.path();
+            candidates.push(dir.clone());
+            if let Ok(files) = fs::read_dir(&dir) {
+                candidates.extend(files.flatten().map(|f| f.path()));
+            }
+        }
+        for path in candidates {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let Some(expected) = crate::store::perms::expected_mode(rel) else {
+                continue;
+            };
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & !expected != 0 {
+                report.problems.push(Problem::WideMode {
+                    path,
+                    mode,
+                    expected,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_database(&self, report: &mut CheckReport) -> Result<()> {
@@ -265,6 +328,10 @@ impl Engine {
                     Problem::StrayFile(path) | Problem::Leftover(path) => {
                         gc::remove_any(path);
                         repaired.push(format!("removed {}", path.display()));
+                    }
+                    Problem::WideMode { path, expected, .. } => {
+                        crate::store::perms::set_mode(path, *expected)?;
+                        repaired.push(format!("set {} to mode {expected:04o}", path.display()));
                     }
                     Problem::Database(_) => {}
                 }

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,9 +36,11 @@ impl Ingest {
     pub(super) fn create(store: &ContentStore, owner: &ProcessToken) -> Result<Ingest> {
         let n = NEXT_INGEST.fetch_add(1, Ordering::Relaxed);
         let path = store.ingest_dir().join(format!("{}-{n}", owner.file_tag()));
+        // Root's alone whatever the umask (an image config can hold secrets).
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
             .ctx("create ingest file", &path)?;
         Ok(Ingest {

@@ -33,6 +33,19 @@ impl ContentStore {
         for dir in [store.blobs_dir(), store.ingest_dir()] {
             fs::create_dir_all(&dir).ctx("create directory", &dir)?;
         }
+        // Whatever the umask: only root lists or reads blobs.
+        for dir in [
+            root.to_path_buf(),
+            root.join("blobs"),
+            store.blobs_dir(),
+            store.ingest_dir(),
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&dir).ctx("stat", &dir)?.permissions().mode() & 0o7777;
+            if mode != 0o700 {
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).ctx("chmod", &dir)?;
+            }
+        }
         Ok(store)
     }
 

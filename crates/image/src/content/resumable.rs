@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -50,6 +51,7 @@ impl ContentStore {
             .read(true)
             .append(true)
             .create(true)
+            .mode(0o600)
             .open(&path)
             .ctx("open partial download", &path)?;
         let operation = if wait {

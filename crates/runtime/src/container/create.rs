@@ -68,9 +68,20 @@ impl Runtime {
         let rootfs = rootfs_of(&spec, &bundle)?;
 
         std::fs::create_dir_all(&self.root).ctx("create state root", &self.root)?;
+        // runc's mode for its state root, whatever the umask.
+        std::fs::set_permissions(
+            &self.root,
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )
+        .ctx("chmod state root", &self.root)?;
         let dir = State::dir(&self.root, id);
         match std::fs::create_dir(&dir) {
-            Ok(()) => {}
+            // 0711 whatever the umask: the container's user opens the exec
+            // fifo below it (through an fd, by name).
+            Ok(()) => {
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
+                    .ctx("chmod state directory", &dir)?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::new(
                     ErrorKind::AlreadyExists,

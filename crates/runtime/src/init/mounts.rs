@@ -256,6 +256,7 @@ pub fn mount_one(
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let bind = opts.bind || typ == "bind";
+    check_proc_destination(dest, typ, bind, m.source().as_deref())?;
     let step = |what: &str| {
         format!(
             "mount {} on {} ({what})",
@@ -328,6 +329,83 @@ pub fn mount_one(
     })
     .map_err(|e| Failure::new(step(fstype), e))?;
     apply_propagation(root, dest, &opts)
+}
+
+/// What may be mounted inside /proc, as runc allows (the CVE-2019-16884
+/// hardening): procfs on /proc itself (or a bind of a procfs there), and
+/// the few files lxcfs emulates; nothing else, so no mount can hide or
+/// replace what the kernel's /proc says about the container.
+const PROC_FILES_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// `dest` with `.` and `..` resolved lexically (as in the spec's text).
+pub fn clean_path(dest: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in dest.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub fn check_proc_destination(
+    dest: &Path,
+    typ: &str,
+    bind: bool,
+    source: Option<&Path>,
+) -> Result<(), Failure> {
+    let clean = clean_path(dest);
+    let Ok(inside) = clean.strip_prefix("/proc") else {
+        return Ok(());
+    };
+    if inside.as_os_str().is_empty() {
+        if !bind {
+            return Ok(());
+        }
+        let is_proc = source
+            .and_then(|s| rustix::fs::statfs(s).ok())
+            // f_type's width differs per architecture.
+            .is_some_and(|fs| {
+                #[allow(clippy::unnecessary_cast)]
+                let kind = fs.f_type as i64;
+                kind == 0x9fa0
+            });
+        if is_proc {
+            return Ok(());
+        }
+        return Err(Failure::msg(
+            format!("mount {}", dest.display()),
+            &format!(
+                "{:?} cannot be mounted because it is not of type proc",
+                dest.display().to_string()
+            ),
+        ));
+    }
+    if typ != "proc" && PROC_FILES_ALLOWED.iter().any(|p| Path::new(p) == clean) {
+        return Ok(());
+    }
+    Err(Failure::msg(
+        format!("mount {}", dest.display()),
+        &format!(
+            "{:?} cannot be mounted because it is inside /proc",
+            dest.display().to_string()
+        ),
+    ))
 }
 
 fn apply_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), Failure> {

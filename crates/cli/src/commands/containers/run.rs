@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use berth_engine::Engine;
-use berth_engine::monitor::{MonitorStatus, spawn_start_error};
 
 use super::attach::{self, AttachOptions, Ended};
 use super::{options, run_error};
@@ -101,22 +100,9 @@ fn run_created(engine: &Engine, a: &RunArgs, id: &str) -> Result<u8> {
 
 /// Starts a container with a client attached from its first byte of output.
 fn attached_start(engine: &Engine, id: &str, opts: &AttachOptions) -> Result<u8> {
-    let mut monitor = engine.spawn_monitor(id, true).map_err(run_error)?;
-    match monitor.next_status() {
-        MonitorStatus::Created(_) => {}
-        MonitorStatus::Failed(kind, message) => {
-            return Err(run_error(spawn_start_error(kind, message)));
-        }
-        _ => {
-            return Err(run_error(berth_engine::Error::internal(
-                "the container's monitor exited before creating the container",
-            )));
-        }
-    }
     let stream = engine
-        .attach(id, &opts.engine_options())
+        .start_attached(id, &opts.engine_options())
         .map_err(run_error)?;
-    monitor.wait_started().map_err(run_error)?;
     match attach::relay(engine, stream, opts, Some(id))? {
         Ended::Exited(code) => Ok(code.clamp(0, 255) as u8),
         Ended::Detached => Ok(0),
