@@ -491,11 +491,12 @@ fn mounts_inside_proc_are_refused() {
         );
     }
     // An image's VOLUME there too.
+    let holder = store.ok(&["create", "busybox", "true"]);
     store.ok(&[
         "commit",
         "--change",
         "VOLUME /proc/sys",
-        &store.ok(&["create", "busybox", "true"]).trim().to_string(),
+        holder.trim(),
         "vol:proc",
     ]);
     let (code, _, err) = store.outcome(&["run", "--rm", "vol:proc", "true"]);
