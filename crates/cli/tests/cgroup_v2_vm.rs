@@ -17,7 +17,7 @@ use support::runc::{berth_runc, have};
 const GUEST_STAGE1: &str = r#"#!/bin/busybox sh
 /bin/busybox mkdir -p /newroot
 /bin/busybox mount -t tmpfs -o size=700m root /newroot
-for d in bin berth berth-runc bundles rootfs lib lib64 stage2; do /bin/busybox cp -a /$d /newroot/; done
+for d in bin berth berth-runc bundles rootfs lib lib64 stage2 busybox.tar overlay.ko; do /bin/busybox cp -a /$d /newroot/; done
 /bin/busybox mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
 exec /bin/busybox switch_root /newroot /stage2
 "#;
@@ -72,6 +72,29 @@ $R delete --force freeze
 # cgroup namespace: the container sees itself at the root.
 out=$(run cgroupns 2>&1)
 [ "$out" = "0::/" ] && result cgroupns ok "" || result cgroupns fail "$out"
+
+# The engine (daemonless CLI, monitor, overlay) on v2: an update holds
+# across a restart, a policy set while running is applied by the monitor,
+# exec lands in the container's cgroup.
+insmod /overlay.ko
+B="/berth --root /tmp/store --run-root /run/store"
+export BERTH_CGROUP_PARENT=/berth-engine
+$B import -c 'CMD ["sh"]' /busybox.tar busybox > /tmp/import.out 2>&1
+id=$($B run -d --name up -m 64m busybox sleep 1000 2>/tmp/run.err)
+$B update -m 96m --memory-swap 192m up > /dev/null
+m1=$(cat /sys/fs/cgroup/berth-engine/$id/memory.max)
+$B restart -t 0 up > /dev/null
+m2=$(cat /sys/fs/cgroup/berth-engine/$id/memory.max)
+ex=$($B exec up cat /proc/self/cgroup)
+$B update --restart always up > /dev/null
+kill -9 $($B inspect -f '{{.State.Pid}}' up)
+sleep 3
+st=$($B inspect -f '{{.State.Status}} {{.RestartCount}}' up)
+m3=$(cat /sys/fs/cgroup/berth-engine/$id/memory.max)
+$B rm -f up > /dev/null
+[ "$m1" = 100663296 ] && [ "$m2" = 100663296 ] && [ "$m3" = 100663296 ] && [ "$ex" = "0::/" ] && [ "$st" = "running 1" ] && result engine ok "" || result engine fail "id=$id m1=$m1 m2=$m2 m3=$m3 ex=$ex st=$st $(cat /tmp/import.out /tmp/run.err)"
+left=$(ls /sys/fs/cgroup/berth-engine 2>&1 | grep -v -e '^cgroup\.' -e '^cpu' -e '^memory' -e '^pids' -e '^io' -e '^hugetlb' -e '^misc' -e '^rdma' | tr '\n' ' ')
+[ -z "$left" ] && result engine-cleanup ok "" || result engine-cleanup fail "$left"
 
 # no cgroup left behind
 left=$(ls /sys/fs/cgroup/berth 2>&1 | grep -v -e '^cgroup\.' -e '^cpu' -e '^memory' -e '^pids' -e '^io' -e '^hugetlb' -e '^misc' -e '^rdma' | tr '\n' ' ')
@@ -190,6 +213,19 @@ fn cgroup_v2_in_a_vm() {
     );
     assert!(out.status.success());
     copy_with_libs(Path::new(support::BERTH), &root, "/berth");
+    // The engine's image, and the overlay module of the guest's kernel.
+    std::fs::write(root.join("busybox.tar"), &tar).expect("write busybox.tar");
+    let release = kernel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .unwrap_or_default()
+        .to_string();
+    let module = PathBuf::from(format!(
+        "/lib/modules/{release}/kernel/fs/overlayfs/overlay.ko"
+    ));
+    std::fs::copy(&module, root.join("overlay.ko"))
+        .unwrap_or_else(|e| panic!("copy {}: {e}", module.display()));
     std::os::unix::fs::symlink("/berth", root.join("berth-runc")).expect("symlink");
     for (name, script) in [("init", GUEST_STAGE1), ("stage2", GUEST_INIT)] {
         std::fs::write(root.join(name), script).expect("write init");
@@ -342,7 +378,15 @@ fn cgroup_v2_in_a_vm() {
         .filter_map(|l| l.find("RESULT ").map(|i| &l[i..]))
         .collect();
     for name in [
-        "oom", "pids", "cpu", "devices", "freezer", "cgroupns", "cleanup",
+        "oom",
+        "pids",
+        "cpu",
+        "devices",
+        "freezer",
+        "cgroupns",
+        "engine",
+        "engine-cleanup",
+        "cleanup",
     ] {
         let line = results
             .iter()

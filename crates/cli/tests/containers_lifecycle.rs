@@ -392,7 +392,11 @@ fn exec_attach_and_interactive_terminals() {
         "2 /etc 65534\n"
     );
     assert_eq!(store.outcome(&["exec", "box", "sh", "-c", "exit 9"]).0, 9);
-    assert_eq!(store.outcome(&["exec", "box", "nosuch"]).0, 127);
+    assert_eq!(
+        store.outcome(&["exec", "box", "nosuch"]).0,
+        126,
+        "docker exec exits 126 for a command not found"
+    );
     let piped = store.run_stdin(&["exec", "-i", "box", "cat"], b"through stdin\n");
     assert_eq!(String::from_utf8_lossy(&piped.stdout), "through stdin\n");
     store.ok(&["exec", "-d", "box", "sh", "-c", "echo detached > /tmp/d"]);
@@ -600,4 +604,47 @@ fn rm_containers_skip_syncing_their_layer() {
     assert!(!kept_opts.contains("volatile"), "{kept_opts}");
     store.ok(&["rm", "-f", rm, kept]);
     store.assert_check_clean();
+}
+
+#[test]
+fn a_client_that_stops_reading_does_not_stall_the_container() {
+    let Some(store) = prerequisites("a_client_that_stops_reading_does_not_stall_the_container")
+    else {
+        return;
+    };
+    store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "noisy",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; head -c 30000000 /dev/zero | tr '\\000' a; echo; echo done-writing",
+    ]);
+    // An attached client whose own reader never reads: its pipe fills, it
+    // stops reading the monitor, and the monitor must drop it rather than
+    // wait for it.
+    let mut stuck = store
+        .command(&["attach", "noisy"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let code = store.ok(&["wait", "noisy"]);
+    let took = started.elapsed();
+    assert_eq!(code.trim(), "0");
+    assert!(
+        took < Duration::from_secs(8),
+        "the container waited for a client that does not read: {took:?}"
+    );
+    // Everything reached the log.
+    assert_eq!(
+        store.ok(&["logs", "--tail", "1", "noisy"]),
+        "done-writing\n"
+    );
+    let _ = stuck.kill();
+    let _ = stuck.wait();
 }

@@ -134,6 +134,62 @@ fn cpus_and_memory_show_in_cgroup_files() {
 }
 
 #[test]
+fn update_holds_across_restart_and_reaches_the_monitor() {
+    let Some(store) = prerequisites("update_holds_across_restart_and_reaches_the_monitor") else {
+        return;
+    };
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory").is_dir();
+    let limit = |id: &str| {
+        if v1 {
+            cgroup_file(&store, id, "memory", "memory.limit_in_bytes")
+        } else {
+            cgroup_file(&store, id, "", "memory.max")
+        }
+    };
+    let id = store.ok(&[
+        "run", "-d", "--name", "up", "-m", "64m", "busybox", "sleep", "600",
+    ]);
+    let id = id.trim();
+    assert_eq!(limit(id), "67108864");
+    store.ok(&["update", "-m", "96m", "--memory-swap", "192m", "up"]);
+    assert_eq!(limit(id), "100663296");
+    // The monitor builds the spec from the store at every start.
+    store.ok(&["restart", "-t", "0", "up"]);
+    assert_eq!(
+        limit(id),
+        "100663296",
+        "the new limit holds after a restart"
+    );
+    // A policy set while it runs is what its monitor applies at the exit.
+    store.ok(&["update", "--restart", "always", "up"]);
+    let pid = store.ok(&["inspect", "-f", "{{.State.Pid}}", "up"]);
+    std::process::Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let state = store.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.RestartCount}} {{.State.Pid}}",
+            "up",
+        ]);
+        let fields: Vec<&str> = state.split_whitespace().collect();
+        if fields[0] == "running" && fields[1] == "1" && !["0", pid.trim()].contains(&fields[2]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not restarted: {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(limit(id), "100663296", "and after a policy restart");
+    store.ok(&["rm", "-f", "up"]);
+}
+
+#[test]
 fn read_only_root_rejects_writes() {
     let Some(store) = prerequisites("read_only_root_rejects_writes") else {
         return;

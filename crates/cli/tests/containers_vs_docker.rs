@@ -219,8 +219,207 @@ fn scenario(cli: &dyn Cli, hostdir: &str) -> Vec<(String, Step)> {
         step(cli, &["rm", "holder"]);
         (String::new(), code)
     });
+    exit_codes(cli, &mut record);
     log
 }
+
+/// Docker's exit-code rules: 125 for the engine's own errors, 126 when the
+/// command cannot be executed, 127 only when it is not found, 1 for exec's
+/// errors about the container.
+fn exit_codes(cli: &dyn Cli, record: &mut impl FnMut(&str, Step)) {
+    let code_only = |s: Step| (String::new(), s.1);
+    record(
+        "exit: a directory",
+        code_only(run_rm(cli, &["busybox", "/etc"])),
+    );
+    record(
+        "exit: not executable",
+        code_only(run_rm(cli, &["busybox", "/etc/passwd"])),
+    );
+    record(
+        "exit: missing bind source",
+        code_only(run_rm(
+            cli,
+            &[
+                "--mount",
+                "type=bind,source=/nonexistent-berth-source,target=/x",
+                "busybox",
+                "true",
+            ],
+        )),
+    );
+    record(
+        "exit: bad option value",
+        code_only(run_rm(cli, &["--memory", "1k", "busybox", "true"])),
+    );
+    record(
+        "workdir created",
+        run_rm(cli, &["-w", "/new/dir", "busybox", "pwd"]),
+    );
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "ex",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    record(
+        "exec: not found",
+        code_only(step(cli, &["exec", "ex", "nosuchcommand"])),
+    );
+    record(
+        "exec: missing workdir",
+        code_only(step(cli, &["exec", "-w", "/nonexistent", "ex", "pwd"])),
+    );
+    record(
+        "exec: unknown user",
+        code_only(step(cli, &["exec", "-u", "nosuchuser", "ex", "id"])),
+    );
+    record(
+        "exec: exit code",
+        step(cli, &["exec", "ex", "sh", "-c", "exit 42"]),
+    );
+    step(cli, &["pause", "ex"]);
+    record(
+        "exec: paused",
+        code_only(step(cli, &["exec", "ex", "true"])),
+    );
+    step(cli, &["unpause", "ex"]);
+    record(
+        "exec: no such container",
+        code_only(step(cli, &["exec", "nosuchcontainer", "true"])),
+    );
+    step(cli, &["rm", "-f", "ex"]);
+}
+
+/// What a default container looks like from inside, normalised so that
+/// docker's and berth's can be compared: seccomp verdicts of dangerous
+/// calls (a static probe), capabilities, masked paths, devices, which
+/// namespaces are private, the fds and signal dispositions of pid 1 and of
+/// an exec'd process, and what /proc/1/exe is.
+fn isolation(cli: &dyn Cli, probe: &str) -> Vec<(String, Step)> {
+    let mut log = Vec::new();
+    let probe_mount = format!("{probe}:/probe:ro");
+    let (out, code) = run_rm(cli, &["-v", &probe_mount, "busybox", "/probe"]);
+    for line in out.lines() {
+        let (name, verdict) = line.split_once(' ').unwrap_or((line, ""));
+        log.push((format!("seccomp {name}"), (verdict.to_string(), code)));
+    }
+    log.push((
+        "capabilities".into(),
+        run_rm(cli, &["busybox", "grep", "^Cap", "/proc/self/status"]),
+    ));
+    log.push((
+        "masked paths".into(),
+        run_rm(
+            cli,
+            &[
+                "busybox",
+                "sh",
+                "-c",
+                "for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do \
+                 echo $p $(wc -c < $p 2>&1 | tail -1); done; ls /sys/firmware | wc -l; \
+                 echo x > /proc/sysrq-trigger 2>/dev/null; echo sysrq $?; \
+                 touch /proc/sys/x 2>/dev/null; echo proc-sys $?",
+            ],
+        ),
+    ));
+    log.push((
+        "devices".into(),
+        run_rm(
+            cli,
+            &["busybox", "sh", "-c", "ls -l /dev | awk '{print $1, $NF}'"],
+        ),
+    ));
+    // Private or the host's, per namespace type.
+    let (out, code) = run_rm(
+        cli,
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "for n in cgroup ipc mnt net pid user uts; do echo $n $(readlink /proc/self/ns/$n); done",
+        ],
+    );
+    let shared: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let (n, link) = l.split_once(' ').unwrap_or((l, ""));
+            let host = std::fs::read_link(format!("/proc/self/ns/{n}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{n} {}", if host == link { "host" } else { "private" })
+        })
+        .collect();
+    log.push(("namespaces".into(), (shared.join("\n"), code)));
+    // pid 1 and an exec'd process: fd kinds, signals, exe.
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "iso",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let kinds = "for f in 0 1 2; do l=$(readlink /proc/$P/fd/$f); case $l in pipe:*) echo pipe;; socket:*) echo socket;; *) echo $l;; esac; done; \
+                 grep -E '^Sig(Ign|Blk)' /proc/$P/status; readlink /proc/$P/exe";
+    log.push((
+        "pid 1".into(),
+        without_runtime_signals(step(
+            cli,
+            &["exec", "iso", "sh", "-c", &format!("P=1; {kinds}")],
+        )),
+    ));
+    log.push((
+        "exec'd process".into(),
+        without_runtime_signals(step(
+            cli,
+            &["exec", "iso", "sh", "-c", &format!("P=$$; {kinds}")],
+        )),
+    ));
+    step(cli, &["rm", "-f", "iso"]);
+    log
+}
+
+/// SigIgn without signals 32 and 33, which runc's Go runtime leaves
+/// ignored in the processes it starts (berth resets every disposition).
+fn without_runtime_signals((out, code): Step) -> Step {
+    let out = out
+        .lines()
+        .map(|l| match l.strip_prefix("SigIgn:\t") {
+            Some(hex) => {
+                let mask = u64::from_str_radix(hex, 16).unwrap_or(0) & !(0b11 << 31);
+                format!("SigIgn:\t{mask:016x}")
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (out, code)
+}
+
+/// Where berth is deliberately stricter than docker 20.10's default
+/// profile (io_uring and AF_VSOCK are denied), and gives an exec'd
+/// process an empty pipe where docker gives /dev/null (every fd of an
+/// exec'd process is one berth made).
+const DELIBERATELY_DIFFERENT: &[&str] = &[
+    "seccomp io_uring_setup",
+    "seccomp socket-vsock",
+    "exec'd process",
+];
 
 #[test]
 fn the_same_session_against_docker_and_berth() {
@@ -247,6 +446,33 @@ fn the_same_session_against_docker_and_berth() {
     for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
         if d != b {
             differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
+        }
+    }
+
+    // Isolation of a default container, by a static probe in both.
+    let Some(probe) = support::probe::compile_probe(store.dir.path()) else {
+        return;
+    };
+    let probe = probe.to_str().unwrap();
+    let theirs = isolation(&docker, probe);
+    let ours = isolation(&store, probe);
+    assert_eq!(
+        theirs.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        ours.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "the same probes ran"
+    );
+    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
+        if DELIBERATELY_DIFFERENT.contains(&name.as_str()) {
+            eprintln!("deliberately different: {name}:\n  docker: {d:?}\n  berth:  {b:?}");
+            if name.starts_with("seccomp") {
+                assert_eq!(b.0, "EPERM", "{name}: berth denies it");
+            }
+            continue;
+        }
+        if d != b {
+            differences.push(format!(
+                "isolation {name}:\n  docker: {d:?}\n  berth:  {b:?}"
+            ));
         }
     }
     assert!(

@@ -351,3 +351,15 @@ pub fn set_restarting(conn: &Connection, id: &str, restarts: i64, code: i32) -> 
     )?;
     Ok(())
 }
+
+/// A monitor takes the container to start it: it owns it now, and an
+/// earlier explicit stop no longer holds back its restart policy (Docker
+/// forgets "manually stopped" at every start).
+pub fn claim_for_start(conn: &Connection, id: &str, owner: ProcessToken) -> Result<()> {
+    set_state(conn, id, State::Starting, Some(owner))?;
+    conn.execute(
+        "UPDATE containers SET stop_requested = 0 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}

@@ -92,7 +92,7 @@ fn launch(
         rootfs,
         hello.size,
     )?;
-    let ends = ProcessEnds::new(request.tty, request.open_stdin)?;
+    let ends = ProcessEnds::new(request.tty, request.open_stdin, false)?;
     let options = berth_runtime::ExecOptions {
         process,
         pid_file: None,

@@ -70,6 +70,9 @@ pub fn run(options: &EngineOptions, id: &str, wait_attach: bool) -> i32 {
         let _ = rustix::stdio::dup2_stderr(&null);
     }
     rustix::process::setsid().ok();
+    // What the monitor creates (a working directory, a volume's copy-up)
+    // gets the usual modes, whatever umask its starter had.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let report = |status: &mut File, e: &Error| {
         let _ = status.write_all(spawn::failure_line(e).as_bytes());
     };
@@ -109,7 +112,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
                 row.state.docker_status()
             )));
         }
-        record::set_state(c, id, State::Starting, Some(engine.owner))?;
+        record::claim_for_start(c, id, engine.owner)?;
         Ok(row)
     })?;
     let previous = row.state;

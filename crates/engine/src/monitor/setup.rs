@@ -51,9 +51,10 @@ pub struct OurEnds {
 
 impl ProcessEnds {
     /// Pipes (stdin only when `open_stdin`; else an empty pipe: EOF at
-    /// once), or a socket pair for the pty a terminal process makes. Every
+    /// once, or /dev/null with `null_stdin`, as Docker gives a container's
+    /// init), or a socket pair for the pty a terminal process makes. Every
     /// fd is one berth made: nothing of any caller's reaches a container.
-    pub fn new(tty: bool, open_stdin: bool) -> Result<ProcessEnds> {
+    pub fn new(tty: bool, open_stdin: bool, null_stdin: bool) -> Result<ProcessEnds> {
         if tty {
             let (ours, theirs) = rustix::net::socketpair(
                 AddressFamily::UNIX,
@@ -84,7 +85,13 @@ impl ProcessEnds {
         }
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let (in_r, in_w) = pipe()?;
+        let (in_r, in_w) = if null_stdin && !open_stdin {
+            let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| Error::internal(format!("open /dev/null: {e}")))?;
+            (clone_fd(&null)?, null)
+        } else {
+            pipe()?
+        };
         Ok(ProcessEnds {
             io: berth_runtime::ProcessIo::Fds {
                 stdin: in_r,
@@ -212,8 +219,11 @@ fn clone_fd(fd: &OwnedFd) -> Result<OwnedFd> {
 /// now; returns its pid and the monitor's ends of its stdio.
 pub fn create(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<(i32, Stdio)> {
     let resolved = user::resolve(rootfs, &row.config.user)?;
+    if !row.config.working_dir.is_empty() {
+        ensure_workdir(rootfs, &row.config.working_dir)?;
+    }
     let spec = engine.spec_for(row, rootfs, Some(&resolved))?;
-    let ends = ProcessEnds::new(row.config.tty, row.config.open_stdin)?;
+    let ends = ProcessEnds::new(row.config.tty, row.config.open_stdin, true)?;
     let options = berth_runtime::CreateOptions {
         bundle: engine.paths.container_dir(&row.id),
         spec: Some(spec),
@@ -226,6 +236,79 @@ pub fn create(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<(i32
     drop(options);
     let stdio = ends.ours.finish(row.config.open_stdin)?;
     Ok((state.pid, stdio))
+}
+
+/// Creates the working directory in the container's root when the image
+/// lacks it (root's, 0755), as Docker does; every step resolved by the
+/// kernel inside the root, so a symlink in the image cannot lead out.
+fn ensure_workdir(rootfs: &Path, workdir: &str) -> Result<()> {
+    use rustix::fs::ResolveFlags;
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::internal(format!("open {}: {e}", rootfs.display())))?;
+    let in_root = |rel: &Path| {
+        rustix::fs::openat2(
+            &root,
+            if rel.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                rel
+            },
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    };
+    let rel = Path::new(workdir.trim_start_matches('/'));
+    let mut prefix = PathBuf::new();
+    for part in rel.components() {
+        let parent = prefix.clone();
+        prefix.push(part);
+        match in_root(&prefix) {
+            Ok(_) => continue,
+            Err(rustix::io::Errno::NOENT) => {}
+            Err(rustix::io::Errno::NOTDIR) => {
+                return Err(Error::invalid(format!(
+                    "Cannot mkdir: /{} is not a directory",
+                    prefix.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "working directory {workdir}: /{}: {e}",
+                    prefix.display()
+                )));
+            }
+        }
+        let dir = in_root(&parent)
+            .and_then(|p| {
+                rustix::fs::openat(
+                    &p,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+            })
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "working directory {workdir}: /{}: {e}",
+                    parent.display()
+                ))
+            })?;
+        match rustix::fs::mkdirat(&dir, part.as_os_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "working directory {workdir}: mkdir /{}: {e}",
+                    prefix.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Unmounts the root in the monitor's namespace (it dies with the monitor
