@@ -210,43 +210,134 @@ pub fn apply_device_filter(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()
     // SAFETY: the kernel returned a new file descriptor we now own.
     let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };
     let cgroup = std::fs::File::open(dir).map_err(|e| Error::io("open cgroup", dir, e))?;
-    let detach = ProgAttachAttr {
-        target_fd: cgroup.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        ..Default::default()
-    };
-    // SAFETY: valid attr for BPF_PROG_DETACH; fails harmlessly when nothing is attached.
-    unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_DETACH,
-            &detach as *const ProgAttachAttr,
-            std::mem::size_of::<ProgAttachAttr>(),
-        );
+    // There is never a moment without a filter. Attached without flags
+    // (as berth attaches), a new program replaces the old one atomically
+    // in the kernel. A cgroup whose programs were attached as "multi" by
+    // someone else refuses that (EPERM): then the new one goes in beside
+    // them (both run: the stricter wins meanwhile), and the old ones are
+    // detached after.
+    match attach(&cgroup, &prog, 0) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            let old = attached_programs(&cgroup);
+            attach(&cgroup, &prog, BPF_F_ALLOW_MULTI)
+                .map_err(|e| Error::io("attach device filter", dir, e))?;
+            for old in old {
+                detach(&cgroup, &old);
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::io("attach device filter", dir, e)),
     }
-    let attach = ProgAttachAttr {
+}
+
+const BPF_F_ALLOW_MULTI: u32 = 2;
+const BPF_PROG_QUERY: libc::c_long = 16;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+
+fn attach(cgroup: &std::fs::File, prog: &OwnedFd, flags: u32) -> std::io::Result<()> {
+    let attr = ProgAttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: 0,
+        attach_flags: flags,
     };
     // SAFETY: valid attr for BPF_PROG_ATTACH; both fds are open for the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,
             BPF_PROG_ATTACH,
-            &attach as *const ProgAttachAttr,
+            &attr as *const ProgAttachAttr,
             std::mem::size_of::<ProgAttachAttr>(),
         )
     };
     if rc < 0 {
-        return Err(Error::io(
-            "attach device filter",
-            dir,
-            std::io::Error::last_os_error(),
-        ));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+fn detach(cgroup: &std::fs::File, prog: &OwnedFd) {
+    let attr = ProgAttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: 0,
+    };
+    // SAFETY: valid attr for BPF_PROG_DETACH; both fds are open for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_DETACH,
+            &attr as *const ProgAttachAttr,
+            std::mem::size_of::<ProgAttachAttr>(),
+        );
+    }
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgQueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct GetFdByIdAttr {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// The device programs attached to the cgroup now, as fds.
+fn attached_programs(cgroup: &std::fs::File) -> Vec<OwnedFd> {
+    let mut ids = [0u32; 64];
+    let mut attr = ProgQueryAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: valid attr for BPF_PROG_QUERY; `ids` outlives the call and
+    // holds `prog_cnt` entries.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_QUERY,
+            &mut attr as *mut ProgQueryAttr,
+            std::mem::size_of::<ProgQueryAttr>(),
+        )
+    };
+    if rc < 0 {
+        return Vec::new();
+    }
+    let count = (attr.prog_cnt as usize).min(ids.len());
+    ids[..count]
+        .iter()
+        .filter_map(|&id| {
+            let attr = GetFdByIdAttr {
+                prog_id: id,
+                ..Default::default()
+            };
+            // SAFETY: valid attr for BPF_PROG_GET_FD_BY_ID.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_bpf,
+                    BPF_PROG_GET_FD_BY_ID,
+                    &attr as *const GetFdByIdAttr,
+                    std::mem::size_of::<GetFdByIdAttr>(),
+                )
+            };
+            // SAFETY: a new fd the kernel returned, now ours.
+            (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        })
+        .collect()
 }
 
 #[cfg(test)]

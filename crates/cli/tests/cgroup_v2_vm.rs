@@ -59,6 +59,14 @@ $R delete --force cpu
 out=$(run devices 2>&1)
 echo "$out" | grep -q "mem: Operation not permitted" && echo "$out" | grep -q "null-ok" && result devices ok "" || result devices fail "$out"
 
+# devices after an update: the filter is replaced atomically, never removed.
+$R run --detach --bundle /bundles/devupd devupd
+echo '{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}' > /tmp/devres.json
+$R update --resources /tmp/devres.json devupd
+out=$($R exec devupd sh -c 'head -c 1 /dev/mem; echo x > /dev/null && echo null-ok' 2>&1)
+$R delete --force devupd
+echo "$out" | grep -q "mem: Operation not permitted" && echo "$out" | grep -q "null-ok" && result devices-update ok "" || result devices-update fail "$out"
+
 # freezer: pause and resume.
 $R run --detach --bundle /bundles/freeze freeze
 $R pause freeze
@@ -298,6 +306,19 @@ fn cgroup_v2_in_a_vm() {
             ),
         ),
         (
+            "devupd",
+            config(&["sleep", "1000"], |c| {
+                c["linux"]["devices"] = serde_json::json!([{"path": "/dev/mem", "type": "c", "major": 1, "minor": 1, "fileMode": 416}]);
+                for set in ["bounding", "effective", "permitted"] {
+                    c["process"]["capabilities"][set]
+                        .as_array_mut()
+                        .expect("caps")
+                        .push("CAP_SYS_RAWIO".into());
+                }
+                c["linux"]["cgroupsPath"] = cgroup("devupd").into();
+            }),
+        ),
+        (
             "freeze",
             config(&["sleep", "1000"], |c| {
                 c["linux"]["cgroupsPath"] = cgroup("freeze").into();
@@ -382,6 +403,7 @@ fn cgroup_v2_in_a_vm() {
         "pids",
         "cpu",
         "devices",
+        "devices-update",
         "freezer",
         "cgroupns",
         "engine",
