@@ -23,6 +23,7 @@ pub mod images;
 pub mod monitor;
 pub mod progress;
 pub mod registries;
+pub mod snapshotter;
 pub mod store;
 pub mod system;
 pub mod times;

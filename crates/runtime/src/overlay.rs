@@ -82,6 +82,12 @@ impl Overlay {
         })
     }
 
+    /// As [`Overlay::mount_detached`], with no upper directory: a
+    /// read-only overlay of two or more lower layers.
+    pub fn mount_detached_readonly(&self) -> Result<OwnedFd> {
+        self.mount_detached()
+    }
+
     fn detached(&self, one_by_one: bool) -> rustix::io::Result<OwnedFd> {
         let fs = self.configure(one_by_one)?;
         rustix::mount::fsmount(
@@ -107,8 +113,11 @@ impl Overlay {
                 .collect();
             rustix::mount::fsconfig_set_string(fs.as_fd(), "lowerdir", joined.join(":"))?;
         }
-        rustix::mount::fsconfig_set_string(fs.as_fd(), "upperdir", &self.upper)?;
-        rustix::mount::fsconfig_set_string(fs.as_fd(), "workdir", &self.work)?;
+        // No upper directory: a read-only overlay of the lowers alone.
+        if !self.upper.as_os_str().is_empty() {
+            rustix::mount::fsconfig_set_string(fs.as_fd(), "upperdir", &self.upper)?;
+            rustix::mount::fsconfig_set_string(fs.as_fd(), "workdir", &self.work)?;
+        }
         // commit turns the upper dir back into a layer: no redirects or
         // metacopy entries, which have no OCI form.
         rustix::mount::fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
@@ -165,4 +174,19 @@ impl Overlay {
             self.upper.display()
         ))
     }
+}
+
+/// A read-only view of one directory, mounted nowhere (a detached bind
+/// made read-only); the fd is its root.
+pub fn readonly_view(dir: &Path) -> Result<OwnedFd> {
+    let tree = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        dir,
+        rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(|e| Error::system(format!("open_tree {}: {e}", dir.display())))?;
+    sys::mount_setattr_readonly(&tree)
+        .map_err(|e| Error::system(format!("make a view of {} read-only: {e}", dir.display())))?;
+    Ok(tree)
 }

@@ -75,12 +75,14 @@ fn walk(
 
 impl Engine {
     pub fn container_changes(&self, row: &ContainerRow) -> Result<Vec<(ChangeKind, String)>> {
-        let upper = self.paths.container_dir(&row.id).join("diff");
+        let snapshot = self.container_snapshot(row)?;
+        let upper = snapshot
+            .upper
+            .as_ref()
+            .map(|u| u.dir.clone())
+            .ok_or_else(|| crate::error::Error::internal("a container has a writable layer"))?;
         // The init layer's mount points are berth's, not the container's.
-        let lowers: Vec<PathBuf> = crate::monitor::layer_dirs(self, row)?
-            .into_iter()
-            .skip(1)
-            .collect();
+        let lowers: Vec<PathBuf> = snapshot.lowers.into_iter().skip(1).collect();
         let mut out = Vec::new();
         walk(&upper, Path::new(""), &lowers, &mut out)?;
         Ok(out)

@@ -1,12 +1,11 @@
 //! `commit`: a container's writable layer becomes a new image layer on top
 //! of its image's.
 //!
-//! The upper directory is written as a deterministic tar (overlay whiteouts
-//! back in `.wh.` form, see `berth_image::diff`) on one thread while this
-//! one stores it as a blob; then the blob becomes the new layer's snapshot,
-//! unless a snapshot with that content exists already. Everything is held by
-//! a lease until the image row commits, so a crash leaves nothing the next
-//! start does not collect.
+//! The snapshotter commits the container's snapshot (see
+//! `snapshotter::commit_snapshot`: a deterministic tar stored as a blob,
+//! then a layer unless one with that content exists); this adds the image
+//! config and history. Everything is held by a lease until the image row
+//! commits, so a crash leaves nothing the next start does not collect.
 
 use berth_image::Digest;
 use berth_image::compression::Compression;
@@ -16,7 +15,6 @@ use super::record::State;
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::images::changes;
-use crate::images::layers::LayerSource;
 use crate::images::record::{self as images, LayerRow};
 
 #[derive(Clone, Debug, Default)]
@@ -70,36 +68,10 @@ impl Engine {
         };
         crate::failpoint::hit("commit:start");
         let lease = self.acquire_lease()?;
-        // The blob and then the snapshot: ~2x the layer's size written
-        // before the final sync; flushing as we go makes that sync short.
-        let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
-        let upper = self.paths.container_dir(&row.id).join("diff");
-        let (reader, writer) =
-            std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
-        let blob = std::thread::scope(|s| {
-            let producer = s.spawn(move || berth_image::diff::write_layer(&upper, writer));
-            let stored = self.store_blob(reader);
-            let produced = producer
-                .join()
-                .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
-            produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
-            stored
-        })?;
-        // The layer is an uncompressed tar, so its digest is its diff ID.
-        // Only now is the snapshot made: a container committed unchanged
-        // (or whose changes some image already has) reuses the existing
-        // one instead of unpacking and then discarding a copy.
+        let snapshot = self.container_snapshot(&row)?;
+        let (blob, ready) =
+            self.commit_snapshot(lease.lease, &snapshot, format!("commit {}", row.id))?;
         let diff_id = blob.digest().clone();
-        let ready = self.ensure_layers(
-            lease.lease,
-            &[LayerSource {
-                diff_id: diff_id.clone(),
-                blob_digest: diff_id.clone(),
-                path: blob.path().to_path_buf(),
-                what: format!("commit {}", row.id),
-                diff_id_computed: true,
-            }],
-        )?;
         crate::failpoint::hit("commit:layer-stored");
 
         let parent_layers = self.db.read(|c| images::layers(c, &image_id))?;
@@ -135,7 +107,7 @@ impl Engine {
             &config,
             layers,
             vec![blob],
-            parent_size + ready[0].size,
+            parent_size + ready.size,
             tag.as_ref(),
         )?;
         lease.release()?;

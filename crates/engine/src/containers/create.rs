@@ -125,14 +125,10 @@ impl Engine {
     fn prepare_container_dir(&self, row: &ContainerRow) -> Result<Vec<(String, bool)>> {
         let dir = self.paths.container_dir(&row.id);
         crate::store::perms::create_dir(&dir, crate::store::perms::ROOT_DIR)?;
-        for (sub, mode) in [
-            ("diff", crate::store::perms::CONTENT_DIR),
-            ("work", crate::store::perms::PRIVATE_DIR),
-            ("rootfs", crate::store::perms::CONTENT_DIR),
-        ] {
-            crate::store::perms::create_dir(&dir.join(sub), mode)?;
-        }
+        crate::store::perms::create_dir(&dir.join("rootfs"), crate::store::perms::CONTENT_DIR)?;
         write_init_layer(&dir.join("init"))?;
+        let image = crate::images::record::parse_digest(&row.image_id)?;
+        self.prepare(&image, &[dir.join("init")], &dir)?;
         let host = &row.config.host;
         files::write(&dir, &row.config.hostname, host.network_mode == "host")?;
 

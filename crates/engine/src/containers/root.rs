@@ -64,14 +64,13 @@ impl Engine {
             }
             return Ok(ContainerRoot { fd });
         }
-        let lowers = crate::monitor::layer_dirs(self, row)?;
-        let fd = berth_runtime::overlay::Overlay {
-            lowers,
-            upper: dir.join("diff"),
-            work: dir.join("work"),
-            volatile: false,
+        let mut snapshot = self.container_snapshot(row)?;
+        if let Some(upper) = snapshot.upper.as_mut() {
+            // A reader's mount: synced as usual whatever the container's.
+            upper.volatile = false;
         }
-        .mount_detached()?;
-        Ok(ContainerRoot { fd })
+        Ok(ContainerRoot {
+            fd: snapshot.mount_detached()?,
+        })
     }
 }

@@ -26,7 +26,6 @@ pub mod log;
 pub mod protocol;
 mod relay;
 mod setup;
-pub(crate) use setup::layer_dirs;
 mod spawn;
 
 use std::fs::File;

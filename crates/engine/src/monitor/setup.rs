@@ -7,7 +7,6 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use berth_image::Digest;
 use rustix::fs::{Mode, OFlags};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::PipeFlags;
@@ -17,8 +16,6 @@ use crate::Engine;
 use crate::containers::record::ContainerRow;
 use crate::containers::user;
 use crate::error::{Error, Result};
-use crate::images::record as images;
-use crate::store::snapshots;
 
 pub struct Prepared {
     pub control: UnixListener,
@@ -135,45 +132,12 @@ pub fn prepare(engine: &Engine, row: &ContainerRow, dir: &Path) -> Result<Prepar
     }
     crate::store::perms::create_private_dir(dir)?;
     let (control, _) = bind(dir, protocol::CONTROL_SOCKET)?;
-    let container_dir = engine.paths.container_dir(&row.id);
-    let rootfs = container_dir.join("rootfs");
-    let lowers = layer_dirs(engine, row)?;
+    let rootfs = engine.paths.container_dir(&row.id).join("rootfs");
+    let snapshot = engine.container_snapshot(row)?;
     berth_runtime::overlay::enter_private_mount_namespace()?;
-    berth_runtime::overlay::Overlay {
-        lowers,
-        upper: container_dir.join("diff"),
-        work: container_dir.join("work"),
-        // `--rm`: the layer dies with the container, so no need to sync it.
-        volatile: row.config.host.auto_remove,
-    }
-    .mount(&rootfs)?;
+    snapshot.mount(&rootfs)?;
     populate_volumes(engine, row, &rootfs)?;
     Ok(Prepared { control, rootfs })
-}
-
-/// The image's layer directories and the container's init layer, top-most
-/// first (overlay's order).
-pub(crate) fn layer_dirs(engine: &Engine, row: &ContainerRow) -> Result<Vec<PathBuf>> {
-    let image = Digest::parse(&row.image_id)
-        .map_err(|e| Error::internal(format!("container {}: image id: {e}", row.id)))?;
-    let mut dirs = engine.db.read(|c| {
-        let mut dirs = Vec::new();
-        for layer in images::layers(c, &image)? {
-            let snap = snapshots::ready_for(c, layer.diff_id.as_str())?.ok_or_else(|| {
-                Error::internal(format!(
-                    "image {}: layer {} is not unpacked; run `berth system check --repair`",
-                    image.short(),
-                    layer.diff_id
-                ))
-            })?;
-            dirs.push(engine.paths.snapshot_fs(snap.id));
-        }
-        Ok(dirs)
-    })?;
-    // The container's init layer goes on top of the image's.
-    dirs.push(engine.paths.container_dir(&row.id).join("init"));
-    dirs.reverse();
-    Ok(dirs)
 }
 
 /// New, empty volumes get what the image has where they are mounted.
