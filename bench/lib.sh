@@ -23,9 +23,20 @@ fmt() {
     printf '%.3f' "$1"
 }
 
-# A private dockerd on its own data root and socket, no networking. Refuses to
-# start beside a dockerd it did not start (a --bridge=none dockerd can delete an
-# existing docker0).
+# Runtime state as a real install keeps it: on a tmpfs (dockerd's exec root
+# and containerd's state live in /run; so does berth's run root). Benchmarks
+# mount one per run and give both engines a directory in it.
+RUN_TMPFS=
+mount_run_tmpfs() { # DIR
+    RUN_TMPFS=$1
+    mkdir -p "$RUN_TMPFS"
+    mount -t tmpfs -o size=2g,mode=0700 tmpfs "$RUN_TMPFS"
+}
+
+# A private dockerd on its own data root and socket, no networking, its exec
+# root on the run tmpfs when there is one (as /run/docker is). Refuses to
+# start beside a dockerd it did not start (a --bridge=none dockerd can
+# delete an existing docker0).
 DOCKERD_DIR=
 start_dockerd() {
     if pgrep -x dockerd >/dev/null; then
@@ -35,7 +46,11 @@ start_dockerd() {
     DOCKERD_DIR=${1:-$(mktemp -d /tmp/berth-bench-dockerd.XXXXXX)}
     mkdir -p "$DOCKERD_DIR"
     mkdir -p "$DOCKERD_DIR/config"
-    dockerd --data-root "$DOCKERD_DIR/data" --exec-root "$DOCKERD_DIR/exec" \
+    local exec_root=$DOCKERD_DIR/exec
+    if [ -n "$RUN_TMPFS" ]; then
+        exec_root=$(mktemp -d "$RUN_TMPFS/docker.XXXXXX")
+    fi
+    dockerd --data-root "$DOCKERD_DIR/data" --exec-root "$exec_root" \
         --pidfile "$DOCKERD_DIR/d.pid" -H "unix://$DOCKERD_DIR/d.sock" \
         --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
         --containerd-namespace berth-bench --containerd-plugins-namespace berth-bench-plugins \

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# bench/load.sh: `berth load` vs `docker load` of the same multi-layer gzip image
-# (~300 MB of files from this machine's /usr), side by side in one run, with the
-# stores on the disk and on a tmpfs; then `berth images` vs `docker images` on a
-# store with 1000 tags. Prints medians and ratios (these machines are noisy:
-# never read one time alone).
+# bench/load.sh: `berth load` vs `docker load` of the same images, side by side
+# in one run: a big one (~300 MB of files from this machine's /usr, many small
+# files, four gzip layers) and a small one (three layers, 40 MB of random data
+# in a few files), with the stores on the disk and on a tmpfs; then `berth
+# images` vs `docker images` on a store with 1000 tags. Runtime state (berth's
+# run root, dockerd's exec root) is on a tmpfs, as /run is on a real host.
+# Prints medians and ratios (these machines are noisy: never read one time
+# alone).
 #
 #   bench/load.sh [RUNS]          (root; needs docker.io, python3, bc)
 #
@@ -37,30 +40,38 @@ for d in "${dirs[@]}"; do
 done
 echo "building the test image from ${dirs[*]} ($(du -scm "${dirs[@]}" | tail -1 | cut -f1) MB of files)..."
 python3 bench/make-image.py "$work/image.tar" bench/load:1 "${dirs[@]}"
-echo "image: $(du -m "$work/image.tar" | cut -f1) MB archive, ${#dirs[@]} gzip layers; $runs runs per engine and place"
+echo "big image: $(du -m "$work/image.tar" | cut -f1) MB archive, ${#dirs[@]} gzip layers"
+# The small one: 40 MB of random data (incompressible) in three layers.
+for l in 1 2 3; do
+    mkdir -p "$work/small/l$l"
+    for f in 1 2 3 4; do head -c 3500000 /dev/urandom > "$work/small/l$l/f$f"; done
+done
+python3 bench/make-image.py "$work/small.tar" bench/small:1 "$work/small/l1" "$work/small/l2" "$work/small/l3"
+echo "small image: $(du -m "$work/small.tar" | cut -f1) MB archive, 3 gzip layers; $runs runs per engine, image and place"
+mount_run_tmpfs "$work/run"
 
-measure() { # place-dir label
-    local place=$1 label=$2 b=() d=() i
+measure() { # place-dir label image
+    local place=$1 label=$2 image=$3 b=() d=() i
     for i in $(seq 1 "$runs"); do
         # Alternate which engine goes first.
         if [ $((i % 2)) = 1 ]; then
             sync
-            b+=("$(time_cmd "$berth" --root "$place/berth$i" --run-root "$place/run$i" load -i "$work/image.tar")")
+            b+=("$(time_cmd "$berth" --root "$place/berth$label$i" --run-root "$RUN_TMPFS/berth$label$i" load -i "$image")")
         fi
-        start_dockerd "$place/dockerd$i"
+        start_dockerd "$place/dockerd$label$i"
         sync
-        d+=("$(time_cmd dock load -i "$work/image.tar")")
+        d+=("$(time_cmd dock load -i "$image")")
         kill "$(cat "$DOCKERD_DIR/d.pid")"; while kill -0 "$(cat "$DOCKERD_DIR/d.pid" 2>/dev/null)" 2>/dev/null; do sleep 0.1; done
         DOCKERD_DIR=
         if [ $((i % 2)) = 0 ]; then
             sync
-            b+=("$(time_cmd "$berth" --root "$place/berth$i" --run-root "$place/run$i" load -i "$work/image.tar")")
+            b+=("$(time_cmd "$berth" --root "$place/berth$label$i" --run-root "$RUN_TMPFS/berth$label$i" load -i "$image")")
         fi
     done
     local bm dm
     bm=$(median "${b[@]}")
     dm=$(median "${d[@]}")
-    printf 'load %-6s berth median %6.3f s   docker median %6.3f s   berth/docker %s\n' "$label" "$bm" "$dm" "$(ratio "$bm" "$dm")"
+    printf 'load %-11s berth median %6.3f s   docker median %6.3f s   berth/docker %s\n' "$label" "$bm" "$dm" "$(ratio "$bm" "$dm")"
     echo "            berth:  ${b[*]}"
     echo "            docker: ${d[*]}"
 }
@@ -70,14 +81,16 @@ truncate -s 40G "$work/disk.img"
 loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
 mkfs.ext4 -q "$loopdev"
 mount "$loopdev" "$work/disk"
-measure "$work/disk" disk
+measure "$work/disk" big-disk "$work/image.tar"
+measure "$work/disk" small-disk "$work/small.tar"
 mount -t tmpfs -o size=12g tmpfs "$work/tmpfs"
-measure "$work/tmpfs" tmpfs
+measure "$work/tmpfs" big-tmpfs "$work/image.tar"
+measure "$work/tmpfs" small-tmpfs "$work/small.tar"
 grep -o " $work/disk[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 
 # `images` on a store with 1000 tags (the image loaded above is in both).
-start_dockerd "$work/tmpfs/dockerd1"
-store=(--root "$work/tmpfs/berth1" --run-root "$work/tmpfs/run1")
+start_dockerd "$work/tmpfs/dockerdbig-tmpfs1"
+store=(--root "$work/tmpfs/berthbig-tmpfs1" --run-root "$RUN_TMPFS/berthbig-tmpfs1")
 echo "tagging 1000 times in each..."
 for i in $(seq 1 1000); do "$berth" "${store[@]}" tag bench/load:1 "bench/tag$i:v1"; done
 for i in $(seq 1 1000); do dock tag bench/load:1 "bench/tag$i:v1"; done

@@ -25,7 +25,9 @@ truncate -s 20G "$work/disk.img"
 loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
 mkfs.ext4 -q "$loopdev"
 mount "$loopdev" "$work/disk"
-export BERTH_ROOT=$work/disk/berth BERTH_RUN_ROOT=$work/run BERTH_CGROUP_PARENT=/berth-bench-run
+# Runtime state of both on one tmpfs, as /run is on a real host.
+mount_run_tmpfs "$work/run"
+export BERTH_ROOT=$work/disk/berth BERTH_RUN_ROOT=$work/run/berth BERTH_CGROUP_PARENT=/berth-bench-run
 b() { "$berth_bin" "$@"; }
 cleanup() {
     b rm -f $(b ps -aq 2>/dev/null) >/dev/null 2>&1 || true

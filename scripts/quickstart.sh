@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# For a newcomer on a fresh machine: installs what berth needs, builds it, makes
-# a busybox image from Debian's busybox-static when there is none (offline; no
+# For a newcomer on a fresh machine: installs what berth needs (and nothing
+# the tests need: that is scripts/test.sh's), builds it, makes a busybox
+# image from Debian's busybox-static when there is none (offline; no
 # registry needed), and shows berth working on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-berth=$(scripts/build-release.sh)
+berth=$(scripts/build.sh)
 echo "+ built $berth ($("$berth" version))"
 
 run() {

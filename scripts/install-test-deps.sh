@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond berth's own build (scripts/install-deps.sh),
+# and cargo-nextest. Idempotent.
+#
+#   zstd            zstd layers in tests and benchmarks
+#   docker.io       a private dockerd for the differential and interoperability tests
+#   skopeo          reads berth's OCI archives, pushes and pulls through a registry
+#   docker-registry a real registry server (distribution) the pull/push tests start
+#   curl, openssl   the pull benchmark (waits for its registry; hashes for the limit)
+#   runc            the reference runtime for differential tests
+#   containerd      drives berth-runc in the integration tests (ctr)
+#   linux-image-amd64, qemu-system-x86, cpio   a cgroup v2 kernel in a VM
+#   procps          `ps` for `berth top`, `kill` in the crash tests
+#   time, bc        the benchmarks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/install-packages.sh zstd docker.io skopeo docker-registry curl openssl runc containerd \
+    linux-image-amd64 qemu-system-x86 cpio procps time bc
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
