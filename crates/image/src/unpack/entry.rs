@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -54,7 +54,17 @@ pub struct Writer {
     egid: u32,
     pub entries: u64,
     pub size: u64,
+    /// Set by the caller before a GNU sparse entry: its extents and real
+    /// size (the entry's data is then not read here; see `sparse.rs`).
+    pub sparse_plan: Option<(Vec<(u64, u64)>, u64)>,
+    /// After a sparse entry: the file its stored bytes go to, and the mtime
+    /// to set once they have.
+    pub pending_sparse: Option<SparseFile>,
 }
+
+/// A sparse file created, waiting for its stored bytes: (the file, its
+/// extents, its real size, its mtime).
+pub type SparseFile = (File, Vec<(u64, u64)>, u64, Timespec);
 
 impl Writer {
     pub fn new(root: Root) -> Writer {
@@ -68,6 +78,8 @@ impl Writer {
             egid: rustix::process::getegid().as_raw(),
             entries: 0,
             size: 0,
+            sparse_plan: None,
+            pending_sparse: None,
         }
     }
 
@@ -153,10 +165,21 @@ impl Writer {
         }
 
         match kind {
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let sparse = kind == EntryType::GNUSparse;
+            EntryType::GNUSparse if self.sparse_plan.is_some() => {
+                let (extents, real_size) = self.sparse_plan.take().unwrap_or_default();
                 let file = confined::create_file(&dir, name)?;
-                let written = self.copy_data(entry, &file, sparse)?;
+                let ino = rfs::fstat(&file).map_err(io::Error::from)?.st_ino;
+                if self.seen_inodes.insert(ino) {
+                    self.size += real_size;
+                }
+                self.apply_owner_mode(&file, &meta)?;
+                set_xattrs_fd(&file, &meta.xattrs)?;
+                self.pending_sparse = Some((file, extents, real_size, meta.mtime));
+                Ok(())
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let file = confined::create_file(&dir, name)?;
+                let written = self.copy_data(entry, &file)?;
                 let ino = rfs::fstat(&file).map_err(io::Error::from)?.st_ino;
                 if self.seen_inodes.insert(ino) {
                     self.size += written;
@@ -302,41 +325,27 @@ impl Writer {
         Ok(())
     }
 
-    /// Copies the entry's data; for sparse entries, all-zero blocks become holes.
-    fn copy_data<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<R>,
-        file: &File,
-        sparse: bool,
-    ) -> EntryResult<u64> {
+    /// Copies the entry's data.
+    fn copy_data<R: Read>(&mut self, entry: &mut tar::Entry<R>, file: &File) -> EntryResult<u64> {
         let mut out = file;
         let mut total = 0u64;
-        let mut pending_hole = false;
         loop {
             let n = entry.read(&mut self.buf).map_err(EntryError::Read)?;
             if n == 0 {
                 break;
             }
-            let chunk = &self.buf[..n];
-            if sparse {
-                for block in chunk.chunks(4096) {
-                    if block.iter().all(|&b| b == 0) {
-                        out.seek(SeekFrom::Current(block.len() as i64))?;
-                        pending_hole = true;
-                    } else {
-                        out.write_all(block)?;
-                        pending_hole = false;
-                    }
-                }
-            } else {
-                out.write_all(chunk)?;
-            }
+            out.write_all(&self.buf[..n])?;
             total += n as u64;
         }
-        if pending_hole {
-            file.set_len(total)?;
-        }
         Ok(total)
+    }
+
+    /// Ends a sparse file once its stored bytes were written: its real
+    /// size (trailing holes) and its mtime.
+    pub fn finish_sparse(file: &File, real_size: u64, mtime: Timespec) -> EntryResult {
+        file.set_len(real_size)?;
+        rfs::futimens(file, &times(mtime)).map_err(io::Error::from)?;
+        Ok(())
     }
 }
 

@@ -6,7 +6,8 @@
 //! - OCI whiteouts turned into overlayfs form (`.wh.name` -> a 0/0 character
 //!   device, `.wh..wh..opq` -> `trusted.overlay.opaque=y`);
 //! - hard links, symlinks, devices, fifos, xattrs (except `trusted.*`),
-//!   ownership, modes, mtimes, GNU sparse files written with holes;
+//!   ownership, modes, mtimes, GNU sparse files written with holes (in time
+//!   proportional to their extents, never their size: `sparse.rs`);
 //! - every path resolved by the kernel below the root (`confined.rs`);
 //! - limits on uncompressed bytes and entries, so a bomb stops early.
 //!
@@ -16,9 +17,12 @@
 mod confined;
 mod entry;
 pub mod path;
+mod sparse;
 
+use std::cell::RefCell;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 pub use confined::sync_filesystem;
 
@@ -86,15 +90,19 @@ fn unpack(
         Some(_) => HashingReader::counting_only(decompressed, limits.max_bytes),
         None => HashingReader::with_limit(decompressed, limits.max_bytes),
     };
-    let mut archive = tar::Archive::new(BufReader::with_capacity(256 * 1024, hashing));
+    let state = Rc::new(RefCell::new(sparse::TapState::default()));
+    let mut archive = tar::Archive::new(sparse::Tap {
+        inner: BufReader::with_capacity(256 * 1024, hashing),
+        state: state.clone(),
+    });
     let root = confined::Root::open(dest).map_err(|source| Error::Io {
         op: "open layer directory",
         path: dest.to_path_buf(),
         source,
     })?;
     let mut writer = entry::Writer::new(root);
-    let result = extract_all(&mut archive, &mut writer, limits);
-    let hashing = archive.into_inner().into_inner();
+    let result = extract_all(&mut archive, &mut writer, limits, &state);
+    let hashing = archive.into_inner().inner.into_inner();
     if hashing.count() > limits.max_bytes {
         return Err(Error::LimitExceeded(format!(
             "layer is larger than the limit of {} bytes uncompressed (set limits.layer_max_bytes to allow more)",
@@ -115,17 +123,37 @@ fn unpack(
     })
 }
 
+/// A sparse file whose stored bytes the parser has yet to skip over.
+struct PendingSparse {
+    name: String,
+    real_size: u64,
+    mtime: rustix::fs::Timespec,
+}
+
 fn extract_all<R: Read>(
     archive: &mut tar::Archive<R>,
     writer: &mut entry::Writer,
     limits: Limits,
+    state: &Rc<RefCell<sparse::TapState>>,
 ) -> Result<()> {
     let entries = archive
         .entries()
         .map_err(|e| read_error(&e, None, limits))?;
     let mut last_name: Option<String> = None;
+    let mut pending: Option<PendingSparse> = None;
+    // Bytes that sparse files' holes add to the stream's: the limit counts
+    // the apparent size.
+    let mut holes = 0u64;
     for entry in entries {
+        // Getting this entry skipped the last one's data: a sparse file's
+        // went to the file (see `sparse.rs`).
+        if let Some(p) = pending.take() {
+            finish_sparse(state, p, limits)?;
+        }
         let mut entry = entry.map_err(|e| {
+            if let Some(routed) = state.borrow_mut().route_error.take() {
+                return Error::Invalid(format!("writing a sparse file: {routed}"));
+            }
             let context = last_name
                 .as_ref()
                 .map(|n| format!("reading the entry after {}", quote(n)));
@@ -139,6 +167,25 @@ fn extract_all<R: Read>(
             )));
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if entry.header().entry_type() == tar::EntryType::GNUSparse
+            && let Some(gnu) = entry.header().as_gnu()
+        {
+            let bad =
+                |e: io::Error| Error::Invalid(format!("entry {}: sparse map: {e}", quote(&name)));
+            let extents =
+                sparse::extents(gnu, entry.raw_file_position(), &state.borrow()).map_err(bad)?;
+            let real_size = gnu.real_size().map_err(bad)?;
+            holes = holes
+                .saturating_add(real_size.saturating_sub(entry.header().entry_size().unwrap_or(0)));
+            if state.borrow().pos.saturating_add(holes) > limits.max_bytes {
+                return Err(Error::LimitExceeded(format!(
+                    "layer is larger than the limit of {} bytes uncompressed, counting the holes of sparse files such as {} (set limits.layer_max_bytes to allow more)",
+                    limits.max_bytes,
+                    quote(&name)
+                )));
+            }
+            writer.sparse_plan = Some((extents, real_size));
+        }
         writer.write(&mut entry).map_err(|e| match e {
             entry::EntryError::Read(io) => {
                 read_error(&io, Some(format!("reading entry {}", quote(&name))), limits)
@@ -147,9 +194,52 @@ fn extract_all<R: Read>(
                 Error::Invalid(format!("entry {}: {msg}", quote(&name)))
             }
         })?;
+        writer.sparse_plan = None;
+        if let Some((file, extents, real_size, mtime)) = writer.pending_sparse.take() {
+            state.borrow_mut().route = Some(sparse::Route::new(file, extents));
+            pending = Some(PendingSparse {
+                name: name.clone(),
+                real_size,
+                mtime,
+            });
+        }
         last_name = Some(name);
     }
+    if let Some(p) = pending.take() {
+        finish_sparse(state, p, limits)?;
+    }
     Ok(())
+}
+
+/// The sparse file's stored bytes are in: its size and mtime.
+fn finish_sparse(
+    state: &Rc<RefCell<sparse::TapState>>,
+    p: PendingSparse,
+    limits: Limits,
+) -> Result<()> {
+    let route = state.borrow_mut().route.take();
+    let Some(route) = route else {
+        return Ok(());
+    };
+    if let Some(e) = state.borrow_mut().route_error.take() {
+        return Err(Error::Invalid(format!(
+            "entry {}: writing a sparse file: {e}",
+            quote(&p.name)
+        )));
+    }
+    if !route.complete() {
+        return Err(read_error(
+            &io::Error::new(io::ErrorKind::UnexpectedEof, "EOF in a sparse file's data"),
+            Some(format!("reading entry {}", quote(&p.name))),
+            limits,
+        ));
+    }
+    entry::Writer::finish_sparse(&route.file, p.real_size, p.mtime).map_err(|e| match e {
+        entry::EntryError::Read(io) => Error::Invalid(format!("entry {}: {io}", quote(&p.name))),
+        entry::EntryError::Invalid(msg) => {
+            Error::Invalid(format!("entry {}: {msg}", quote(&p.name)))
+        }
+    })
 }
 
 /// Shows a name in an error, shortened if it is absurdly long.

@@ -457,3 +457,111 @@ fn root_entry_sets_root_metadata() {
         0o711
     );
 }
+
+/// A GNU sparse archive of `src/name` made by GNU tar; None (after `skip`)
+/// without GNU tar.
+fn gnu_sparse_tar(s: &Scratch, test: &str, build: impl FnOnce(&fs::File)) -> Option<PathBuf> {
+    let src = s.outside.join("src");
+    fs::create_dir_all(&src).expect("mkdir");
+    let f = fs::File::create(src.join("big")).expect("create");
+    build(&f);
+    drop(f);
+    let tarball = s.outside.join("sparse.tar");
+    let status = std::process::Command::new("tar")
+        .args(["--sparse", "--format=gnu", "-C"])
+        .arg(&src)
+        .args(["-cf"])
+        .arg(&tarball)
+        .arg("big")
+        .status();
+    match status {
+        Ok(st) if st.success() => Some(tarball),
+        _ => {
+            skip(test, "GNU tar is not available to build a sparse archive");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_terabyte_sparse_file_costs_its_extents_not_its_size() {
+    let test = "a_terabyte_sparse_file_costs_its_extents_not_its_size";
+    let s = scratch();
+    // Forty data extents (so the map needs extension blocks) over 1 TiB.
+    let Some(tarball) = gnu_sparse_tar(&s, test, |f| {
+        f.set_len(1 << 40).expect("truncate");
+        for i in 0..40u64 {
+            std::os::unix::fs::FileExt::write_at(
+                f,
+                format!("extent {i}").as_bytes(),
+                i * (25 << 30),
+            )
+            .expect("write");
+        }
+    }) else {
+        return;
+    };
+    assert!(
+        fs::metadata(&tarball).unwrap().len() < 1 << 20,
+        "the archive is small"
+    );
+    let started = std::time::Instant::now();
+    let stats = unpack_layer(
+        fs::File::open(&tarball).expect("open"),
+        &s.layer,
+        Limits {
+            max_bytes: 2 << 40,
+            ..Limits::default()
+        },
+    )
+    .expect("unpack");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "holes are skipped, not read: {:?}",
+        started.elapsed()
+    );
+    let out = fs::File::open(s.layer.join("big")).expect("open");
+    let meta = out.metadata().unwrap();
+    assert_eq!(meta.len(), 1 << 40);
+    assert!(meta.blocks() * 512 < 64 << 20, "{} blocks", meta.blocks());
+    for i in [0u64, 1, 17, 39] {
+        let want = format!("extent {i}");
+        let mut got = vec![0u8; want.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&out, &mut got, i * (25 << 30)).unwrap();
+        assert_eq!(got, want.as_bytes());
+    }
+    assert_eq!(stats.size, 1 << 40);
+
+    // The limit counts the apparent size, and says so at once.
+    let again = scratch();
+    let started = std::time::Instant::now();
+    let err = unpack_layer(
+        fs::File::open(&tarball).expect("open"),
+        &again.layer,
+        Limits {
+            max_bytes: 1 << 30,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(matches!(err, Error::LimitExceeded(_)), "{err}");
+    assert!(err.to_string().contains("\"big\""), "{err}");
+}
+
+#[test]
+fn a_sparse_file_cut_short_is_a_truncated_layer() {
+    let test = "a_sparse_file_cut_short_is_a_truncated_layer";
+    let s = scratch();
+    let Some(tarball) = gnu_sparse_tar(&s, test, |f| {
+        f.set_len(1 << 30).expect("truncate");
+        std::os::unix::fs::FileExt::write_at(f, &[7u8; 100_000], 1 << 29).expect("write");
+    }) else {
+        return;
+    };
+    let bytes = fs::read(&tarball).unwrap();
+    // Cut inside the stored data (after the header block).
+    let cut = &bytes[..512 + 50_000];
+    let err = unpack_layer(cut, &s.layer, Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
