@@ -23,8 +23,8 @@ pub mod images;
 pub mod monitor;
 pub mod progress;
 pub mod registries;
-pub mod snapshotter;
-pub mod store;
+pub(crate) mod snapshotter;
+pub(crate) mod store;
 pub mod system;
 pub mod times;
 

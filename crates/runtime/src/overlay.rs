@@ -20,6 +20,9 @@ use crate::sys;
 /// Moves this (single-threaded) process into a mount namespace of its own
 /// whose mounts receive the host's (slave) but never propagate back.
 pub fn enter_private_mount_namespace() -> Result<()> {
+    // unshare moves only the calling thread: in a multi-threaded process
+    // the others would stay behind, a trap for whoever mounts next.
+    crate::container::ensure_single_threaded("enter a private mount namespace")?;
     sys::unshare_mount_namespace()
         .map_err(|e| Error::system(format!("unshare the mount namespace: {e}")))?;
     rustix::mount::mount_change(

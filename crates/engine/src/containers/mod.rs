@@ -8,34 +8,34 @@
 //! that claims to run.
 
 pub mod attach;
-pub mod changes;
+pub(crate) mod changes;
 pub mod commit;
 pub mod config;
 pub mod copy;
 mod create;
 pub mod exec;
 pub(crate) mod exec_record;
-pub mod files;
+pub(crate) mod files;
 mod inspect;
 pub use inspect::rfc3339;
-pub mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod logs;
-pub mod names;
+pub(crate) mod names;
 pub mod parse;
 mod reconcile;
-pub mod record;
+pub(crate) mod record;
 mod remove;
-pub mod rename;
-pub mod root;
-pub mod security;
-pub mod spec;
+pub(crate) mod rename;
+pub(crate) mod root;
+pub(crate) mod security;
+pub(crate) mod spec;
 #[cfg(test)]
 mod spec_tests;
 pub mod update;
-pub mod user;
-pub mod validate;
-pub mod volumes;
-pub mod volumes_record;
+pub(crate) mod user;
+pub(crate) mod validate;
+pub(crate) mod volumes;
+pub(crate) mod volumes_record;
 
 pub use config::{ContainerConfig, HostConfig, MountKind, MountSpec, Resources, RestartPolicy};
 pub use create::{CreateRequest, Created};

@@ -164,7 +164,7 @@ impl Engine {
                     Task::Unpack { snapshot } => {
                         // If another process readied the same layer first, ours
                         // stays incomplete and is collected with the lease.
-                        let (Readied::Ours | Readied::Theirs(_)) =
+                        let (Readied::Ours | Readied::Theirs) =
                             snapshots::mark_ready(c, lease, *snapshot, s.diff_id.as_str(), *size)?;
                         *size
                     }

@@ -2,7 +2,7 @@
 //! (load, import), written out (save), named (tag), listed, inspected and
 //! removed.
 
-pub mod changes;
+pub(crate) mod changes;
 mod history;
 pub(crate) mod import;
 mod inspect;
@@ -13,9 +13,9 @@ mod prune;
 pub(crate) mod pull;
 mod pull_layer;
 mod push;
-pub mod record;
+pub(crate) mod record;
 pub(crate) mod remove;
-pub mod resolve;
+pub(crate) mod resolve;
 mod save;
 mod tag;
 

@@ -273,7 +273,7 @@ impl Engine {
                 let size = match (&plans[diff_id], &outcomes[i]) {
                     (Plan::Reuse { size } | Plan::Verify { size }, _) => *size,
                     (Plan::Unpack { snapshot }, Some(done)) => {
-                        let (Readied::Ours | Readied::Theirs(_)) = snapshots::mark_ready(
+                        let (Readied::Ours | Readied::Theirs) = snapshots::mark_ready(
                             c,
                             lease.lease,
                             *snapshot,

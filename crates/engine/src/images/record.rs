@@ -13,11 +13,8 @@ pub struct ImageRow {
     pub id: Digest,
     pub manifest: Descriptor,
     pub created: Option<String>,
-    pub architecture: String,
-    pub os: String,
     pub labels: Option<String>,
     pub size: u64,
-    pub added_at: i64,
     pub last_tag_time: Option<String>,
 }
 
@@ -148,11 +145,8 @@ fn image_row(r: &rusqlite::Row) -> rusqlite::Result<Result<ImageRow>> {
                 r.get::<_, i64>(3)? as u64,
             ),
             created: r.get(4)?,
-            architecture: r.get(5)?,
-            os: r.get(6)?,
             labels: r.get(7)?,
             size: r.get::<_, i64>(8)? as u64,
-            added_at: r.get(9)?,
             last_tag_time: r.get(10)?,
         })
     })();

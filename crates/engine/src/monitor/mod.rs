@@ -22,8 +22,8 @@
 //! lives on without it.
 
 mod exec;
-pub mod log;
-pub mod protocol;
+pub(crate) mod log;
+pub(crate) mod protocol;
 mod relay;
 mod setup;
 mod spawn;

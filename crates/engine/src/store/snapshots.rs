@@ -55,7 +55,7 @@ pub enum Readied {
     Ours,
     /// Another process finished the same layer first; use its snapshot (the
     /// caller's lease now holds it) and discard ours.
-    Theirs(i64),
+    Theirs,
 }
 
 /// Marks `id` ready with its size, unless another ready snapshot for the same
@@ -69,7 +69,7 @@ pub fn mark_ready(
 ) -> Result<Readied> {
     if let Some(existing) = ready_for(conn, diff_id)? {
         leases::add_ref(conn, lease, RefKind::Snapshot, &existing.id.to_string())?;
-        return Ok(Readied::Theirs(existing.id));
+        return Ok(Readied::Theirs);
     }
     conn.execute(
         "UPDATE snapshots SET state = 'ready', size = ?2, diff_id = ?3 WHERE id = ?1",
