@@ -157,7 +157,7 @@ impl From<berth_registry::Error> for Error {
         let kind = match e.kind {
             K::NotFound => ErrorKind::NotFound,
             K::Unauthorized => ErrorKind::PermissionDenied,
-            K::Invalid | K::InvalidArgument => ErrorKind::InvalidArgument,
+            K::Invalid | K::InvalidArgument | K::TooLarge => ErrorKind::InvalidArgument,
             K::Unavailable => ErrorKind::Unavailable,
             K::Unsupported => ErrorKind::Unsupported,
         };

@@ -341,9 +341,10 @@ pub(crate) async fn read_capped_within(
 
 async fn read_body(mut response: Response, cap: usize, what: &str) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(Error::invalid(format!(
-            "{what}: the answer is larger than the limit of {cap} bytes"
-        )));
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("{what}: the answer is larger than the limit of {cap} bytes"),
+        ));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -352,9 +353,10 @@ async fn read_body(mut response: Response, cap: usize, what: &str) -> Result<Vec
         .map_err(|e| Error::unavailable(format!("{what}: read answer: {}", describe(&e))))?
     {
         if body.len() + chunk.len() > cap {
-            return Err(Error::invalid(format!(
-                "{what}: the answer is larger than the limit of {cap} bytes"
-            )));
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("{what}: the answer is larger than the limit of {cap} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// Something berth does not do.
     Unsupported,
+    /// An answer over the size berth accepts for it.
+    TooLarge,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -145,7 +145,7 @@ impl Registry {
         let bytes = read_capped_within(response, size as usize + 1, &what, self.document_timeout)
             .await
             .map_err(|e| {
-                if e.message.contains("larger than the limit") {
+                if e.kind == crate::error::ErrorKind::TooLarge {
                     Error::invalid(format!("{what}: longer than its descriptor's {size} bytes"))
                 } else {
                     e
