@@ -14,6 +14,7 @@ mod error;
 pub mod features;
 pub mod hooks;
 mod init;
+pub mod log;
 pub mod memory;
 pub mod mini_init;
 pub mod overlay;

@@ -113,6 +113,14 @@ pub fn close_range(first: u32, cloexec: bool) -> io::Result<()> {
     }
 }
 
+/// Marks fd number `fd` close-on-exec (fds listed in /proc/self/fd, where
+/// close_range is refused).
+pub fn set_cloexec(fd: i32) {
+    // SAFETY: fcntl on an integer fd; a number that is not an open fd
+    // (the listing's own, closed since) fails harmlessly with EBADF.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
 /// `unshare(CLONE_NEWCGROUP)`.
 pub fn unshare_cgroup_namespace() -> io::Result<()> {
     // SAFETY: unsharing the cgroup namespace affects no file descriptors or

@@ -26,13 +26,17 @@ pub fn run(args: RuncCli) -> Result<u8> {
         )?;
     }
     let rt = Runtime::new(&args.root);
+    let log = open_log(args.log.as_deref(), args.log_format == "json");
     match args.command {
         Command::Create(a) => {
-            rt.create(&a.id, &create_options(&a)?)?;
+            let mut opts = create_options(&a)?;
+            opts.log = log;
+            rt.create(&a.id, &opts)?;
         }
         Command::Start(a) => rt.start(&a.id)?,
         Command::Run(a) => {
-            let opts = create_options(&a.create)?;
+            let mut opts = create_options(&a.create)?;
+            opts.log = log;
             if a.detach || a.keep {
                 let state = rt.create(&a.create.id, &opts)?;
                 rt.start(&a.create.id)?;
@@ -92,6 +96,19 @@ pub fn run(args: RuncCli) -> Result<u8> {
 
 fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The `--log` file, for the init's failures after this process is gone.
+fn open_log(path: Option<&Path>, json: bool) -> Option<berth_runtime::log::LogTarget> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path?)
+        .ok()?;
+    Some(berth_runtime::log::LogTarget {
+        fd: file.into(),
+        json,
+    })
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions> {

@@ -44,14 +44,7 @@ pub fn main() -> ExitCode {
 fn report(log: Option<&Path>, json: bool, message: &str) {
     eprintln!("berth-runc: {message}");
     let Some(path) = log else { return };
-    let time = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let line = if json {
-        serde_json::json!({"level": "error", "msg": message, "time": time}).to_string()
-    } else {
-        format!("time=\"{time}\" level=error msg={message:?}")
-    };
+    let line = berth_runtime::log::line(json, "error", message);
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

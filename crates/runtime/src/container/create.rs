@@ -31,6 +31,9 @@ pub struct CreateOptions {
     pub console: Option<OwnedFd>,
     /// The init's stdio.
     pub stdio: ProcessIo,
+    /// runc's `--log`: where the init's failure goes when nobody waits for
+    /// it (after `create` returned).
+    pub log: Option<crate::log::LogTarget>,
     pub no_pivot: bool,
     /// Keep fds 3..3+N (inherited from the caller) open in the container,
     /// with LISTEN_FDS set, as runc does.
@@ -154,6 +157,7 @@ impl Runtime {
                 drop(parent_end);
                 init::container_init(InitConfig {
                     stdio: &opts.stdio,
+                    log: opts.log.as_ref(),
                     cgroup: placed.then_some(&placement),
                     preserve_fds: opts.preserve_fds,
                     spec: &spec,

@@ -93,6 +93,29 @@ fn chdir(cwd: &Path) -> Result<(), Failure> {
             "the working directory must be absolute",
         ));
     }
+    match chdir_in_root(cwd, &step) {
+        // A seccomp profile older than openat2 refuses it (EPERM), an old
+        // kernel lacks it (ENOSYS): the classic call, verified below.
+        Err(f) if matches!(f.errno, Some(libc::EPERM | libc::ENOSYS)) => {
+            rustix::process::chdir(cwd).map_err(|e| Failure::errno(step(), e))?;
+        }
+        other => other?,
+    }
+    // getcwd prefixes "(unreachable)" to a directory outside our root
+    // (a magic link to a host directory, say).
+    let now = rustix::process::getcwd(Vec::new()).map_err(|e| Failure::errno(step(), e))?;
+    if !now.to_bytes().starts_with(b"/") {
+        return Err(Failure::msg(
+            step(),
+            "the working directory is outside the container root",
+        ));
+    }
+    Ok(())
+}
+
+/// The working directory resolved by the kernel strictly inside the root
+/// (no magic links such as /proc/self/fd/N, no escape).
+fn chdir_in_root(cwd: &Path, step: &dyn Fn() -> String) -> Result<(), Failure> {
     let rel = cwd.strip_prefix("/").unwrap_or(cwd);
     let rel = if rel.as_os_str().is_empty() {
         Path::new(".")
@@ -113,22 +136,19 @@ fn chdir(cwd: &Path) -> Result<(), Failure> {
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )
     .map_err(|e| Failure::errno(step(), e))?;
-    rustix::process::fchdir(&dir).map_err(|e| Failure::errno(step(), e))?;
-    // getcwd prefixes "(unreachable)" to a directory outside our root.
-    let now = rustix::process::getcwd(Vec::new()).map_err(|e| Failure::errno(step(), e))?;
-    let now = now.to_bytes();
-    if !now.starts_with(b"/") {
-        return Err(Failure::msg(
-            step(),
-            "the working directory is outside the container root",
-        ));
-    }
-    Ok(())
+    rustix::process::fchdir(&dir).map_err(|e| Failure::errno(step(), e))
 }
 
-/// Closes every fd except stdio (and the `keep` range, for LISTEN_FDS-style
-/// preserved fds), then execs. Returns only on failure.
-pub fn exec(program: &Path, args: &[String], env: &[String], keep_extra: u32) -> Failure {
+/// Marks every fd except stdio (and the `keep` range, for LISTEN_FDS-style
+/// preserved fds) close-on-exec, resets signals, runs `last` (the seccomp
+/// filter, when it goes last), then execs. Returns only on failure.
+pub fn exec(
+    program: &Path,
+    args: &[String],
+    env: &[String],
+    keep_extra: u32,
+    last: impl FnOnce() -> Result<(), Failure>,
+) -> Failure {
     let to_c = |s: &str| {
         CString::new(s.as_bytes())
             .map_err(|_| Failure::msg("exec", "an argument contains a NUL byte"))
@@ -145,17 +165,56 @@ pub fn exec(program: &Path, args: &[String], env: &[String], keep_extra: u32) ->
     };
     // Nothing of the runtime survives into the container: every fd above
     // stdio (and preserved fds) is closed on exec.
-    if let Err(e) = sys::close_range(3 + keep_extra, true) {
+    if let Err(e) = close_inherited(3 + keep_extra) {
         return Failure::new("close inherited file descriptors", e);
     }
     // The program starts with every signal at its default action and none
     // blocked, whatever the runtime had (Rust ignores SIGPIPE; an ignored
     // disposition survives execve).
     sys::reset_signals();
+    if let Err(f) = last() {
+        return f;
+    }
     let err = sys::execve(&prog, &argv, &envp);
     Failure {
         errno: err.raw_os_error(),
         ..Failure::new(format!("exec {:?}", program.display().to_string()), err)
     }
     .at(InitStep::Exec)
+}
+
+/// Every fd from `first` up close-on-exec: close_range, or where a seccomp
+/// profile (or an old kernel) refuses it, each fd listed in /proc/self/fd.
+fn close_inherited(first: u32) -> std::io::Result<()> {
+    match sys::close_range(first, true) {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::ENOSYS | libc::EINVAL)
+            ) => {}
+        other => return other,
+    }
+    let dir = rfs::open(
+        "/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let listing = rustix::fs::Dir::read_from(&dir)?;
+    let mut fds = Vec::new();
+    for entry in listing {
+        let entry = entry?;
+        if let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|fd| *fd >= first)
+        {
+            fds.push(fd as i32);
+        }
+    }
+    for fd in fds {
+        sys::set_cloexec(fd);
+    }
+    Ok(())
 }

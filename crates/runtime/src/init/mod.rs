@@ -57,13 +57,26 @@ impl Failure {
     pub fn at(self, kind: InitStep) -> Failure {
         Failure { kind, ..self }
     }
-    fn report(self, channel: &Channel) {
-        let _ = channel.send(&Msg::Failed {
+    /// To the runtime; if it is gone (a failure after `start`, whose
+    /// caller has returned), to the process's stderr and the runtime's log,
+    /// so that no failure vanishes.
+    fn report(self, channel: &Channel, log: Option<&crate::log::LogTarget>) {
+        let line = format!("container init: {}: {}", self.step, self.message);
+        let sent = channel.send(&Msg::Failed {
             step: self.step,
             message: self.message,
             kind: self.kind,
             errno: self.errno,
         });
+        if sent.is_err() {
+            let _ = rustix::io::write(
+                rustix::stdio::stderr(),
+                format!("berth-runc: {line}\n").as_bytes(),
+            );
+            if let Some(log) = log {
+                log.error(&line);
+            }
+        }
     }
 }
 
@@ -88,6 +101,8 @@ pub struct Join {
 /// Everything the container's init needs, prepared by `create` before clone.
 pub struct InitConfig<'a> {
     pub stdio: &'a ProcessIo,
+    /// Where a failure goes when the runtime that started us is gone.
+    pub log: Option<&'a crate::log::LogTarget>,
     /// Extra fds after stdio kept open into the process (`--preserve-fds`).
     pub preserve_fds: u32,
     pub spec: &'a Spec,
@@ -120,7 +135,7 @@ pub struct InitConfig<'a> {
 pub fn container_init(cfg: InitConfig) -> ! {
     let result = run_init(&cfg);
     let Err(failure) = result;
-    failure.report(&cfg.channel);
+    failure.report(&cfg.channel, cfg.log);
     sys::exit_now(1)
 }
 
@@ -309,7 +324,9 @@ fn first_arg(process: &Process) -> &str {
         .map_or("", |s| s)
 }
 
-/// With no_new_privs the seccomp filter goes in last, right before exec.
+/// With no_new_privs the seccomp filter goes in last, right before
+/// execve: nothing but execve runs under it, so a profile written before
+/// the calls berth makes existed (openat2, close_range) cannot refuse them.
 /// Returns only on failure.
 fn final_exec(
     spec: &Spec,
@@ -320,17 +337,16 @@ fn final_exec(
     program_bpf: Option<&[u8]>,
 ) -> Failure {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    if let Some(profile) = seccomp
-        && process.no_new_privileges() == Some(true)
-        && let Err(e) = install_seccomp(profile, program_bpf)
-    {
-        return e.into();
-    }
+    let last_filter = seccomp.filter(|_| process.no_new_privileges() == Some(true));
     exec::exec(
         program,
         process.args().as_deref().unwrap_or(&[]),
         env,
         preserve_fds,
+        || match last_filter {
+            Some(profile) => install_seccomp(profile, program_bpf).map_err(Failure::from),
+            None => Ok(()),
+        },
     )
 }
 
@@ -354,8 +370,14 @@ fn finish_setup(
 ) -> Result<(), Failure> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let nnp = process.no_new_privileges() == Some(true);
+    // As runc: change directory while still privileged (the runtime may reach
+    // directories the user cannot), and again as the user if that failed.
+    // Before any filter: a profile may refuse openat2.
+    let early_chdir = exec::chdir_verified(process.cwd());
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-    // before the capabilities go. With it, load it last, just before exec.
+    // before the capabilities go (what follows falls back on the classic
+    // calls where a profile refuses the new ones). With it, load it last,
+    // just before exec.
     if let Some(profile) = seccomp
         && !nnp
     {
@@ -363,9 +385,6 @@ fn finish_setup(
     }
     let masks = caps::masks(process.capabilities().as_ref());
     caps::apply_bounding(&masks)?;
-    // As runc: change directory while still privileged (the runtime may reach
-    // directories the user cannot), and again as the user if that failed.
-    let early_chdir = exec::chdir_verified(process.cwd());
     user::switch(process.user())?;
     caps::apply_sets(&masks)?;
     if nnp {
@@ -435,7 +454,7 @@ pub struct ExecConfig<'a> {
 pub fn exec_process(cfg: ExecConfig) -> ! {
     let result = run_exec(&cfg);
     let Err(failure) = result;
-    failure.report(&cfg.channel);
+    failure.report(&cfg.channel, None);
     sys::exit_now(1)
 }
 
