@@ -136,3 +136,199 @@ fn a_failure_nobody_waits_for_reaches_stderr_and_the_log() {
     assert!(last["msg"].as_str().unwrap().contains("exec"), "{logged}");
     berth.ok(&["delete", "lost1"]);
 }
+
+/// Unmounts what a container without a mount namespace left mounted in
+/// ours (runc leaves them too): everything below `dir`, deepest first.
+fn unmount_below(dir: &std::path::Path) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|p| std::path::Path::new(p).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &p])
+            .status();
+    }
+}
+
+#[test]
+fn no_mount_namespace() {
+    let test = "no_mount_namespace";
+    if !prerequisites(test) {
+        return;
+    }
+    let berth = Runc::berth(test);
+    let Some(runc) = Runc::reference(test) else {
+        return;
+    };
+    let without_mnt = |c: &mut serde_json::Value| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+    };
+    // As a generator writes it (masked and read-only paths): both refuse,
+    // with runc's reason.
+    for rt in [&runc, &berth] {
+        let (code, _, err) = run_in(rt, "nm1", &["true"], &without_mnt);
+        assert_ne!(code, 0, "{}: {err}", rt.bin.display());
+        assert!(
+            err.contains("unable to restrict sys entries without a private MNT namespace"),
+            "{}: {err}",
+            rt.bin.display()
+        );
+    }
+    // Without them: both run it, in a chroot, sharing the runtime's mounts.
+    let plain = |c: &mut serde_json::Value| {
+        without_mnt(c);
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        c["root"]["readonly"] = false.into();
+    };
+    let mut results = Vec::new();
+    for rt in [&runc, &berth] {
+        let b = rt.bundle(
+            &[
+                "sh",
+                "-c",
+                "ls /bin/busybox && echo $(id -u) && test -e /proc/self/status && echo proc",
+            ],
+            "nm2",
+        );
+        let root = b.path().to_path_buf();
+        let out = run_bundle(rt, "nm2", b, &plain);
+        unmount_below(&root);
+        results.push(out);
+    }
+    assert_eq!(results[0].0, 0, "runc: {:?}", results[0]);
+    assert_eq!(
+        (results[1].0, &results[1].1),
+        (results[0].0, &results[0].1),
+        "{}",
+        results[1].2
+    );
+}
+
+#[test]
+fn rootfs_propagation_shared_or_rshared() {
+    let test = "rootfs_propagation_shared_or_rshared";
+    if !prerequisites(test) {
+        return;
+    }
+    let berth = Runc::berth(test);
+    let Some(runc) = Runc::reference(test) else {
+        return;
+    };
+    let probe = [
+        "sh",
+        "-c",
+        "awk '$5==\"/\" {print $7}' /proc/self/mountinfo; echo ran",
+    ];
+    for (propagation, root_shows) in [
+        ("shared", "shared:"),
+        ("rshared", "shared:"),
+        ("unbindable", "unbindable"),
+        ("runbindable", "unbindable"),
+        ("private", "-"),
+        ("rslave", "-"),
+    ] {
+        let change = |c: &mut serde_json::Value| {
+            c["linux"]["rootfsPropagation"] = propagation.into();
+        };
+        let theirs = run_in(&runc, "rp1", &probe, &change);
+        let ours = run_in(&berth, "rp1", &probe, &change);
+        // Wherever runc runs it, berth-runc does (runc 1.1 cannot bind an
+        // unbindable root onto itself; berth-runc applies it after the pivot).
+        if theirs.0 == 0 {
+            assert_eq!(
+                ours.0, 0,
+                "{propagation}: runc ran it; berth-runc: {}",
+                ours.2
+            );
+        }
+        assert_eq!(ours.0, 0, "{propagation}: {}", ours.2);
+        assert!(ours.1.ends_with("ran\n"), "{propagation}: {ours:?}");
+        // The root has what was asked (runc 1.2 applies it after pivot_root;
+        // Debian's runc 1.1 leaves the root private).
+        let shown = ours.1.lines().next().unwrap_or_default();
+        assert!(
+            shown.starts_with(root_shows),
+            "{propagation}: / shows {shown:?}"
+        );
+    }
+}
+
+#[test]
+fn masked_paths_that_are_symlinks_mask_their_target() {
+    let test = "masked_paths_that_are_symlinks_mask_their_target";
+    if !prerequisites(test) {
+        return;
+    }
+    let berth = Runc::berth(test);
+    let Some(runc) = Runc::reference(test) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for rt in [&runc, &berth] {
+        let b = rt.bundle(
+            &[
+                "sh",
+                "-c",
+                "wc -c < /etc/passwd; ls -l /etc/plink | cut -c1",
+            ],
+            "ms1",
+        );
+        // Followed inside the root, as runc does: the target is masked,
+        // not the link.
+        std::os::unix::fs::symlink("/etc/passwd", b.path().join("rootfs/etc/plink")).unwrap();
+        // A dangling link masks nothing, silently.
+        std::os::unix::fs::symlink("/nonexistent", b.path().join("rootfs/etc/dangling")).unwrap();
+        let out = run_bundle(rt, "ms1", b, &|c| {
+            let paths = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+            paths.push("/etc/plink".into());
+            paths.push("/etc/dangling".into());
+        });
+        seen.push(out);
+    }
+    assert_eq!(seen[0].0, 0, "runc: {:?}", seen[0]);
+    assert_eq!(seen[0].1, "0\nl\n", "runc masks the target: {:?}", seen[0]);
+    assert_eq!(
+        (seen[1].0, &seen[1].1),
+        (seen[0].0, &seen[0].1),
+        "{}",
+        seen[1].2
+    );
+}
+
+#[test]
+fn proc_or_sys_as_symlinks_in_the_rootfs() {
+    let test = "proc_or_sys_as_symlinks_in_the_rootfs";
+    if !prerequisites(test) {
+        return;
+    }
+    let berth = Runc::berth(test);
+    let Some(runc) = Runc::reference(test) else {
+        return;
+    };
+    for dir in ["proc", "sys"] {
+        for rt in [&runc, &berth] {
+            let b = rt.bundle(&["true"], "ps1");
+            let target = b.path().join("rootfs").join(dir);
+            std::fs::remove_dir_all(&target).unwrap();
+            std::os::unix::fs::symlink("/tmp", &target).unwrap();
+            let (code, _, err) = run_bundle(rt, "ps1", b, &|_| {});
+            // logrus quotes the message in its text format.
+            let err = err.replace("\\\"", "\"");
+            assert_ne!(code, 0, "{}: /{dir} a symlink", rt.bin.display());
+            let fs = if dir == "proc" { "proc" } else { "sysfs" };
+            assert!(
+                err.contains(&format!(
+                    "filesystem \"{fs}\" must be mounted on ordinary directory"
+                )),
+                "{}: {err}",
+                rt.bin.display()
+            );
+        }
+    }
+}

@@ -172,6 +172,7 @@ impl Runtime {
                     new_netns: ns.new_net,
                     seccomp_program: seccomp_program.as_deref(),
                     no_pivot: opts.no_pivot,
+                    mount_ns: ns.mount,
                     cgroup_binds,
                 })
             }
@@ -295,6 +296,8 @@ struct Namespaces {
     new_pid: bool,
     new_cgroup: bool,
     new_net: bool,
+    /// A mount namespace, new or joined.
+    mount: bool,
 }
 
 impl Namespaces {
@@ -307,16 +310,26 @@ impl Namespaces {
             new_pid: false,
             new_cgroup: false,
             new_net: false,
+            mount: false,
         };
         let list = spec
             .linux()
             .as_ref()
             .and_then(|l| l.namespaces().clone())
             .unwrap_or_default();
-        if !list.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
-            return Err(Error::invalid(
-                "config.json: berth-runc needs a mount namespace (linux.namespaces has no \"mount\")",
-            ));
+        ns.mount = list.iter().any(|n| n.typ() == LinuxNamespaceType::Mount);
+        if !ns.mount {
+            // runc's rule: masking needs a mount namespace of its own.
+            let linux = spec.linux().as_ref();
+            let restricts = linux.is_some_and(|l| {
+                l.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+                    || l.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())
+            });
+            if restricts {
+                return Err(Error::invalid(
+                    "unable to restrict sys entries without a private MNT namespace",
+                ));
+            }
         }
         for n in &list {
             match n.path() {

@@ -103,6 +103,8 @@ impl Runtime {
                 drop(parent_end);
                 init::exec_process(ExecConfig {
                     stdio: &opts.stdio,
+                    chroot: (!wanted.contains(&LinuxNamespaceType::Mount))
+                        .then_some(state.rootfs.as_path()),
                     preserve_fds: opts.preserve_fds,
                     spec: &spec,
                     process: &opts.process,

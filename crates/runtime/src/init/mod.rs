@@ -123,6 +123,9 @@ pub struct InitConfig<'a> {
     /// `seccomp::compile_cached`).
     pub seccomp_program: Option<&'a [u8]>,
     pub no_pivot: bool,
+    /// The container has a mount namespace (new or joined); without one,
+    /// mounts are made in the runtime's and the root is a chroot.
+    pub mount_ns: bool,
     /// v1: (subsystem dir name, host cgroup dir) for a `cgroup` mount.
     pub cgroup_binds: Vec<(String, PathBuf)>,
     /// Set when the init places itself in its cgroup (it was cloned into
@@ -197,6 +200,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         cfg.bundle,
         &cfg.cgroup_binds,
         cfg.new_userns,
+        cfg.mount_ns,
     )?;
     if !placed_by_parent {
         wait_continue()?;
@@ -208,7 +212,7 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     {
         hooks::run("createContainer", &h, &state).map_err(Failure::from)?;
     }
-    rootfs::pivot(cfg.rootfs, cfg.no_pivot)?;
+    rootfs::pivot(cfg.rootfs, cfg.no_pivot, cfg.mount_ns)?;
 
     if let Some(hostname) = spec.hostname() {
         rustix::system::sethostname(hostname.as_bytes())
@@ -236,8 +240,13 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
             .and_then(|l| l.readonly_paths().as_deref())
             .unwrap_or(&[]),
     )?;
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+    // Without a mount namespace the root is the host's mount: runc leaves
+    // it as it is, and so does berth-runc.
+    if cfg.mount_ns && spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         rootfs::readonly_root()?;
+    }
+    if cfg.mount_ns {
+        rootfs::apply_root_propagation(spec)?;
     }
     terminal(process, cfg.console.as_ref())?;
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
@@ -437,6 +446,8 @@ fn join_namespaces(join: &[Join]) -> Result<(), Failure> {
 /// Everything an exec'd process needs, prepared by `exec` before clone.
 pub struct ExecConfig<'a> {
     pub stdio: &'a ProcessIo,
+    /// A container without a mount namespace: its root, to chroot into.
+    pub chroot: Option<&'a Path>,
     pub preserve_fds: u32,
     pub spec: &'a Spec,
     pub process: &'a Process,
@@ -476,6 +487,12 @@ fn run_exec(cfg: &ExecConfig) -> Result<std::convert::Infallible, Failure> {
         }
     }
     join_namespaces(&cfg.join)?;
+    if let Some(root) = cfg.chroot {
+        rustix::process::chdir(root)
+            .and_then(|_| rustix::process::chroot("."))
+            .and_then(|_| rustix::process::chdir("/"))
+            .map_err(|e| Failure::errno(format!("chroot into {}", root.display()), e))?;
+    }
     let process = cfg.process;
     // A session of its own, so no terminal of the runtime's caller could
     // ever be its controlling terminal (a terminal makes one too).

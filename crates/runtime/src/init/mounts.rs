@@ -223,6 +223,34 @@ pub fn mountpoint(root: &OwnedFd, dest: &Path, as_dir: bool) -> Result<OwnedFd, 
     Ok(dir)
 }
 
+/// Whether `dest` in `root` is a directory or does not exist, looking at
+/// the last component itself (a symlink is neither).
+fn ordinary_directory_or_absent(root: &OwnedFd, dest: &Path) -> bool {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    let (parent, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p, n),
+        _ => return true,
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let Ok(dir) = rfs::openat2(
+        root,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        IN_ROOT,
+    ) else {
+        return true;
+    };
+    match rfs::statat(&dir, name, rfs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory,
+        Err(_) => true,
+    }
+}
+
 /// Re-opens the mount point after something was mounted on it (the old fd
 /// still refers to the directory underneath).
 pub fn reopen(root: &OwnedFd, dest: &Path) -> Result<OwnedFd, Failure> {
@@ -295,10 +323,15 @@ pub fn mount_one(
         "cgroup" if !cgroup_binds.is_empty() => {
             return mount_cgroup_v1(root, m, &opts, cgroup_binds);
         }
-        "proc" if dest != Path::new("/proc") => {
+        // A link there would put the kernel's view somewhere else (runc's
+        // CVE-2023-27561 fix): only a directory, or nothing yet.
+        "proc" | "sysfs" if !ordinary_directory_or_absent(root, dest) => {
             return Err(Failure::msg(
-                step("proc"),
-                "procfs may only be mounted on /proc",
+                format!(
+                    "error mounting {typ:?} to rootfs at {:?}",
+                    dest.display().to_string()
+                ),
+                &format!("filesystem {typ:?} must be mounted on ordinary directory"),
             ));
         }
         _ => {}

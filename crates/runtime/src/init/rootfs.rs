@@ -11,26 +11,52 @@ use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
 use super::mounts::{self, MountOptions, fd_path};
 use super::{Failure, devices};
 
-/// Everything up to (not including) pivot_root.
+/// The propagation the spec asks for the container's root
+/// (`linux.rootfsPropagation`), default rslave.
+pub fn root_propagation(spec: &Spec) -> MountPropagationFlags {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .map(|p| MountOptions::parse(&[p.to_string()]).propagation)
+        .unwrap_or(None)
+        .unwrap_or(MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC)
+}
+
+/// Shared and unbindable are applied to the new root after pivot_root
+/// (which refuses a shared root, and an unbindable rootfs cannot be bound
+/// onto itself first), as runc 1.2 does.
+fn applies_after_pivot(p: MountPropagationFlags) -> bool {
+    p.intersects(MountPropagationFlags::SHARED | MountPropagationFlags::UNBINDABLE)
+}
+
+/// Everything up to (not including) pivot_root. Without a mount namespace
+/// of its own (`mount_ns` false) the container's mounts are made in the
+/// runtime's, as runc makes them, and the host's root is left as it is.
 pub fn prepare(
     spec: &Spec,
     rootfs: &Path,
     bundle: &Path,
     cgroup_binds: &[(String, PathBuf)],
     in_userns: bool,
+    mount_ns: bool,
 ) -> Result<OwnedFd, Failure> {
     let linux = spec.linux().as_ref();
-    // Nothing we mount may propagate back to the host.
-    let propagation = linux
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .map(|p| MountOptions::parse(&[p.to_string()]).propagation)
-        .unwrap_or(None)
-        .unwrap_or(MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC);
-    rustix::mount::mount_change("/", propagation)
-        .map_err(|e| Failure::new("make / a slave mount", e))?;
-    // pivot_root needs the rootfs to be a mount point.
-    rustix::mount::mount_bind_recursive(rootfs, rootfs)
-        .map_err(|e| Failure::new(format!("bind mount rootfs {}", rootfs.display()), e))?;
+    if mount_ns {
+        // Nothing we mount may propagate back to the host.
+        let propagation = root_propagation(spec);
+        let before = if applies_after_pivot(propagation) {
+            MountPropagationFlags::PRIVATE | MountPropagationFlags::REC
+        } else {
+            propagation
+        };
+        rustix::mount::mount_change("/", before)
+            .map_err(|e| Failure::new("set the propagation of /", e))?;
+        // pivot_root refuses a new root whose parent mount is shared.
+        parent_mount_private(rootfs)?;
+        // pivot_root needs the rootfs to be a mount point.
+        rustix::mount::mount_bind_recursive(rootfs, rootfs)
+            .map_err(|e| Failure::new(format!("bind mount rootfs {}", rootfs.display()), e))?;
+    }
     let root = rfs::open(
         rootfs,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -51,13 +77,65 @@ pub fn prepare(
     Ok(root)
 }
 
+/// Makes the mount holding `rootfs` private if it is shared (in our own
+/// mount namespace: the host's copy is untouched).
+fn parent_mount_private(rootfs: &Path) -> Result<(), Failure> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Failure::new("read /proc/self/mountinfo", e))?;
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(point), Some(sep)) = (fields.get(4), fields.iter().position(|f| *f == "-"))
+        else {
+            continue;
+        };
+        let point = PathBuf::from(point.replace("\\040", " "));
+        if !rootfs.starts_with(&point) {
+            continue;
+        }
+        let shared = fields[6..sep].iter().any(|f| f.starts_with("shared:"));
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| point.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some((point, shared));
+        }
+    }
+    if let Some((point, true)) = best {
+        rustix::mount::mount_change(&point, MountPropagationFlags::PRIVATE)
+            .map_err(|e| Failure::new(format!("make {} private", point.display()), e))?;
+    }
+    Ok(())
+}
+
 /// Makes the rootfs `/`: pivot_root and detach the old root (or, with
-/// `no_pivot`, move it over `/` and chroot, for ramdisk roots).
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), Failure> {
+/// `no_pivot`, move it over `/` and chroot, for ramdisk roots; without a
+/// mount namespace, chroot alone, as runc does).
+pub fn pivot(rootfs: &Path, no_pivot: bool, mount_ns: bool) -> Result<(), Failure> {
     rustix::process::chdir(rootfs)
         .map_err(|e| Failure::new(format!("chdir to rootfs {}", rootfs.display()), e))?;
+    if !mount_ns {
+        rustix::process::chroot(".").map_err(|e| Failure::new("chroot into rootfs", e))?;
+        return rustix::process::chdir("/").map_err(|e| Failure::new("chdir to /", e));
+    }
+    pivot_or_move(no_pivot)
+}
+
+/// Gives `/` the shared or unbindable propagation that could not be set
+/// before the pivot, once the last bind mount (masks, read-only paths) is
+/// made: an unbindable /dev/null could not be bound over a masked path.
+pub fn apply_root_propagation(spec: &Spec) -> Result<(), Failure> {
+    let propagation = root_propagation(spec);
+    if applies_after_pivot(propagation) {
+        rustix::mount::mount_change("/", propagation)
+            .map_err(|e| Failure::new("unable to apply root propagation flags", e))?;
+    }
+    Ok(())
+}
+
+fn pivot_or_move(no_pivot: bool) -> Result<(), Failure> {
     if no_pivot {
-        rustix::mount::mount_move(rootfs, "/").map_err(|e| Failure::new("move rootfs to /", e))?;
+        rustix::mount::mount_move(".", "/").map_err(|e| Failure::new("move rootfs to /", e))?;
         rustix::process::chroot(".").map_err(|e| Failure::new("chroot into rootfs", e))?;
     } else {
         // pivot_root(".", "."): the old root ends up stacked on the new one;
@@ -74,16 +152,23 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), Failure> {
     rustix::process::chdir("/").map_err(|e| Failure::new("chdir to /", e))
 }
 
-const NO_LINKS: ResolveFlags = ResolveFlags::NO_SYMLINKS.union(ResolveFlags::NO_MAGICLINKS);
-
-/// Opens a path of the (pivoted) container root without following any link.
+/// Opens a path of the (pivoted) container root, following symlinks as
+/// runc does (a masked path that is a link masks what it points at) but
+/// only inside the root, and never through a magic link.
 fn open_in_container(path: &str) -> Result<Option<OwnedFd>, Failure> {
-    match rfs::openat2(
-        rfs::CWD,
-        path,
-        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+    let root = rfs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-        NO_LINKS,
+    )
+    .map_err(|e| Failure::new("open /", e))?;
+    let rel = path.trim_start_matches('/');
+    match rfs::openat2(
+        &root,
+        if rel.is_empty() { "." } else { rel },
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     ) {
         Ok(fd) => Ok(Some(fd)),
         Err(rustix::io::Errno::NOENT) => Ok(None),
