@@ -332,3 +332,95 @@ fn proc_or_sys_as_symlinks_in_the_rootfs() {
         }
     }
 }
+
+/// stderr without logrus's time (the rest must match runc's).
+fn without_time(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            if let Some(rest) = l.strip_prefix("time=\"") {
+                rest.split_once("\" ")
+                    .map_or(l.to_string(), |(_, r)| r.to_string())
+            } else if l.starts_with('{') {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("time");
+                }
+                v.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn lifecycle_errors_as_runc_reports_them() {
+    let test = "lifecycle_errors_as_runc_reports_them";
+    if !prerequisites(test) {
+        return;
+    }
+    let berth = Runc::berth(test);
+    let Some(runc) = Runc::reference(test) else {
+        return;
+    };
+    let mut results: Vec<Vec<(String, i32, String)>> = Vec::new();
+    for rt in [&runc, &berth] {
+        let b = rt.bundle(&["sleep", "100"], "lc1");
+        let mut seen = Vec::new();
+        let mut step = |name: &str, args: &[&str]| {
+            let out = rt.run(args);
+            seen.push((
+                name.to_string(),
+                out.status.code().unwrap_or(-1),
+                without_time(String::from_utf8_lossy(&out.stderr).trim_end()),
+            ));
+        };
+        rt.ok(&[
+            "run",
+            "--detach",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            "lc1",
+        ]);
+        step("delete running", &["delete", "lc1"]);
+        step("kill KILL", &["kill", "lc1", "KILL"]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rt.state("lc1")["status"] != "stopped" {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        step("kill stopped", &["kill", "lc1", "TERM"]);
+        step("kill --all stopped", &["kill", "--all", "lc1", "TERM"]);
+        step("kill unknown", &["kill", "nosuch"]);
+        step("delete unknown", &["delete", "nosuch"]);
+        step("delete --force unknown", &["delete", "--force", "nosuch"]);
+        step("kill empty", &["kill", ""]);
+        step("delete empty", &["delete", ""]);
+        step("state unknown", &["state", "nosuch"]);
+        step("json", &["--log-format", "json", "delete", "nosuch"]);
+        let log = b.path().join("runtime.log");
+        step(
+            "log file",
+            &[
+                "--log",
+                log.to_str().unwrap(),
+                "--log-format",
+                "json",
+                "kill",
+                "nosuch",
+            ],
+        );
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        seen.push((
+            "log file line".into(),
+            0,
+            without_time(logged.lines().last().unwrap_or_default()),
+        ));
+        rt.ok(&["delete", "lc1"]);
+        results.push(seen);
+    }
+    for (theirs, ours) in results[0].iter().zip(&results[1]) {
+        assert_eq!(theirs, ours, "runc vs berth-runc");
+    }
+}

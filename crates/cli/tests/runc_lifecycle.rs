@@ -175,7 +175,10 @@ fn exec_joins_the_container_and_reports_failures() {
         "the exec'd process is in all of the container's cgroups"
     );
 
-    let err = rt.fails(&["exec", "e1", "top-that-does-not-exist"]);
+    // logrus's text format quotes the message.
+    let err = rt
+        .fails(&["exec", "e1", "top-that-does-not-exist"])
+        .replace("\\\"", "\"");
     assert!(
         err.contains("exec: \"top-that-does-not-exist\": executable file not found in $PATH"),
         "{err}"
@@ -190,12 +193,14 @@ fn create_reports_the_failing_step() {
     }
     let rt = Runc::berth("fail");
     let b = rt.bundle(&["no-such-program"], "f1");
-    let err = rt.fails(&[
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap_or_default(),
-        "f1",
-    ]);
+    let err = rt
+        .fails(&[
+            "create",
+            "--bundle",
+            b.path().to_str().unwrap_or_default(),
+            "f1",
+        ])
+        .replace("\\\"", "\"");
     assert!(
         err.contains("exec: \"no-such-program\": executable file not found in $PATH"),
         "{err}"
@@ -215,7 +220,7 @@ fn create_reports_the_failing_step() {
     ]);
     assert!(err.contains("/does/not/exist"), "{err}");
     let err = rt.fails(&["state", "nope"]);
-    assert!(err.contains("container nope does not exist"), "{err}");
+    assert!(err.contains("msg=\"container does not exist\""), "{err}");
 }
 
 #[test]

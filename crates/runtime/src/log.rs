@@ -13,7 +13,11 @@ pub struct LogTarget {
 /// A logrus line: `{"level":"error","msg":…,"time":…}` or
 /// `time="…" level=error msg="…"`.
 pub fn line(json: bool, level: &str, message: &str) -> String {
-    let time = time::OffsetDateTime::now_utc()
+    // logrus's RFC 3339, to the second.
+    let now = time::OffsetDateTime::now_utc();
+    let time = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     if json {

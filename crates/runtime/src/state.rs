@@ -61,14 +61,16 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 
 /// `^[\w+-\.]+$`, runc's container ID rule.
 pub fn validate_id(id: &str) -> Result<()> {
-    if id.is_empty()
-        || id == "."
+    if id.is_empty() {
+        return Err(Error::invalid("container id cannot be empty"));
+    }
+    if id == "."
         || id == ".."
         || !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.'))
     {
-        return Err(Error::invalid(format!("invalid container id format: {id}")));
+        return Err(Error::invalid(format!("invalid container ID format: {id}")));
     }
     Ok(())
 }
@@ -86,7 +88,8 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::new(
                     ErrorKind::NotFound,
-                    format!("container {id} does not exist"),
+                    // runc's words exactly: callers match on them.
+                    "container does not exist",
                 ));
             }
             Err(e) => return Err(Error::io("read", &path, e)),

@@ -75,9 +75,18 @@ impl Channel {
     /// process exec'd, closing its close-on-exec end).
     pub fn recv(&self) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 64 * 1024];
+        let mut flags = RecvFlags::empty();
         loop {
-            match rustix::net::recv(&self.fd, &mut buf[..], RecvFlags::empty()) {
+            match rustix::net::recv(&self.fd, &mut buf[..], flags) {
                 Ok((0, _)) => return Ok(None),
+                // The other side went away with a message of ours unread
+                // (it failed before reading it): the kernel reports that
+                // first, and its last message may still be queued for us.
+                Err(rustix::io::Errno::CONNRESET) if flags.is_empty() => {
+                    flags = RecvFlags::DONTWAIT;
+                    continue;
+                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::CONNRESET) => return Ok(None),
                 Ok((n, _)) => {
                     return serde_json::from_slice(&buf[..n])
                         .map(Some)

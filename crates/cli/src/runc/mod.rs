@@ -1,8 +1,9 @@
 //! `berth-runc`: runc's command line over berth-runtime, as containerd's runc
 //! shim and dockerd call it. Same binary as `berth`, chosen by argv[0].
 //!
-//! Errors go to stderr and, with `--log FILE --log-format json`, as logrus-
-//! shaped lines to the log file, where containerd reads the last one.
+//! Errors are logrus-shaped lines as runc's: on stderr, or with `--log FILE`
+//! in the file (where containerd reads the last one) with the bare message
+//! on stderr; `--log-format json` for JSON lines.
 
 mod cli;
 mod commands;
@@ -40,11 +41,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints an error, and logs it where containerd looks for it.
+/// Reports an error as runc does: a logrus line (text or JSON) on stderr,
+/// or, with `--log FILE`, the line in the file (where containerd reads the
+/// last one) and the bare message on stderr.
 fn report(log: Option<&Path>, json: bool, message: &str) {
-    eprintln!("berth-runc: {message}");
-    let Some(path) = log else { return };
     let line = berth_runtime::log::line(json, "error", message);
+    let Some(path) = log else {
+        eprintln!("{line}");
+        return;
+    };
+    eprintln!("{message}");
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
