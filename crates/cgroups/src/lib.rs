@@ -20,7 +20,7 @@ use std::path::PathBuf;
 pub use error::{Error, Result};
 pub use hierarchy::Hierarchy;
 use oci_spec::runtime::LinuxResources;
-pub use placement::Placement;
+pub use placement::{Placement, SubCgroups};
 pub use stats::Stats;
 
 /// A cgroup: `path` is absolute within the hierarchy (`/berth/<id>`).
@@ -253,7 +253,7 @@ fn pids_max(limit: i64) -> Option<String> {
 }
 
 /// `a/b` and `/a/b/` become `/a/b`; `..` is refused.
-fn normalise(path: &str) -> Result<String> {
+pub(crate) fn normalise(path: &str) -> Result<String> {
     let parts: Vec<&str> = path
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")

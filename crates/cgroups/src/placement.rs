@@ -33,16 +33,88 @@ pub struct Placement {
     tasks: Vec<(PathBuf, OwnedFd)>,
 }
 
+/// Sub-cgroups of a container's cgroup for one process (`runc exec
+/// --cgroup [controller[,controller]:]path`): one path for every
+/// hierarchy, or one per v1 controller (the rest stay in the container's).
+#[derive(Clone, Debug, Default)]
+pub struct SubCgroups {
+    pub all: Option<String>,
+    pub by_controller: std::collections::BTreeMap<String, String>,
+}
+
+impl SubCgroups {
+    /// Parses `--cgroup` values, as runc does.
+    pub fn parse(values: &[String]) -> Result<SubCgroups> {
+        let mut out = SubCgroups::default();
+        for v in values {
+            match v.split(':').collect::<Vec<_>>().as_slice() {
+                [path] => {
+                    if values.len() > 1 {
+                        return Err(Error::Invalid(format!(
+                            "invalid --cgroup argument: {v} (missing <controller>: prefix)"
+                        )));
+                    }
+                    out.all = Some(path.to_string());
+                }
+                [controllers, path] => {
+                    for c in controllers.split(',') {
+                        out.by_controller.insert(c.to_string(), path.to_string());
+                    }
+                }
+                _ => return Err(Error::Invalid(format!("invalid --cgroup argument: {v}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The path below `base` for a hierarchy holding `controllers`.
+    fn path_for(&self, base: &str, controllers: &[&str]) -> Result<String> {
+        let sub = controllers
+            .iter()
+            .find_map(|c| self.by_controller.get(*c))
+            .or(self.all.as_ref());
+        let Some(sub) = sub else {
+            return Ok(base.to_string());
+        };
+        let joined = crate::normalise(&format!("{base}/{sub}"))
+            .map_err(|_| Error::Invalid(format!("{sub} is not a sub cgroup path")))?;
+        if !joined.starts_with(base) {
+            return Err(Error::Invalid(format!("{sub} is not a sub cgroup path")));
+        }
+        Ok(joined)
+    }
+}
+
 impl Cgroup {
     /// Opens what [`Placement`] needs. The cgroup must exist.
     pub fn placement(&self) -> Result<Placement> {
-        let (v1_mounts, v2_root) = match self.hierarchy() {
-            Hierarchy::V1 { mounts, unified } => (mounts.values().collect(), unified.as_ref()),
+        self.placement_in(&SubCgroups::default())
+    }
+
+    /// As [`Cgroup::placement`], for sub-cgroups of this one (which must
+    /// exist).
+    pub fn placement_in(&self, sub: &SubCgroups) -> Result<Placement> {
+        if let Hierarchy::V1 { mounts, .. } = self.hierarchy() {
+            for c in sub.by_controller.keys() {
+                if !mounts.contains_key(c) {
+                    return Err(Error::Invalid(format!(
+                        "unknown controller {c} in SubCgroupPaths"
+                    )));
+                }
+            }
+        }
+        let (v1_mounts, v2_root): (Vec<(&String, &PathBuf)>, _) = match self.hierarchy() {
+            Hierarchy::V1 { mounts, unified } => (mounts.iter().collect(), unified.as_ref()),
             Hierarchy::V2 { root } => (Vec::new(), Some(root)),
         };
         let clone_into = match v2_root {
             Some(root) => {
-                let dir = join(root, self.path());
+                let all: Vec<&str> = sub.by_controller.keys().map(String::as_str).collect();
+                let path = match self.hierarchy() {
+                    Hierarchy::V2 { .. } => sub.path_for(self.path(), &all)?,
+                    _ => sub.path_for(self.path(), &[])?,
+                };
+                let dir = join(root, &path);
                 Some(
                     rustix::fs::open(
                         &dir,
@@ -54,10 +126,19 @@ impl Cgroup {
             }
             None => None,
         };
-        let mut paths: Vec<PathBuf> = v1_mounts
-            .into_iter()
-            .map(|m| join(m, self.path()).join("tasks"))
-            .collect();
+        let mut paths = Vec::new();
+        for (controller, mount) in v1_mounts {
+            // Co-mounted controllers (cpu,cpuacct) are named by either.
+            let names: Vec<&str> = mount
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.split(',').collect())
+                .unwrap_or_default();
+            let mut names = names;
+            names.push(controller.as_str());
+            let path = sub.path_for(self.path(), &names)?;
+            paths.push(join(mount, &path).join("tasks"));
+        }
         // Co-mounted controllers (cpu,cpuacct) share one directory.
         paths.sort();
         paths.dedup();

@@ -1,5 +1,5 @@
 //! OCI hooks: each runs with the container state on stdin, its own args and
-//! env, and an optional timeout; a failing hook fails the operation (except
+//! env (the runtime's when it sets none), and an optional timeout; a failing hook fails the operation (except
 //! poststart and poststop, which only warn, as the spec says).
 
 use std::io::Write;
@@ -21,10 +21,14 @@ pub fn run(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> 
         if let Some((arg0, rest)) = args.split_first() {
             cmd.arg0(arg0).args(rest);
         }
-        cmd.env_clear();
-        for e in hook.env().as_deref().unwrap_or(&[]) {
-            if let Some((k, v)) = e.split_once('=') {
-                cmd.env(k, v);
+        // A hook without `env` inherits the runtime's, as runc's does (Go's
+        // exec with a nil Env); with one, it gets exactly that.
+        if let Some(env) = hook.env() {
+            cmd.env_clear();
+            for e in env {
+                if let Some((k, v)) = e.split_once('=') {
+                    cmd.env(k, v);
+                }
             }
         }
         cmd.stdin(Stdio::piped())

@@ -33,7 +33,7 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActNotify => {
             return Err(Error::unsupported(
-                "seccomp: SCMP_ACT_NOTIFY (a listener) is not supported",
+                "seccomp: SCMP_ACT_NOTIFY is not supported: berth-runc does not hand a listener fd to a seccomp agent (linux.seccomp.listenerPath)",
             ));
         }
     })

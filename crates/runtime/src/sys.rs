@@ -305,6 +305,18 @@ pub fn trim_heap() {
 
 /// `mount_setattr(2)` making a detached mount read-only.
 pub fn mount_setattr_readonly(fd: &impl std::os::fd::AsRawFd) -> io::Result<()> {
+    const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
+    mount_setattr(fd, MOUNT_ATTR_RDONLY, 0, false)
+}
+
+/// `mount_setattr(2)` on the mount `fd` is (with `recursive`, and every
+/// mount below it): attributes `set` and `clear`.
+pub fn mount_setattr(
+    fd: &impl std::os::fd::AsRawFd,
+    set: u64,
+    clear: u64,
+    recursive: bool,
+) -> io::Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -312,13 +324,16 @@ pub fn mount_setattr_readonly(fd: &impl std::os::fd::AsRawFd) -> io::Result<()> 
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
+        attr_set: set,
+        attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
     // SAFETY: a valid mount_attr for the call's duration, an empty path with
     // AT_EMPTY_PATH, and an fd we own.
     let rc = unsafe {
@@ -326,7 +341,7 @@ pub fn mount_setattr_readonly(fd: &impl std::os::fd::AsRawFd) -> io::Result<()> 
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

@@ -84,6 +84,12 @@ pub struct ExecArgs {
     pub user: Option<String>,
     pub no_new_privs: bool,
     pub preserve_fds: u32,
+    pub caps: Vec<String>,
+    pub apparmor: Option<String>,
+    pub process_label: Option<String>,
+    pub additional_gids: Vec<String>,
+    pub ignore_paused: bool,
+    pub cgroups: Vec<String>,
     pub id: String,
     pub command: Vec<String>,
 }
@@ -282,9 +288,12 @@ fn parse_command(command: &str, c: &mut Cursor) -> Result<Command, String> {
             ("exec", "user" | "u") => exec.user = Some(c.value(&f, v)?),
             ("exec", "no-new-privs") => exec.no_new_privs = true,
             ("exec", "preserve-fds") => exec.preserve_fds = number(&f, &c.value(&f, v)?)?,
-            ("exec", "cap" | "c" | "apparmor" | "process-label") => {
-                c.value(&f, v)?;
-            }
+            ("exec", "cap" | "c") => exec.caps.push(c.value(&f, v)?),
+            ("exec", "apparmor") => exec.apparmor = Some(c.value(&f, v)?),
+            ("exec", "process-label") => exec.process_label = Some(c.value(&f, v)?),
+            ("exec", "additional-gids" | "g") => exec.additional_gids.push(c.value(&f, v)?),
+            ("exec", "ignore-paused") => exec.ignore_paused = true,
+            ("exec", "cgroup") => exec.cgroups.push(c.value(&f, v)?),
             ("ps" | "list", "format" | "f") => format = c.value(&f, v)?,
             ("list", "quiet" | "q") => quiet = true,
             ("update", "resources" | "r") => update.resources = Some(c.value(&f, v)?.into()),

@@ -123,10 +123,17 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions> {
 }
 
 fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
+    // An unknown ID is reported as such before anything else is read.
+    rt.state(&a.id)?;
     let process: Process = match &a.process {
         Some(path) => {
             let data = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-            serde_json::from_slice(&data)
+            let mut doc: serde_json::Value = serde_json::from_slice(&data)
+                .with_context(|| format!("parse process {}", path.display()))?;
+            berth_runtime::spec_file::warn_unknown(
+                &berth_runtime::spec_file::strip_unknown_capabilities(&mut doc),
+            );
+            serde_json::from_value(doc)
                 .with_context(|| format!("parse process {}", path.display()))?
         }
         None => {
@@ -141,18 +148,52 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
             if let Some(cwd) = &a.cwd {
                 p.set_cwd(cwd.into());
             }
+            // Appended, as runc does; the last value of a name wins (the
+            // runtime keeps one per name at exec).
             let mut env = p.env().clone().unwrap_or_default();
             env.extend(a.env.iter().cloned());
             p.set_env(Some(env));
+            let mut user = p.user().clone();
             if let Some(u) = &a.user {
-                let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-                let mut user = p.user().clone();
-                user.set_uid(uid.parse().context("exec --user: uid must be a number")?);
-                user.set_gid(gid.parse().context("exec --user: gid must be a number")?);
-                p.set_user(user);
+                let (uid, gid) = match u.split_once(':') {
+                    Some((uid, gid)) => (uid, Some(gid)),
+                    None => (u.as_str(), None),
+                };
+                user.set_uid(
+                    uid.parse()
+                        .map_err(|e| anyhow::anyhow!("parsing {uid} as int for uid failed: {e}"))?,
+                );
+                if let Some(gid) = gid {
+                    user.set_gid(gid.parse().map_err(|e| {
+                        anyhow::anyhow!("parsing {gid} as int for gid failed: {e}")
+                    })?);
+                }
             }
+            if !a.additional_gids.is_empty() {
+                let mut gids = user.additional_gids().clone().unwrap_or_default();
+                for g in &a.additional_gids {
+                    let n: i64 = g
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("parsing {g} as int for gid failed: {e}"))?;
+                    if n < 0 || n > u32::MAX as i64 {
+                        bail!("additional-gids must be a positive number {n}");
+                    }
+                    gids.push(n as u32);
+                }
+                user.set_additional_gids(Some(gids));
+            }
+            p.set_user(user);
             if a.no_new_privs {
                 p.set_no_new_privileges(Some(true));
+            }
+            if let Some(profile) = &a.apparmor {
+                p.set_apparmor_profile(Some(profile.clone()));
+            }
+            if let Some(label) = &a.process_label {
+                p.set_selinux_label(Some(label.clone()));
+            }
+            if !a.caps.is_empty() {
+                add_capabilities(&mut p, &a.caps);
             }
             p
         }
@@ -165,6 +206,8 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<u8> {
         stdio: berth_runtime::ProcessIo::Inherit,
         detach: a.detach,
         preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        sub_cgroups: berth_runtime::SubCgroups::parse(&a.cgroups)?,
     };
     let (_, code) = rt.exec(&a.id, &opts)?;
     Ok(code.unwrap_or(0) as u8)
@@ -315,4 +358,42 @@ fn parse_bytes(s: &str) -> Result<i64> {
         .parse::<i64>()
         .with_context(|| format!("invalid size {s:?}"))?
         * mult)
+}
+
+/// `exec --cap`: added to the bounding, effective, permitted and ambient
+/// sets (not the inheritable one, since runc's CVE-2022-29162 fix);
+/// unknown names are warned about and left out, as runc does.
+fn add_capabilities(p: &mut Process, names: &[String]) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match serde_json::from_value::<oci_spec::runtime::Capability>(name.clone().into()) {
+            Ok(c) => known.push(c),
+            Err(_) => unknown.push(name.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        eprintln!(
+            "{}",
+            berth_runtime::log::line(
+                false,
+                "warning",
+                &format!(
+                    "ignoring unknown or unavailable capabilities: [{}]",
+                    unknown.join(" ")
+                )
+            )
+        );
+    }
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    let add = |set: Option<oci_spec::runtime::Capabilities>| {
+        let mut set = set.unwrap_or_default();
+        set.extend(known.iter().copied());
+        Some(set)
+    };
+    caps.set_bounding(add(caps.bounding().clone()));
+    caps.set_effective(add(caps.effective().clone()));
+    caps.set_permitted(add(caps.permitted().clone()));
+    caps.set_ambient(add(caps.ambient().clone()));
+    p.set_capabilities(Some(caps));
 }

@@ -7,19 +7,24 @@
 
 mod cli;
 mod commands;
+mod shape;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Whether this invocation is the runtime (`berth-runc`, or `runc` if someone
-/// links it so).
+/// Whether this invocation is the runtime: invoked as `berth-runc` (or
+/// `runc` if someone links it so), with `BERTH_RUNC=1`, or as `berth` with
+/// a command line only runc's can be (see shape).
 pub fn invoked_as_runc() -> bool {
-    std::env::args_os()
+    let named = std::env::args_os()
         .next()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_os_string()))
-        .is_some_and(|n| n == "berth-runc" || n == "runc")
+        .is_some_and(|n| n == "berth-runc" || n == "runc");
+    named
+        || std::env::var_os("BERTH_RUNC").is_some_and(|v| v == "1")
+        || shape::is_runc_command_line(&std::env::args().skip(1).collect::<Vec<_>>())
 }
 
 pub fn main() -> ExitCode {
@@ -32,8 +37,15 @@ pub fn main() -> ExitCode {
     };
     let log = args.log.clone();
     let json = args.log_format == "json";
+    // runc's exec reports "exec failed: …" with 255, so that a caller can
+    // tell the runtime's failure from the process's own exit status.
+    let exec = matches!(args.command, cli::Command::Exec(_));
     match commands::run(args) {
         Ok(code) => ExitCode::from(code),
+        Err(e) if exec => {
+            report(log.as_deref(), json, &format!("exec failed: {e}"));
+            ExitCode::from(255)
+        }
         Err(e) => {
             report(log.as_deref(), json, &e.to_string());
             ExitCode::from(1)

@@ -131,6 +131,11 @@ impl Runc {
         Some(Runc::with(PathBuf::from("runc"), test))
     }
 
+    /// The runtime at `bin`, whatever it is named.
+    pub fn at(bin: PathBuf, test: &str) -> Runc {
+        Runc::with(bin, test)
+    }
+
     fn with(bin: PathBuf, test: &str) -> Runc {
         let root = tempfile::Builder::new()
             .prefix("berth-runc-root-")

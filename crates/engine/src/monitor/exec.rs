@@ -101,6 +101,8 @@ fn launch(
         stdio: ends.io,
         detach: true,
         preserve_fds: 0,
+        ignore_paused: false,
+        sub_cgroups: Default::default(),
     };
     let (pid, _) = runtime.exec(container_id, &options)?;
     // Our copies of the process's ends must go, or its output never ends.

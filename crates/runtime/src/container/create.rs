@@ -52,14 +52,14 @@ impl Runtime {
             Some(spec) => spec.clone(),
             None => {
                 let config = bundle.join("config.json");
-                Spec::load(&config)
-                    .map_err(|e| Error::invalid(format!("load {}: {e}", config.display())))?
+                crate::spec_file::load(&config)?
             }
         };
         let process = spec
             .process()
             .as_ref()
             .ok_or_else(|| Error::invalid("config.json: process is missing"))?;
+        crate::lsm::refuse_labels(process, spec.linux().as_ref())?;
         if process.terminal() == Some(true)
             && opts.console_socket.is_none()
             && opts.console.is_none()

@@ -26,6 +26,10 @@ pub struct ExecOptions {
     pub stdio: ProcessIo,
     /// Return once the process runs, instead of waiting for its exit.
     pub detach: bool,
+    /// Exec into a paused container (the process stays frozen with it).
+    pub ignore_paused: bool,
+    /// Sub-cgroups of the container's for the process (`--cgroup`).
+    pub sub_cgroups: berth_cgroups::SubCgroups,
     pub preserve_fds: u32,
 }
 
@@ -47,7 +51,12 @@ impl Runtime {
         let state = self.state(id)?;
         match state.status(&self.root) {
             Status::Running | Status::Created => {}
-            Status::Paused => return Err(Error::state("cannot exec in a paused container")),
+            Status::Paused if opts.ignore_paused => {}
+            Status::Paused => {
+                return Err(Error::state(
+                    "cannot exec in a paused container (use --ignore-paused to override)",
+                ));
+            }
             _ => return Err(Error::state("cannot exec in a stopped container")),
         }
         if opts.process.terminal() == Some(true)
@@ -58,6 +67,7 @@ impl Runtime {
                 "cannot allocate tty if runc will detach without setting console socket",
             ));
         }
+        crate::lsm::refuse_labels(&opts.process, None)?;
         let spec = self.saved_spec(id)?;
         let wanted: Vec<LinuxNamespaceType> = spec
             .linux()
@@ -95,7 +105,7 @@ impl Runtime {
         let cgroup = cgroup_of(&state)?;
         let seccomp_program = self.seccomp_program(&spec)?;
         let (parent_end, child_end) = sync::pair()?;
-        let placement = cgroup.placement()?;
+        let placement = cgroup.placement_in(&opts.sub_cgroups)?;
         let (forked, placed) = super::clone_into(&placement, 0)
             .map_err(|e| Error::system(format!("clone the exec process: {e}")))?;
         let pid = match forked {
@@ -142,7 +152,8 @@ impl Runtime {
                 errno,
             }) => {
                 let _ = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty());
-                return Err(Msg::failure_error(step, message, kind, errno).context("exec failed"));
+                return Err(Msg::failure_error(step, message, kind, errno)
+                    .context("unable to start container process"));
             }
             Some(other) => {
                 return Err(fail(Error::system(format!(

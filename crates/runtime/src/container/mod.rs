@@ -56,7 +56,9 @@ impl Runtime {
 
     pub fn saved_spec(&self, id: &str) -> Result<Spec> {
         let path = State::dir(&self.root, id).join(SAVED_CONFIG);
-        Spec::load(&path).map_err(|e| Error::system(format!("load {}: {e}", path.display())))
+        let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::system(format!("parse {}: {e}", path.display())))
     }
 
     /// Every container under the root, sorted by ID.

@@ -158,6 +158,7 @@ pub fn exec(
         Err(_) => return Failure::msg("exec", "the program path contains a NUL byte"),
     };
     let argv: Result<Vec<CString>, Failure> = args.iter().map(|a| to_c(a)).collect();
+    let env = one_per_name(env);
     let envp: Result<Vec<CString>, Failure> = env.iter().map(|e| to_c(e)).collect();
     let (argv, envp) = match (argv, envp) {
         (Ok(a), Ok(e)) => (a, e),
@@ -217,4 +218,30 @@ fn close_inherited(first: u32) -> std::io::Result<()> {
         sys::set_cloexec(fd);
     }
     Ok(())
+}
+
+/// One entry per variable name, the last value given winning, in the
+/// place of the first (runc sets them in order, as `setenv` would).
+fn one_per_name(env: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        let name = e.split('=').next().unwrap_or_default();
+        match out.iter_mut().find(|x| x.split('=').next() == Some(name)) {
+            Some(slot) => *slot = e.clone(),
+            None => out.push(e.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_value_of_a_variable_wins() {
+        let env: Vec<String> = ["A=1", "MY_VAR=from_spec", "B=2", "MY_VAR=from_cli"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(super::one_per_name(&env), ["A=1", "MY_VAR=from_cli", "B=2"]);
+    }
 }

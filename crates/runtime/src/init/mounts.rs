@@ -27,6 +27,48 @@ pub struct MountOptions {
     pub recursive: bool,
     /// Filesystem-specific options, comma-joined for the mount data.
     pub data: Vec<String>,
+    /// Recursive attributes (`rro`, `rnosuid`, ...): `MOUNT_ATTR_*` to set
+    /// and to clear on the mount and every mount below it.
+    pub rec_set: u64,
+    pub rec_clear: u64,
+}
+
+// linux/mount.h
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+const ATTR_ATIME: u64 = 0x70;
+const ATTR_RELATIME: u64 = 0x0;
+const ATTR_NOATIME: u64 = 0x10;
+const ATTR_STRICTATIME: u64 = 0x20;
+const ATTR_NODIRATIME: u64 = 0x80;
+const ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// A recursive attribute option: (attributes to set, to clear), as runc
+/// reads them. The atime ones replace the whole atime field (the kernel
+/// takes nothing less); `ratime` and `rnostrictatime` mean the default,
+/// relatime.
+fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
+    Some(match opt {
+        "rro" => (ATTR_RDONLY, 0),
+        "rrw" => (0, ATTR_RDONLY),
+        "rnosuid" => (ATTR_NOSUID, 0),
+        "rsuid" => (0, ATTR_NOSUID),
+        "rnodev" => (ATTR_NODEV, 0),
+        "rdev" => (0, ATTR_NODEV),
+        "rnoexec" => (ATTR_NOEXEC, 0),
+        "rexec" => (0, ATTR_NOEXEC),
+        "rnodiratime" => (ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, ATTR_NODIRATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" => (ATTR_RELATIME, ATTR_ATIME),
+        "rnorelatime" => (0, 0),
+        "rnoatime" => (ATTR_NOATIME, ATTR_ATIME),
+        "rstrictatime" => (ATTR_STRICTATIME, ATTR_ATIME),
+        "rnosymfollow" => (ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 impl Default for MountOptions {
@@ -38,6 +80,8 @@ impl Default for MountOptions {
             bind: false,
             recursive: false,
             data: Vec::new(),
+            rec_set: 0,
+            rec_clear: 0,
         }
     }
 }
@@ -46,6 +90,13 @@ impl MountOptions {
     pub fn parse(options: &[String]) -> MountOptions {
         let mut o = MountOptions::default();
         for opt in options {
+            if let Some((set, clear)) = recursive_attr(opt) {
+                // Accumulated as runc does: the kernel clears, then sets,
+                // so with both `rro` and `rrw` the mount is read-only.
+                o.rec_set |= set;
+                o.rec_clear |= clear;
+                continue;
+            }
             let (set, clear) = match opt.as_str() {
                 "ro" => (MountFlags::RDONLY, MountFlags::empty()),
                 "rw" => (MountFlags::empty(), MountFlags::RDONLY),
@@ -315,6 +366,13 @@ pub fn mount_one(
             let mounted = reopen(root, dest)?;
             rustix::mount::mount_remount(fd_path(&mounted), MountFlags::BIND | remount, "")
                 .map_err(|e| Failure::new(step("remount"), e))?;
+        }
+        // Recursive attributes (bind mounts only, as runc): the mount and
+        // every mount below it, after the remount.
+        if opts.rec_set != 0 || opts.rec_clear != 0 {
+            let mounted = reopen(root, dest)?;
+            crate::sys::mount_setattr(&mounted, opts.rec_set, opts.rec_clear, true)
+                .map_err(|e| Failure::new(step("recursive mount attributes"), e))?;
         }
         return apply_propagation(root, dest, &opts);
     }
