@@ -7,10 +7,12 @@
 //! from /proc/self/mountinfo, or given explicitly (tests use a fake one in a
 //! temporary directory).
 
+mod blkio;
 mod bpf;
 mod error;
 mod hierarchy;
 mod placement;
+mod rdma;
 pub mod stats;
 mod v1;
 mod v2;

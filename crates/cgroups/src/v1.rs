@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxDeviceCgroup, LinuxResources};
 
 use crate::error::{Error, Result, read, read_keyed, read_u64, write};
 use crate::{FreezerState, Stats, join};
@@ -73,6 +73,14 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
             (Some(period), None) => write(&d.join("cpu.cfs_period_us"), &period.to_string())?,
             (None, Some(quota)) => write(&d.join("cpu.cfs_quota_us"), &quota.to_string())?,
             (None, None) => {}
+        }
+        if let Some(burst) = cpu.burst() {
+            write(&d.join("cpu.cfs_burst_us"), &burst.to_string())?;
+        }
+        if cpu.idle().is_some_and(|i| i != 0) {
+            return Err(Error::Unsupported(
+                "linux.resources.cpu.idle needs cgroup v2 (cpu.idle); this host uses v1".into(),
+            ));
         }
         if let Some(rt) = cpu.realtime_period().filter(|v| *v != 0) {
             write(&d.join("cpu.rt_period_us"), &rt.to_string())?;
@@ -152,16 +160,14 @@ pub fn apply(mounts: &Mounts, path: &str, r: &LinuxResources) -> Result<()> {
             write(&d.join(file), &device_rule(rule))?;
         }
     }
-    if let Some(blkio) = r.block_io()
-        && let Some(weight) = blkio.weight().filter(|w| *w != 0)
-    {
-        let d = require(mounts, "blkio", path)?;
-        let file = if d.join("blkio.weight").exists() {
-            "blkio.weight"
-        } else {
-            "blkio.bfq.weight"
-        };
-        write(&d.join(file), &weight.to_string())?;
+    if let Some(blkio) = r.block_io() {
+        apply_blkio(mounts, path, blkio)?;
+    }
+    if let Some(rdma) = r.rdma().as_ref().filter(|r| !r.is_empty()) {
+        let d = require(mounts, "rdma", path)?;
+        for line in crate::rdma::max_lines(rdma) {
+            write(&d.join("rdma.max"), &line)?;
+        }
     }
     if let Some(limits) = r.hugepage_limits() {
         for l in limits {
@@ -215,6 +221,50 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
         num(rule.major()),
         num(rule.minor())
     )
+}
+
+/// Block I/O: the weight (CFQ's `blkio.weight`, or BFQ's), per-device
+/// weights, and the four throttles, each a `major:minor value` line.
+fn apply_blkio(mounts: &Mounts, path: &str, blkio: &LinuxBlockIo) -> Result<()> {
+    let weights = blkio.weight().filter(|w| *w != 0).is_some()
+        || blkio
+            .weight_device()
+            .as_ref()
+            .is_some_and(|d| !d.is_empty());
+    let throttles = crate::blkio::throttles(blkio);
+    if !weights && throttles.is_empty() {
+        return Ok(());
+    }
+    let d = require(mounts, "blkio", path)?;
+    if weights {
+        let prefix = if d.join("blkio.weight").exists() {
+            "blkio."
+        } else if d.join("blkio.bfq.weight").exists() {
+            "blkio.bfq."
+        } else {
+            return Err(Error::Unsupported(
+                "linux.resources.blockIO weights need the CFQ or BFQ I/O scheduler (no blkio.weight or blkio.bfq.weight on this host)".into(),
+            ));
+        };
+        if let Some(weight) = blkio.weight().filter(|w| *w != 0) {
+            write(&d.join(format!("{prefix}weight")), &weight.to_string())?;
+        }
+        for w in blkio.weight_device().as_deref().unwrap_or(&[]) {
+            if let Some(weight) = w.weight() {
+                write(
+                    &d.join(format!("{prefix}weight_device")),
+                    &format!("{}:{} {weight}", w.major(), w.minor()),
+                )?;
+            }
+        }
+    }
+    for (kind, major, minor, rate) in throttles {
+        write(
+            &d.join(format!("blkio.throttle.{}_device", kind.v1_name())),
+            &format!("{major}:{minor} {rate}"),
+        )?;
+    }
+    Ok(())
 }
 
 fn require(mounts: &Mounts, controller: &str, path: &str) -> Result<PathBuf> {

@@ -74,6 +74,12 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
             let period = period.unwrap_or(100_000);
             write(&d.join("cpu.max"), &format!("{quota} {period}"))?;
         }
+        if let Some(burst) = cpu.burst() {
+            write(&d.join("cpu.max.burst"), &burst.to_string())?;
+        }
+        if let Some(idle) = cpu.idle() {
+            write(&d.join("cpu.idle"), &idle.to_string())?;
+        }
         if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
             write(&d.join("cpuset.cpus"), cpus)?;
         }
@@ -135,13 +141,39 @@ pub fn apply(root: &Path, path: &str, r: &LinuxResources) -> Result<()> {
     {
         write(&d.join("pids.max"), &value)?;
     }
-    if let Some(blkio) = r.block_io()
-        && let Some(weight) = blkio.weight().filter(|w| *w != 0)
-    {
-        write(
-            &d.join("io.weight"),
-            &blkio_to_io_weight(weight).to_string(),
-        )?;
+    if let Some(blkio) = r.block_io() {
+        if let Some(weight) = blkio.weight().filter(|w| *w != 0) {
+            write(
+                &d.join("io.weight"),
+                &blkio_to_io_weight(weight).to_string(),
+            )?;
+        }
+        // Per-device weights: BFQ's file where the scheduler is BFQ (its
+        // scale is v1's), io.weight's otherwise, as runc does.
+        for w in blkio.weight_device().as_deref().unwrap_or(&[]) {
+            if let Some(weight) = w.weight() {
+                let (file, value) = if d.join("io.bfq.weight").exists() {
+                    ("io.bfq.weight", weight as u64)
+                } else {
+                    ("io.weight", blkio_to_io_weight(weight))
+                };
+                write(
+                    &d.join(file),
+                    &format!("{}:{} {value}", w.major(), w.minor()),
+                )?;
+            }
+        }
+        for (kind, major, minor, rate) in crate::blkio::throttles(blkio) {
+            write(
+                &d.join("io.max"),
+                &format!("{major}:{minor} {}={rate}", kind.v2_key()),
+            )?;
+        }
+    }
+    if let Some(rdma) = r.rdma().as_ref().filter(|r| !r.is_empty()) {
+        for line in crate::rdma::max_lines(rdma) {
+            write(&d.join("rdma.max"), &line)?;
+        }
     }
     if let Some(limits) = r.hugepage_limits() {
         for l in limits {

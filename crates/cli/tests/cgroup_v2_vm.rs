@@ -17,7 +17,7 @@ use support::runc::{berth_runc, have};
 const GUEST_STAGE1: &str = r#"#!/bin/busybox sh
 /bin/busybox mkdir -p /newroot
 /bin/busybox mount -t tmpfs -o size=700m root /newroot
-for d in bin berth berth-runc bundles rootfs lib lib64 stage2 busybox.tar overlay.ko; do /bin/busybox cp -a /$d /newroot/; done
+for d in bin berth berth-runc bundles rootfs lib lib64 stage2 busybox.tar overlay.ko brd.ko; do /bin/busybox cp -a /$d /newroot/; done
 /bin/busybox mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp /newroot/run
 exec /bin/busybox switch_root /newroot /stage2
 "#;
@@ -66,6 +66,13 @@ $R update --resources /tmp/devres.json devupd
 out=$($R exec devupd sh -c 'head -c 1 /dev/mem; echo x > /dev/null && echo null-ok' 2>&1)
 $R delete --force devupd
 echo "$out" | grep -q "mem: Operation not permitted" && echo "$out" | grep -q "null-ok" && result devices-update ok "" || result devices-update fail "$out"
+
+# io: throttles on a RAM disk (1:0) become one io.max line.
+insmod /brd.ko rd_nr=1 rd_size=1024
+$R create --bundle /bundles/io io > /tmp/io.out 2>&1
+m=$(cat /sys/fs/cgroup/berth/io/io.max 2>&1)
+$R delete --force io
+[ "$m" = "1:0 rbps=1048576 wbps=max riops=max wiops=200" ] && result io ok "$m" || result io fail "max=$m $(cat /tmp/io.out)"
 
 # freezer: pause and resume.
 $R run --detach --bundle /bundles/freeze freeze
@@ -234,6 +241,12 @@ fn cgroup_v2_in_a_vm() {
     ));
     std::fs::copy(&module, root.join("overlay.ko"))
         .unwrap_or_else(|e| panic!("copy {}: {e}", module.display()));
+    // A RAM disk: a block device for the I/O throttles.
+    let brd = PathBuf::from(format!(
+        "/lib/modules/{release}/kernel/drivers/block/brd.ko"
+    ));
+    std::fs::copy(&brd, root.join("brd.ko"))
+        .unwrap_or_else(|e| panic!("copy {}: {e}", brd.display()));
     std::os::unix::fs::symlink("/berth", root.join("berth-runc")).expect("symlink");
     for (name, script) in [("init", GUEST_STAGE1), ("stage2", GUEST_INIT)] {
         std::fs::write(root.join(name), script).expect("write init");
@@ -270,6 +283,16 @@ fn cgroup_v2_in_a_vm() {
                     c["linux"]["cgroupsPath"] = cgroup("pids").into();
                 },
             ),
+        ),
+        (
+            "io",
+            config(&["true"], |c| {
+                c["linux"]["resources"]["blockIO"] = serde_json::json!({
+                    "throttleReadBpsDevice": [{"major": 1, "minor": 0, "rate": 1048576}],
+                    "throttleWriteIOPSDevice": [{"major": 1, "minor": 0, "rate": 200}],
+                });
+                c["linux"]["cgroupsPath"] = cgroup("io").into();
+            }),
         ),
         (
             "cpu",
@@ -402,6 +425,7 @@ fn cgroup_v2_in_a_vm() {
         "oom",
         "pids",
         "cpu",
+        "io",
         "devices",
         "devices-update",
         "freezer",

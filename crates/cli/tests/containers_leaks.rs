@@ -38,6 +38,12 @@ fn assert_nothing_left(store: &Store) {
         Vec::<std::path::PathBuf>::new(),
         "cgroups"
     );
+    // A monitor exits just after it has recorded and removed its container
+    // (which `run --rm` waited for): give the last one a moment, no more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !store.processes().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(store.processes(), Vec::<u32>::new(), "monitor processes");
     // Roots are mounted only in each monitor's own mount namespace; the
     // host's must never see one.

@@ -984,3 +984,63 @@ fn invoked_through_a_symlink_canonicalised_to_berth() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn time_namespace_offsets_and_personality_apply() {
+    let test = "time_namespace_offsets_and_personality_apply";
+    if !prerequisites(test) {
+        return;
+    }
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        panic!("{test}: this kernel has no time namespaces (CONFIG_TIME_NS)");
+    }
+    let berth = Runc::berth(test);
+    let change = |c: &mut serde_json::Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 86400}});
+        c["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+    };
+    let host_uptime = || -> f64 {
+        let s = std::fs::read_to_string("/proc/uptime").unwrap();
+        s.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let before = host_uptime();
+    let (code, out, err) = run_in(
+        &berth,
+        "tn1",
+        &[
+            "sh",
+            "-c",
+            "cut -d' ' -f1 /proc/uptime; uname -m; readlink /proc/self/ns/time",
+        ],
+        &change,
+    );
+    let after = host_uptime();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let inside: f64 = lines[0].parse().unwrap();
+    // The boot clock is a day ahead of the host's.
+    assert!(
+        inside >= before + 86400.0 - 0.5 && inside <= after + 86400.0 + 0.5,
+        "uptime inside {inside}, host {before}..{after}"
+    );
+    assert_eq!(lines[1], "i686", "LINUX32 personality");
+    let host_ns = std::fs::read_link("/proc/self/ns/time").unwrap();
+    assert_ne!(
+        lines[2],
+        host_ns.to_str().unwrap(),
+        "a time namespace of its own"
+    );
+    // Offsets without a namespace to hold them are refused at once.
+    let (code, _, err) = run_in(&berth, "tn2", &["true"], &|c| {
+        c["linux"]["timeOffsets"] = serde_json::json!({"monotonic": {"secs": 1}});
+    });
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("linux.timeOffsets need a new time namespace"),
+        "{err}"
+    );
+}

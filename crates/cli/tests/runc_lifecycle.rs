@@ -210,7 +210,8 @@ fn create_reports_the_failing_step() {
         "a failed create leaves nothing"
     );
     let mut b = rt.bundle(&["true"], "f2");
-    b.config["process"]["cwd"] = "/does/not/exist".into();
+    // A missing cwd is made (as runc makes it); one under a file cannot be.
+    b.config["process"]["cwd"] = "/bin/busybox/cwd".into();
     b.save();
     let err = rt.fails(&[
         "run",
@@ -218,7 +219,10 @@ fn create_reports_the_failing_step() {
         b.path().to_str().unwrap_or_default(),
         "f2",
     ]);
-    assert!(err.contains("/does/not/exist"), "{err}");
+    assert!(
+        err.contains("/bin/busybox/cwd") && err.contains("Not a directory"),
+        "{err}"
+    );
     let err = rt.fails(&["state", "nope"]);
     assert!(err.contains("msg=\"container does not exist\""), "{err}");
 }

@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+mod config_rules;
 pub mod console_socket;
 pub mod container;
 mod default_spec;

@@ -1,6 +1,8 @@
 //! Reading a config.json as runc reads it: an unknown capability name is
 //! warned about and left out (runc's "ignoring unknown or unavailable
-//! capabilities"), not a reason to refuse the whole config.
+//! capabilities"), not a reason to refuse the whole config; the process
+//! fields berth-runc does not apply (scheduler, execCPUAffinity) are
+//! warned about too.
 
 use std::path::Path;
 
@@ -58,8 +60,31 @@ pub fn load(path: &Path) -> Result<Spec> {
     let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
     let mut doc: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error::invalid(format!("load {}: {e}", path.display())))?;
+    // Idmapped mounts: the spec's types have no field for them, so they
+    // would vanish in parsing and the files show with the wrong owners.
+    for m in doc["mounts"].as_array().into_iter().flatten() {
+        if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
+            return Err(Error::unsupported(format!(
+                "mount {}: uidMappings/gidMappings (idmapped mounts) are not supported by berth-runc",
+                m["destination"].as_str().unwrap_or_default()
+            )));
+        }
+    }
     if doc.get("process").is_some() {
         warn_unknown(&strip_unknown_capabilities(&mut doc["process"]));
+        // Fields runc 1.1 does not know either: run without them, said.
+        for field in ["scheduler", "execCPUAffinity"] {
+            if doc["process"].get(field).is_some() {
+                eprintln!(
+                    "{}",
+                    crate::log::line(
+                        false,
+                        "warning",
+                        &format!("ignoring process.{field}: not applied by berth-runc")
+                    )
+                );
+            }
+        }
     }
     serde_json::from_value(doc).map_err(|e| Error::invalid(format!("load {}: {e}", path.display())))
 }

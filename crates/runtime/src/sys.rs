@@ -129,6 +129,55 @@ pub fn unshare_cgroup_namespace() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// `unshare(CLONE_NEWIPC)`.
+pub fn unshare_ipc_namespace() -> io::Result<()> {
+    // SAFETY: unsharing the IPC namespace affects no file descriptors or
+    // memory (SysV segments already attached stay attached); the caller is
+    // single-threaded.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWIPC) }
+        .map_err(io::Error::from)
+}
+
+/// `unshare(CLONE_NEWTIME)`: the namespace is for this process's children
+/// until it joins it through `/proc/self/ns/time_for_children`.
+pub fn unshare_time_namespace() -> io::Result<()> {
+    // SAFETY: unsharing the time namespace affects no file descriptors or
+    // memory; the caller is single-threaded.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWTIME) }
+        .map_err(io::Error::from)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)`: this
+/// process's I/O class and level, inherited across execve.
+pub fn set_io_priority(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    let value = ((class << 13) | level) as libc::c_long;
+    // SAFETY: ioprio_set takes three integers and touches no memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            value,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `personality(persona)`: the execution domain the next execve keeps.
+pub fn set_personality(persona: u64) -> io::Result<()> {
+    // SAFETY: personality(2) takes a plain integer and changes only how
+    // this process's later execve and uname behave.
+    let r = unsafe { libc::personality(persona as libc::c_ulong) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `unshare(CLONE_NEWNS)`: a mount namespace of this process's own (the
 /// engine's monitor mounts a container's root there, out of the host's view).
 pub fn unshare_mount_namespace() -> io::Result<()> {

@@ -43,11 +43,11 @@ pub fn main() -> ExitCode {
     match commands::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) if exec => {
-            report(log.as_deref(), json, &format!("exec failed: {e}"));
+            report(log.as_deref(), json, &format!("exec failed: {e:#}"));
             ExitCode::from(255)
         }
         Err(e) => {
-            report(log.as_deref(), json, &e.to_string());
+            report(log.as_deref(), json, &format!("{e:#}"));
             ExitCode::from(1)
         }
     }

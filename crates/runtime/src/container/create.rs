@@ -60,6 +60,7 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| Error::invalid("config.json: process is missing"))?;
         crate::lsm::refuse_labels(process, spec.linux().as_ref())?;
+        crate::config_rules::check(&spec)?;
         if process.terminal() == Some(true)
             && opts.console_socket.is_none()
             && opts.console.is_none()
@@ -169,6 +170,8 @@ impl Runtime {
                     join: ns.join,
                     new_userns: ns.new_user,
                     new_cgroupns: ns.new_cgroup,
+                    new_ipcns_as_root: ns.new_ipc_as_root,
+                    new_timens: ns.new_time,
                     new_netns: ns.new_net,
                     seccomp_program: seccomp_program.as_deref(),
                     no_pivot: opts.no_pivot,
@@ -296,6 +299,9 @@ struct Namespaces {
     new_pid: bool,
     new_cgroup: bool,
     new_net: bool,
+    /// A new IPC namespace the init unshares itself (see InitConfig).
+    new_ipc_as_root: bool,
+    new_time: bool,
     /// A mount namespace, new or joined.
     mount: bool,
 }
@@ -310,6 +316,8 @@ impl Namespaces {
             new_pid: false,
             new_cgroup: false,
             new_net: false,
+            new_ipc_as_root: false,
+            new_time: false,
             mount: false,
         };
         let list = spec
@@ -366,7 +374,12 @@ impl Namespaces {
                             ns.new_user = true;
                             libc::CLONE_NEWUSER
                         }
-                        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+                        // Unshared by the init, which writes the offsets
+                        // before anything enters it (see init::timens).
+                        LinuxNamespaceType::Time => {
+                            ns.new_time = true;
+                            0
+                        }
                         // Unshared by the init once it is in its cgroup, so
                         // the namespace's root is the container's cgroup.
                         LinuxNamespaceType::Cgroup => {
@@ -377,6 +390,20 @@ impl Namespaces {
                     ns.clone_flags |= flag;
                 }
             }
+        }
+        let offsets = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref())
+            .is_some_and(|o| !o.is_empty());
+        if offsets && !ns.new_time {
+            return Err(Error::invalid(
+                "linux.timeOffsets need a new time namespace (linux.namespaces has no \"time\" without a path)",
+            ));
+        }
+        if ns.new_user && ns.clone_flags & libc::CLONE_NEWIPC != 0 {
+            ns.clone_flags &= !libc::CLONE_NEWIPC;
+            ns.new_ipc_as_root = true;
         }
         Ok(ns)
     }

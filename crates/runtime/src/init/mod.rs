@@ -10,12 +10,15 @@ pub(crate) mod exec;
 mod limits;
 pub mod mounts;
 mod rootfs;
+mod timens;
 mod user;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxNamespaceType, LinuxPersonalityDomain, Process, Spec,
+};
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::LinkNameSpaceType;
 
@@ -117,6 +120,12 @@ pub struct InitConfig<'a> {
     pub join: Vec<Join>,
     pub new_userns: bool,
     pub new_cgroupns: bool,
+    /// A new IPC namespace to unshare once root in the new user namespace
+    /// (its mqueue filesystem is made then, owned by the container's root
+    /// rather than by an unmapped host uid, as runc's is).
+    pub new_ipcns_as_root: bool,
+    /// A new time namespace, its offsets written before the init enters it.
+    pub new_timens: bool,
     /// A new network namespace gets its loopback up, as runc does.
     pub new_netns: bool,
     /// The spec's seccomp profile, compiled by the runtime (see
@@ -175,6 +184,16 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     if cfg.new_userns {
         become_root_in_userns()?;
     }
+    if cfg.new_ipcns_as_root {
+        sys::unshare_ipc_namespace().map_err(|e| Failure::new("unshare the IPC namespace", e))?;
+    }
+    if cfg.new_timens {
+        timens::enter_new(
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.time_offsets().as_ref()),
+        )?;
+    }
     rustix::process::setsid().ok();
     let wait_continue = || match cfg.channel.recv().map_err(Failure::from)? {
         Some(Msg::Continue) => Ok(()),
@@ -213,6 +232,22 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
         hooks::run("createContainer", &h, &state).map_err(Failure::from)?;
     }
     rootfs::pivot(cfg.rootfs, cfg.no_pivot, cfg.mount_ns)?;
+    // A missing working directory is made, as runc makes it: in the new
+    // root (its symlinks resolve inside), before the root turns read-only.
+    let cwd = process.cwd();
+    if cwd.is_absolute() && !cwd.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(cwd)
+            .map_err(|e| {
+                Failure::new(
+                    format!("create cwd {} set in config.json", cwd.display()),
+                    e,
+                )
+            })?;
+    }
 
     if let Some(hostname) = spec.hostname() {
         rustix::system::sethostname(hostname.as_bytes())
@@ -250,6 +285,24 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     }
     terminal(process, cfg.console.as_ref())?;
     limits::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(io) = process.io_priority() {
+        let class = match io.class() {
+            IOPriorityClass::IoprioClassRt => 1,
+            IOPriorityClass::IoprioClassBe => 2,
+            IOPriorityClass::IoprioClassIdle => 3,
+        };
+        sys::set_io_priority(class, io.priority() as u32)
+            .map_err(|e| Failure::new(format!("ioprio_set {} {}", io.class(), io.priority()), e))?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        // Before the seccomp filter, which may refuse personality(2).
+        let persona = match p.domain() {
+            LinuxPersonalityDomain::PerLinux => 0,
+            LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        sys::set_personality(persona)
+            .map_err(|e| Failure::new(format!("personality {}", p.domain()), e))?;
+    }
     let mut env = process.env().clone().unwrap_or_default();
     let program = exec::find_executable(first_arg(process), &env)?;
     // Capabilities, user and cwd before reporting ready, as runc does: a bad
