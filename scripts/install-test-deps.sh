@@ -12,12 +12,12 @@
 #   linux-image-amd64, qemu-system-x86, cpio   a cgroup v2 kernel in a VM
 #   procps          `ps` for `berth top`, `kill` in the crash tests
 #   time, bc        the benchmarks
-#   nftables, python3  berth-net's namespace world (NAT, published ports, servers)
+#   nftables, python3, iproute2  namespace worlds for networks (NAT, ports, servers, routes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-packages.sh zstd docker.io skopeo docker-registry curl openssl runc containerd \
-    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3
+    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3 iproute2
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::cli_containers::*;
+pub use crate::cli_networks::*;
 pub use crate::cli_registry::*;
 
 #[derive(Parser, Debug)]
@@ -122,6 +123,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),

@@ -7,6 +7,7 @@
 
 mod cli;
 mod cli_containers;
+mod cli_networks;
 mod cli_registry;
 mod commands;
 mod format;

@@ -25,6 +25,7 @@ pub enum EventType {
     Container,
     Image,
     Volume,
+    Network,
 }
 
 impl EventType {
@@ -33,6 +34,7 @@ impl EventType {
             EventType::Container => "container",
             EventType::Image => "image",
             EventType::Volume => "volume",
+            EventType::Network => "network",
         }
     }
 }
@@ -76,7 +78,7 @@ impl Event {
             "timeNano": self.time_nano,
         });
         // The old fields docker still sends for containers (and images).
-        if self.kind != EventType::Volume {
+        if !matches!(self.kind, EventType::Volume | EventType::Network) {
             v["status"] = self.action.clone().into();
             v["id"] = self.actor.clone().into();
             if let Some(image) = self.attributes.get("image") {
@@ -155,6 +157,10 @@ impl EventFilters {
                             && (e.actor == *v || e.attributes.get("name") == Some(v)))
                 }
                 "volume" => e.kind == EventType::Volume && e.actor == *v,
+                "network" => {
+                    e.kind == EventType::Network
+                        && (e.actor.starts_with(v.as_str()) || e.attributes.get("name") == Some(v))
+                }
                 "label" => match v.split_once('=') {
                     Some((lk, lv)) => e.attributes.get(lk).is_some_and(|x| x == lv),
                     None => e.attributes.contains_key(v),

@@ -21,6 +21,7 @@ pub mod events;
 pub mod failpoint;
 pub mod images;
 pub mod monitor;
+pub mod networks;
 pub mod progress;
 pub mod registries;
 pub(crate) mod snapshotter;

@@ -28,3 +28,32 @@ pub fn add_default_v4(rtnl: &mut Rtnl, gateway: Ipv4Addr) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The IPv4 destinations of the main table's routes (not the default
+/// route): what a new subnet must not overlap.
+pub fn destinations_v4(rtnl: &mut Rtnl) -> Result<Vec<(Ipv4Addr, u8)>> {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    let replies = rtnl.request(
+        "list routes",
+        RouteNetlinkMessage::GetRoute(m),
+        netlink_packet_core::NLM_F_DUMP,
+    )?;
+    let mut out = Vec::new();
+    for r in replies {
+        let RouteNetlinkMessage::NewRoute(route) = r else {
+            continue;
+        };
+        if route.header.table != RouteHeader::RT_TABLE_MAIN
+            || route.header.destination_prefix_length == 0
+        {
+            continue;
+        }
+        for a in &route.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
+                out.push((*d, route.header.destination_prefix_length));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -9,6 +9,7 @@ mod import;
 mod inspect;
 mod load;
 mod login;
+mod network;
 mod progress;
 mod pull;
 mod rmi;
@@ -101,6 +102,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             attach::attach(&engine, a)
         }
         Command::Volume(c) => volume::run(&engine, c),
+        Command::Network(c) => network::run(&engine, c),
         Command::Monitor(_) => Ok(0),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&engine, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&engine, a),

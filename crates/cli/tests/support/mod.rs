@@ -67,6 +67,51 @@ pub struct Store {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
     pub run: PathBuf,
+    /// A network namespace that plays the host, when the test needs one
+    /// (networks: berth's bridges and rules live there, not on the host).
+    pub host_netns: Option<HostNetns>,
+}
+
+/// A process alone in a new network namespace; killed with the store.
+pub struct HostNetns {
+    child: std::process::Child,
+}
+
+impl HostNetns {
+    pub fn new() -> HostNetns {
+        let child = Command::new("unshare")
+            .args(["--net", "sleep", "100000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare --net (util-linux)");
+        let ns = HostNetns { child };
+        let me = std::fs::read_link("/proc/self/ns/net").expect("own netns");
+        for _ in 0..300 {
+            if std::fs::read_link(ns.path()).is_ok_and(|l| l != me) {
+                return ns;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("unshare --net made no namespace");
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.child.id()))
+    }
+
+    /// `args` run in this namespace.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.path().display())).args(args);
+        c
+    }
+}
+
+impl Drop for HostNetns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Store {
@@ -120,11 +165,31 @@ impl Store {
             .expect("tempdir");
         let root = dir.path().join("root");
         let run = dir.path().join("run");
-        Store { dir, root, run }
+        Store {
+            dir,
+            root,
+            run,
+            host_netns: None,
+        }
+    }
+
+    /// A store whose berth runs in a network namespace of the test's own
+    /// that plays the host.
+    pub fn with_host_netns() -> Store {
+        let mut store = Store::new();
+        store.host_netns = Some(HostNetns::new());
+        store
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BERTH);
+        let mut cmd = match &self.host_netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.path().display())).arg(BERTH);
+                c
+            }
+            None => Command::new(BERTH),
+        };
         cmd.args(args)
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)

@@ -43,6 +43,7 @@ pub fn read_after(conn: &Connection, after: i64) -> Result<Vec<Event>> {
             kind: match kind.as_str() {
                 "image" => EventType::Image,
                 "volume" => EventType::Volume,
+                "network" => EventType::Network,
                 _ => EventType::Container,
             },
             action: r.get(3)?,

@@ -122,6 +122,22 @@ CREATE TABLE events (
     attributes TEXT NOT NULL                 -- JSON object of strings
 );
 "#,
+    r#"
+CREATE TABLE networks (
+    id          TEXT PRIMARY KEY,            -- 64 hex
+    name        TEXT NOT NULL UNIQUE,
+    driver      TEXT NOT NULL,               -- bridge
+    bridge      TEXT NOT NULL UNIQUE,        -- the Linux bridge berth made
+    subnet      TEXT NOT NULL,               -- CIDR
+    gateway     TEXT NOT NULL,
+    ip_range    TEXT,                        -- CIDR inside the subnet, or NULL
+    internal    INTEGER NOT NULL,
+    attachable  INTEGER NOT NULL,
+    labels      TEXT NOT NULL,               -- JSON object
+    options     TEXT NOT NULL,               -- JSON object (-o)
+    created_at  INTEGER NOT NULL
+);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

@@ -1,0 +1,226 @@
+//! `network create|ls|inspect|rm|prune`, with Docker's output.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use anyhow::{Result, bail};
+use berth_engine::Engine;
+use berth_engine::networks::{Network, NetworkCreate};
+use serde_json::{Value, json};
+
+use crate::cli::NetworkCommand;
+use crate::format::{self, Template};
+
+fn pairs(list: &[String]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn one(flag: &str, values: &[String]) -> Result<Option<String>> {
+    match values {
+        [] => Ok(None),
+        [v] => Ok(Some(v.clone())),
+        _ => bail!(
+            "{flag}: berth networks have one subnet (IPv4); {flag} was given {} times",
+            values.len()
+        ),
+    }
+}
+
+pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
+    match command {
+        NetworkCommand::Create(a) => {
+            if a.ipv6 {
+                bail!("Error response from daemon: IPv6 networks are not supported yet");
+            }
+            let req = NetworkCreate {
+                name: a.name.clone(),
+                driver: a.driver.clone(),
+                subnet: one("--subnet", &a.subnet)?,
+                gateway: one("--gateway", &a.gateway)?,
+                ip_range: one("--ip-range", &a.ip_range)?,
+                internal: a.internal,
+                attachable: a.attachable,
+                labels: pairs(&a.label),
+                options: pairs(&a.opt),
+            };
+            let id = engine.create_network(&req)?;
+            crate::output::print(&format!("{id}\n"))?;
+        }
+        NetworkCommand::Ls(a) => {
+            let mut networks = engine.networks()?;
+            for f in &a.filter {
+                let Some((key, value)) = f.split_once('=') else {
+                    bail!("invalid filter '{f}'");
+                };
+                match key {
+                    "name" => networks.retain(|n| n.name.contains(value)),
+                    "id" => networks.retain(|n| n.id.starts_with(value)),
+                    "driver" => networks.retain(|n| n.driver == value),
+                    "type" => match value {
+                        "builtin" => networks.retain(|n| n.builtin),
+                        "custom" => networks.retain(|n| !n.builtin),
+                        _ => bail!("invalid filter: 'type'='{value}'"),
+                    },
+                    "label" => networks.retain(|n| match value.split_once('=') {
+                        Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
+                        None => n.labels.contains_key(value),
+                    }),
+                    "scope" => networks.retain(|_| value == "local"),
+                    _ => bail!("invalid filter '{key}'"),
+                }
+            }
+            let id = |n: &Network| {
+                if a.no_trunc {
+                    n.id.clone()
+                } else {
+                    n.id[..12].to_string()
+                }
+            };
+            // -q prints IDs unless a custom format says otherwise (docker's rule).
+            if a.quiet && matches!(a.format.as_deref(), None | Some("") | Some("table")) {
+                let out: String = networks.iter().map(|n| format!("{}\n", id(n))).collect();
+                crate::output::print(&out)?;
+                return Ok(0);
+            }
+            let rows: Vec<Value> = networks
+                .iter()
+                .map(|n| {
+                    json!({
+                        "ID": id(n),
+                        "Name": n.name,
+                        "Driver": n.driver,
+                        "Scope": "local",
+                        "IPv6": "false",
+                        "Internal": n.internal.to_string(),
+                        "CreatedAt": created(n),
+                        "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                    })
+                })
+                .collect();
+            let header = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6", "Internal": "INTERNAL", "CreatedAt": "CREATED AT", "Labels": "LABELS"});
+            crate::output::print(&format::render_rows(
+                a.format.as_deref(),
+                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                &header,
+                &rows,
+            )?)?;
+        }
+        NetworkCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut failed = false;
+            for name in &a.networks {
+                match engine.network(name) {
+                    Ok(n) => found.push(inspect_json(&n)),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            let text = match a.format.as_deref() {
+                None | Some("") | Some("json") => {
+                    format!("{}\n", crate::output::json_pretty(&Value::Array(found)))
+                }
+                Some(f) => {
+                    let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
+                    found
+                        .iter()
+                        .map(|v| t.render(v).map(|s| s + "\n"))
+                        .collect::<Result<String, _>>()?
+                }
+            };
+            crate::output::print(&text)?;
+            return Ok(if failed { 1 } else { 0 });
+        }
+        NetworkCommand::Rm(a) => {
+            let mut failed = false;
+            for name in &a.networks {
+                match engine.remove_network(name) {
+                    Ok(()) => crate::output::print(&format!("{name}\n"))?,
+                    Err(e) if a.force && e.kind == berth_engine::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            return Ok(if failed { 1 } else { 0 });
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.filter.is_empty() {
+                bail!("network prune --filter is not supported yet");
+            }
+            if !a.force {
+                // On stdout, as docker asks.
+                let mut out = std::io::stdout().lock();
+                write!(
+                    out,
+                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
+                )?;
+                out.flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                    return Ok(0);
+                }
+            }
+            let removed = engine.prune_networks()?;
+            let mut out = String::new();
+            if !removed.is_empty() {
+                out.push_str("Deleted Networks:\n");
+                for r in &removed {
+                    out.push_str(r);
+                    out.push('\n');
+                }
+            }
+            crate::output::print(&out)?;
+        }
+    }
+    Ok(0)
+}
+
+fn created(n: &Network) -> String {
+    berth_engine::containers::rfc3339(n.created_at)
+}
+
+/// Docker's `network inspect` object.
+fn inspect_json(n: &Network) -> Value {
+    let mut config = Vec::new();
+    if let (Some(subnet), Some(gateway)) = (n.subnet, n.gateway) {
+        let mut c = json!({"Subnet": subnet.to_string(), "Gateway": gateway.to_string()});
+        if let Some(r) = n.ip_range {
+            c["IPRange"] = r.to_string().into();
+        }
+        config.push(c);
+    }
+    let mut options = json!(n.options);
+    if let Some(bridge) = &n.bridge
+        && !n
+            .options
+            .contains_key(berth_engine::networks::BRIDGE_NAME_OPTION)
+    {
+        options[berth_engine::networks::BRIDGE_NAME_OPTION] = bridge.clone().into();
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": created(n),
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": if n.builtin { Value::Null } else { json!({}) }, "Config": config},
+        "Internal": n.internal,
+        "Attachable": n.attachable,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": {},
+        "Options": options,
+        "Labels": n.labels,
+    })
+}

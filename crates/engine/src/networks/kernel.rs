@@ -1,0 +1,98 @@
+//! What a network is in the kernel, through berth-net, in the namespace of
+//! the calling thread (the host's, for the CLI and the daemon): its bridge
+//! with the gateway address, forwarding, and berth's nftables table
+//! rendered from every network in the store.
+
+use std::net::Ipv4Addr;
+
+use berth_net::nft::{Network, Ruleset};
+use berth_net::{Rtnl, addr, link, route, sysctl};
+
+use super::record::NetworkRow;
+use super::subnet::Subnet;
+use crate::error::{Error, ErrorKind, Result};
+
+pub(crate) fn net_error(e: berth_net::Error) -> Error {
+    let kind = match e.errno() {
+        Some(libc::EPERM) | Some(libc::EACCES) => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Internal,
+    };
+    let err = Error::new(kind, e.to_string());
+    match e.errno() {
+        Some(n) => err.with_source(std::io::Error::from_raw_os_error(n)),
+        None => err,
+    }
+}
+
+/// The subnets of the host's routes, which a new network must not overlap.
+pub(crate) fn host_routes() -> Result<Vec<Subnet>> {
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    Ok(route::destinations_v4(&mut rtnl)
+        .map_err(net_error)?
+        .into_iter()
+        .map(|(addr, prefix)| Subnet::new(addr, prefix))
+        .collect())
+}
+
+/// The bridge up with its gateway address, and forwarding on (as Docker
+/// turns it on for its first bridge).
+pub(crate) fn set_up_bridge(n: &NetworkRow) -> Result<()> {
+    let subnet = Subnet::parse(&n.subnet)?;
+    let gateway: Ipv4Addr = n
+        .gateway
+        .parse()
+        .map_err(|_| Error::internal(format!("network {}: gateway {:?}", n.name, n.gateway)))?;
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    let index = match link::list(&mut rtnl)
+        .map_err(net_error)?
+        .into_iter()
+        .find(|l| l.name == n.bridge)
+    {
+        // Left by a crash before the row was written, or set up before.
+        Some(l) if l.kind.as_deref() == Some("bridge") => l.index,
+        Some(_) => {
+            return Err(Error::conflict(format!(
+                "network {}: {} exists and is not a bridge berth made",
+                n.name, n.bridge
+            )));
+        }
+        None => link::create_bridge(&mut rtnl, &n.bridge, None).map_err(net_error)?,
+    };
+    match addr::add(&mut rtnl, index, gateway.into(), subnet.prefix) {
+        Ok(()) => {}
+        Err(e) if e.errno() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(net_error(e)),
+    }
+    link::set_up(&mut rtnl, index).map_err(net_error)?;
+    if sysctl::read("net.ipv4.ip_forward").map_err(net_error)? != "1" {
+        sysctl::write("net.ipv4.ip_forward", "1").map_err(net_error)?;
+    }
+    Ok(())
+}
+
+/// Removes the bridge, if it is there.
+pub(crate) fn remove_bridge(bridge: &str) -> Result<()> {
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    if let Some(index) = link::index_of(&mut rtnl, bridge).map_err(net_error)? {
+        link::delete(&mut rtnl, index).map_err(net_error)?;
+    }
+    Ok(())
+}
+
+/// berth's nftables table for these networks (none: no table).
+pub(crate) fn apply_rules(networks: &[NetworkRow]) -> Result<()> {
+    if networks.is_empty() {
+        return berth_net::nft::remove().map_err(net_error);
+    }
+    let mut rules = Ruleset::default();
+    for n in networks {
+        let subnet = Subnet::parse(&n.subnet)?;
+        rules.networks.push(Network {
+            bridge: n.bridge.clone(),
+            subnet: subnet.addr,
+            prefix: subnet.prefix,
+            internal: n.internal,
+        });
+    }
+    rules.apply().map_err(net_error)
+}

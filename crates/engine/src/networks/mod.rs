@@ -1,0 +1,360 @@
+//! Networks: `network create|ls|inspect|rm|prune` for the bridge driver.
+//!
+//! A network is a row (name, subnet, gateway, its bridge's name) and, in
+//! the kernel of the engine's network namespace, a Linux bridge with the
+//! gateway address and berth's nftables table rendered from every row.
+//! Rows are written first and the kernel follows; a failure in the kernel
+//! takes the row back out, so the store never names a network that was
+//! not set up. Kernel changes for networks are serialised by a lock file,
+//! so the table is always rendered from the rows as they are.
+//!
+//! `bridge`, `host` and `none` are Docker's predefined networks: listed and
+//! inspectable, not removable. Containers do not join bridge networks yet
+//! (issue 16): `run --network` still takes `none`, `host` or
+//! `container:`.
+
+mod kernel;
+mod record;
+pub mod subnet;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
+
+use record::NetworkRow;
+use subnet::Subnet;
+
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+
+/// `network create`'s request.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub driver: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+}
+
+/// A network as `network ls` and `inspect` show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    /// bridge, host or null.
+    pub driver: String,
+    /// One of Docker's predefined networks.
+    pub builtin: bool,
+    pub bridge: Option<String>,
+    pub subnet: Option<Subnet>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Subnet>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+/// The bridge driver's option naming the Linux bridge.
+pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+const BUILTIN: [(&str, &str); 3] = [("bridge", "bridge"), ("host", "host"), ("none", "null")];
+
+fn builtin(name: &str, driver: &str) -> Network {
+    Network {
+        // Fixed per name, so scripts that keep an ID keep working.
+        id: berth_image::Digest::of(format!("berth predefined network {name}").as_bytes())
+            .hex()
+            .to_string(),
+        name: name.to_string(),
+        driver: driver.to_string(),
+        builtin: true,
+        bridge: None,
+        subnet: None,
+        gateway: None,
+        ip_range: None,
+        internal: false,
+        attachable: false,
+        labels: BTreeMap::new(),
+        options: BTreeMap::new(),
+        created_at: 0,
+    }
+}
+
+fn network_of(row: &NetworkRow) -> Network {
+    Network {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        driver: row.driver.clone(),
+        builtin: false,
+        bridge: Some(row.bridge.clone()),
+        subnet: Subnet::parse(&row.subnet).ok(),
+        gateway: row.gateway.parse().ok(),
+        ip_range: row.ip_range.as_deref().and_then(|r| Subnet::parse(r).ok()),
+        internal: row.internal,
+        attachable: row.attachable,
+        labels: serde_json::from_str(&row.labels).unwrap_or_default(),
+        options: serde_json::from_str(&row.options).unwrap_or_default(),
+        created_at: row.created_at,
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// A Linux interface name: 1 to 15 bytes, no '/', ':' or whitespace.
+fn valid_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
+impl Engine {
+    /// `network create`: the row, then the bridge and the rules; returns
+    /// the network's ID.
+    pub fn create_network(&self, req: &NetworkCreate) -> Result<String> {
+        let name = req.name.as_str();
+        if !valid_name(name) {
+            return Err(Error::invalid(format!(
+                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        match req.driver.as_str() {
+            "bridge" | "" => {}
+            "host" | "null" => {
+                return Err(Error::conflict(format!(
+                    "only one instance of \"{}\" network is allowed",
+                    req.driver
+                )));
+            }
+            other => return Err(Error::not_found(format!("plugin \"{other}\" not found"))),
+        }
+        for key in req.options.keys() {
+            if key != BRIDGE_NAME_OPTION {
+                return Err(Error::unsupported(format!(
+                    "network option {key:?} is not supported (only {BRIDGE_NAME_OPTION})"
+                )));
+            }
+        }
+        let subnet = req.subnet.as_deref().map(Subnet::parse).transpose()?;
+        let gateway: Option<Ipv4Addr> = req
+            .gateway
+            .as_deref()
+            .map(|g| {
+                g.parse()
+                    .map_err(|_| Error::invalid(format!("invalid gateway address {g:?}")))
+            })
+            .transpose()?;
+        let ip_range = req.ip_range.as_deref().map(Subnet::parse).transpose()?;
+        if subnet.is_none() && (gateway.is_some() || ip_range.is_some()) {
+            return Err(Error::invalid(
+                "--gateway and --ip-range need --subnet (berth does not pick a subnet around them)",
+            ));
+        }
+        let id = crate::containers::names::new_id()?;
+        let bridge = match req.options.get(BRIDGE_NAME_OPTION) {
+            Some(b) if valid_interface_name(b) => b.clone(),
+            Some(b) => {
+                return Err(Error::invalid(format!(
+                    "invalid bridge name {b:?}: an interface name of 1 to 15 characters without '/', ':' or spaces"
+                )));
+            }
+            None => format!("berth-{}", &id[..9]),
+        };
+        let routes = kernel::host_routes()?;
+        let _lock = self.networks_lock()?;
+        let row = self.db.write(|c| {
+            if BUILTIN.iter().any(|(b, _)| *b == name) || record::by_name(c, name)?.is_some() {
+                return Err(Error::conflict(format!(
+                    "network with name {name} already exists"
+                )));
+            }
+            let rows = record::all(c)?;
+            if rows.iter().any(|r| r.bridge == bridge) {
+                return Err(Error::conflict(format!(
+                    "bridge {bridge} is already used by another network"
+                )));
+            }
+            let taken: Vec<Subnet> = rows
+                .iter()
+                .filter_map(|r| Subnet::parse(&r.subnet).ok())
+                .collect();
+            let subnet = match subnet {
+                Some(s) => {
+                    if let Some(other) = taken.iter().find(|t| t.overlaps(&s)) {
+                        return Err(Error::conflict(format!(
+                            "Pool overlaps with other one on this address space: {s} overlaps {other}"
+                        )));
+                    }
+                    s
+                }
+                None => {
+                    // The first pool stays the default bridge's, as
+                    // docker0's 172.17.0.0/16 is.
+                    let mut avoid = taken.clone();
+                    avoid.extend(routes.iter().copied());
+                    avoid.extend(subnet::default_pools().next());
+                    subnet::first_free(&avoid).ok_or_else(|| {
+                        Error::unsupported(
+                            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                        )
+                    })?
+                }
+            };
+            let gateway = match gateway {
+                Some(g) if !subnet.contains(g) || g == subnet.addr || g == subnet.broadcast() => {
+                    return Err(Error::invalid(format!(
+                        "no matching subnet for gateway {g}: {g} is not a host address of {subnet}"
+                    )));
+                }
+                Some(g) => g,
+                None => subnet.first_host(),
+            };
+            if let Some(r) = ip_range
+                && !subnet.covers(&r)
+            {
+                return Err(Error::invalid(format!(
+                    "no matching subnet for range {r}: it is not inside {subnet}"
+                )));
+            }
+            let row = NetworkRow {
+                id: id.clone(),
+                name: name.to_string(),
+                driver: "bridge".into(),
+                bridge: bridge.clone(),
+                subnet: subnet.to_string(),
+                gateway: gateway.to_string(),
+                ip_range: ip_range.map(|r| r.to_string()),
+                internal: req.internal,
+                attachable: req.attachable,
+                labels: serde_json::to_string(&req.labels).unwrap_or_else(|_| "{}".into()),
+                options: serde_json::to_string(&req.options).unwrap_or_else(|_| "{}".into()),
+                created_at: crate::now_nanos(),
+            };
+            record::insert(c, &row)?;
+            crate::store::event_log::record(c, &network_event("create", &row))?;
+            Ok(row)
+        })?;
+        let set_up = kernel::set_up_bridge(&row)
+            .and_then(|()| kernel::apply_rules(&self.db.read(record::all)?));
+        if let Err(e) = set_up {
+            // Nothing is left of a network that could not be set up.
+            let _ = self.db.write(|c| record::delete(c, &row.id));
+            let _ = kernel::remove_bridge(&row.bridge);
+            let _ = self
+                .db
+                .read(record::all)
+                .and_then(|rows| kernel::apply_rules(&rows));
+            return Err(e.context(format!("create network {name}")));
+        }
+        self.events_changed();
+        Ok(id)
+    }
+
+    /// Every network: the predefined ones, then the created ones by name.
+    pub fn networks(&self) -> Result<Vec<Network>> {
+        let rows = self.db.read(record::all)?;
+        let mut out: Vec<Network> = BUILTIN.iter().map(|(n, d)| builtin(n, d)).collect();
+        out.extend(rows.iter().map(network_of));
+        Ok(out)
+    }
+
+    /// A network by name, full ID or unique ID prefix (as Docker resolves).
+    pub fn network(&self, reference: &str) -> Result<Network> {
+        let all = self.networks()?;
+        if let Some(n) = all
+            .iter()
+            .find(|n| n.name == reference || n.id == reference)
+        {
+            return Ok(n.clone());
+        }
+        let matching: Vec<&Network> = all
+            .iter()
+            .filter(|n| !reference.is_empty() && n.id.starts_with(reference))
+            .collect();
+        match matching.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::not_found(format!("network {reference} not found"))),
+            _ => Err(Error::conflict(format!(
+                "network {reference} is ambiguous ({} matches found based on ID prefix)",
+                matching.len()
+            ))),
+        }
+    }
+
+    /// `network rm`: the bridge, the rules, then the row.
+    pub fn remove_network(&self, reference: &str) -> Result<()> {
+        let n = self.network(reference)?;
+        if n.builtin {
+            return Err(Error::conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
+        }
+        let _lock = self.networks_lock()?;
+        let bridge = n.bridge.clone().unwrap_or_default();
+        kernel::remove_bridge(&bridge)
+            .map_err(|e| e.context(format!("remove network {}", n.name)))?;
+        let row = self.db.write(|c| {
+            let row = record::by_name(c, &n.name)?;
+            if let Some(row) = &row {
+                record::delete(c, &row.id)?;
+                crate::store::event_log::record(c, &network_event("destroy", row))?;
+            }
+            Ok(row)
+        })?;
+        kernel::apply_rules(&self.db.read(record::all)?)?;
+        if row.is_none() {
+            return Err(Error::not_found(format!("network {reference} not found")));
+        }
+        self.events_changed();
+        Ok(())
+    }
+
+    /// `network prune`: every created network no container uses (none
+    /// uses one yet); returns their names.
+    pub fn prune_networks(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for n in self.networks()?.into_iter().filter(|n| !n.builtin) {
+            self.remove_network(&n.id)?;
+            removed.push(n.name);
+        }
+        Ok(removed)
+    }
+
+    /// Serialises kernel changes for networks across processes.
+    fn networks_lock(&self) -> Result<OwnedFd> {
+        use rustix::fs::{FlockOperation, Mode, OFlags};
+        let path = self.paths.root.join("networks.lock");
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(std::io::Error::from)
+        .ctx("open", &path)?;
+        rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(std::io::Error::from)
+            .ctx("lock", &path)?;
+        Ok(fd)
+    }
+}
+
+fn network_event(action: &str, row: &NetworkRow) -> crate::events::Event {
+    crate::events::Event::new(crate::events::EventType::Network, action, &row.id)
+        .with("name", &row.name)
+        .with("type", &row.driver)
+}
