@@ -395,3 +395,273 @@ fn automatic_subnets_avoid_routes_and_each_other_under_concurrency() {
     store.ok(&["network", "prune", "-f"]);
     assert_eq!(bridges(&store), Vec::<String>::new());
 }
+
+/// Another machine on the host's uplink: a namespace joined to the store's
+/// host namespace by a veth pair, 198.51.100.1 (host) and .2 (it), with a
+/// TCP server on port 9000 that answers each connection with the address
+/// it saw.
+struct OtherMachine {
+    ns: support::HostNetns,
+    server: std::process::Child,
+}
+
+impl OtherMachine {
+    fn new(store: &Store) -> OtherMachine {
+        let ns = support::HostNetns::new();
+        let host = store.host_netns.as_ref().unwrap();
+        let pid = ns.pid().to_string();
+        let run = |mut c: std::process::Command| {
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{c:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(host.command(&[
+            "ip", "link", "add", "uplink", "type", "veth", "peer", "name", "eth0", "netns", &pid,
+        ]));
+        run(host.command(&["ip", "addr", "add", "198.51.100.1/24", "dev", "uplink"]));
+        run(host.command(&["ip", "link", "set", "uplink", "up"]));
+        run(ns.command(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]));
+        run(ns.command(&["ip", "link", "set", "eth0", "up"]));
+        run(ns.command(&["ip", "link", "set", "lo", "up"]));
+        const SERVER: &str = "import socket\n\
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+s.bind(('198.51.100.2',9000)); s.listen(16)\n\
+while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
+        let server = ns
+            .command(&["python3", "-c", SERVER])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        OtherMachine { ns, server }
+    }
+}
+
+impl Drop for OtherMachine {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = &self.ns;
+    }
+}
+
+#[test]
+fn containers_on_a_user_network() {
+    let test = "containers_on_a_user_network";
+    if !prerequisites(test) {
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox").is_none() {
+        return;
+    }
+    let _other = OtherMachine::new(&store);
+    store.ok(&["network", "create", "--subnet", "10.88.0.0/24", "apps"]);
+
+    // Its own address (the lowest free), Docker's MAC, a default route,
+    // and /etc/hosts naming it.
+    let out = store.ok(&[
+        "run", "--rm", "--network", "apps", "--hostname", "probe", "busybox", "sh", "-c",
+        "ip -4 -o addr show eth0 | awk '{print $4}'; cat /sys/class/net/eth0/address; ip route | head -1; grep probe /etc/hosts",
+    ]);
+    assert_eq!(
+        out,
+        "10.88.0.2/24\n02:42:0a:58:00:02\ndefault via 10.88.0.1 dev eth0 \n10.88.0.2\tprobe\n"
+    );
+
+    // Two running containers: distinct leases, shown by inspect; they
+    // reach each other directly.
+    let a = store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ca",
+        "--network",
+        "apps",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let b = store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cb",
+        "--network",
+        "apps",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let ip_of = |c: &str| {
+        store
+            .ok(&[
+                "inspect",
+                "-f",
+                "{{.NetworkSettings.Networks.apps.IPAddress}}",
+                c,
+            ])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        (ip_of("ca"), ip_of("cb")),
+        ("10.88.0.2".into(), "10.88.0.3".into())
+    );
+    let pinged = store.ok(&["exec", "cb", "ping", "-c", "1", "-W", "2", "10.88.0.2"]);
+    assert!(pinged.contains("1 packets received"), "{pinged}");
+    let net: serde_json::Value =
+        serde_json::from_str(&store.ok(&["network", "inspect", "apps"])).unwrap();
+    let members = &net[0]["Containers"];
+    assert_eq!(members[a.trim()]["Name"], "ca");
+    assert_eq!(members[a.trim()]["IPv4Address"], "10.88.0.2/24");
+    assert_eq!(members[b.trim()]["MacAddress"], "02:42:0a:58:00:03");
+
+    // Out through NAT: the other machine sees the host's address.
+    assert_eq!(
+        store
+            .ok(&[
+                "exec",
+                "ca",
+                "sh",
+                "-c",
+                "for i in 1 2 3 4 5; do nc 198.51.100.2 9000 && break; sleep 0.2; done"
+            ])
+            .trim(),
+        "198.51.100.1"
+    );
+
+    // In use: not removable; stopped, its address is free again.
+    let err = store.fails(&["network", "rm", "apps"]);
+    assert!(err.contains("has active endpoints"), "{err}");
+    store.ok(&["stop", "-t", "0", "ca"]);
+    assert_eq!(ip_of("ca"), "");
+    let c = store.ok(&["run", "-d", "--network", "apps", "busybox", "sleep", "1000"]);
+    assert_eq!(ip_of(c.trim()), "10.88.0.2", "the freed address is reused");
+
+    // An internal network: no route out, but members reach each other.
+    store.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.89.0.0/24",
+        "closed",
+    ]);
+    store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "in1",
+        "--network",
+        "closed",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let (code, _, _) = store.outcome(&[
+        "run",
+        "--rm",
+        "--network",
+        "closed",
+        "busybox",
+        "nc",
+        "-w",
+        "2",
+        "198.51.100.2",
+        "9000",
+    ]);
+    assert_ne!(code, 0, "an internal network has no way out");
+    assert!(
+        store
+            .ok(&[
+                "run",
+                "--rm",
+                "--network",
+                "closed",
+                "busybox",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "10.89.0.2"
+            ])
+            .contains("1 packets received")
+    );
+    // Networks are isolated from each other.
+    let (code, _, _) = store.outcome(&["exec", "cb", "ping", "-c", "1", "-W", "1", "10.89.0.2"]);
+    assert_ne!(code, 0, "apps reached closed");
+
+    // Unknown network: a clear error, nothing made.
+    let (code, _, err) = store.outcome(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("network nosuch not found"), "{err}");
+
+    // Everything removed: no lease, no veth, no bridge, no table.
+    store.ok(&["rm", "-f", "ca", "cb", "in1", c.trim()]);
+    store.ok(&["network", "rm", "apps", "closed"]);
+    let links = in_host(&store, &["ip", "-br", "link"]);
+    assert!(
+        !links.contains("veth") && !links.contains("berth-"),
+        "{links}"
+    );
+    assert_eq!(ruleset(&store).trim(), "");
+    store.assert_check_clean();
+}
+
+#[test]
+fn fifty_containers_at_once_get_fifty_addresses() {
+    let test = "fifty_containers_at_once_get_fifty_addresses";
+    if !prerequisites(test) {
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox").is_none() {
+        return;
+    }
+    store.ok(&["network", "create", "--subnet", "10.90.0.0/24", "many"]);
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let store = &store;
+                s.spawn(move || {
+                    store
+                        .ok(&["run", "-d", "--network", "many", "busybox", "sleep", "1000"])
+                        .trim()
+                        .to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ips: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            store
+                .ok(&[
+                    "inspect",
+                    "-f",
+                    "{{.NetworkSettings.Networks.many.IPAddress}}",
+                    id,
+                ])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 50, "{ips:?}");
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    store.ok(&args);
+    let net: serde_json::Value =
+        serde_json::from_str(&store.ok(&["network", "inspect", "many"])).unwrap();
+    assert_eq!(net[0]["Containers"], serde_json::json!({}), "no lease left");
+    let links = in_host(&store, &["ip", "-br", "link"]);
+    assert!(!links.contains("veth"), "{links}");
+    store.ok(&["network", "rm", "many"]);
+    store.assert_check_clean();
+}

@@ -66,6 +66,42 @@ impl NetNs {
     }
 }
 
+/// The calling thread inside another network namespace until dropped
+/// (`NetNs::enter`); then back in the one it came from.
+#[must_use = "the thread leaves the namespace when this is dropped"]
+pub struct Entered {
+    previous: OwnedFd,
+}
+
+impl NetNs {
+    /// Moves the calling thread (only it) into this namespace until the
+    /// guard is dropped. For a process that must not start threads (the
+    /// monitor clones containers and refuses to while it has more than
+    /// one); anyone else can use `within`.
+    pub fn enter(&self) -> Result<Entered> {
+        let previous = NetNs::current()?.fd;
+        rustix::thread::move_into_link_name_space(
+            self.fd.as_fd(),
+            Some(LinkNameSpaceType::Network),
+        )
+        .map_err(|e| Error::io("enter network namespace", e.into()))?;
+        Ok(Entered { previous })
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // Coming back cannot fail for a namespace this thread was in; if it
+        // did, staying in a container's namespace must not go unnoticed.
+        if let Err(e) = rustix::thread::move_into_link_name_space(
+            self.previous.as_fd(),
+            Some(LinkNameSpaceType::Network),
+        ) {
+            panic!("return to the previous network namespace: {e}");
+        }
+    }
+}
+
 impl AsFd for NetNs {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -66,9 +66,23 @@ impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let data = serde_json::to_vec(msg)
             .map_err(|e| Error::system(format!("encode sync message: {e}")))?;
-        rustix::net::send(&self.fd, &data, SendFlags::NOSIGNAL)
-            .map_err(|e| Error::system(format!("send sync message: {e}")))?;
-        Ok(())
+        match rustix::net::send(&self.fd, &data, SendFlags::NOSIGNAL) {
+            Ok(_) => Ok(()),
+            // The other side is gone: it may have said why before going
+            // (a child that failed while this side was busy).
+            Err(e @ (rustix::io::Errno::PIPE | rustix::io::Errno::CONNRESET)) => {
+                match self.recv() {
+                    Ok(Some(Msg::Failed {
+                        step,
+                        message,
+                        kind,
+                        errno,
+                    })) => Err(Msg::failure_error(step, message, kind, errno)),
+                    _ => Err(Error::system(format!("send sync message: {e}"))),
+                }
+            }
+            Err(e) => Err(Error::system(format!("send sync message: {e}"))),
+        }
     }
 
     /// The next message, or `None` when the other end closed (for exec: the

@@ -115,7 +115,7 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
             let mut failed = false;
             for name in &a.networks {
                 match engine.network(name) {
-                    Ok(n) => found.push(inspect_json(&n)),
+                    Ok(n) => found.push(inspect_json(engine, &n)),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         failed = true;
@@ -189,7 +189,7 @@ fn created(n: &Network) -> String {
 }
 
 /// Docker's `network inspect` object.
-fn inspect_json(n: &Network) -> Value {
+fn inspect_json(engine: &Engine, n: &Network) -> Value {
     let mut config = Vec::new();
     if let (Some(subnet), Some(gateway)) = (n.subnet, n.gateway) {
         let mut c = json!({"Subnet": subnet.to_string(), "Gateway": gateway.to_string()});
@@ -219,7 +219,16 @@ fn inspect_json(n: &Network) -> Value {
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,
-        "Containers": {},
+        "Containers": n.endpoints.iter().map(|(id, ip, mac)| {
+            let name = engine.container(id).map(|c| c.name).unwrap_or_default();
+            (id.clone(), json!({
+                "Name": name,
+                "EndpointID": berth_engine::networks::endpoint_id(&n.id, id),
+                "MacAddress": mac,
+                "IPv4Address": format!("{ip}/{}", n.subnet.map(|s| s.prefix).unwrap_or(32)),
+                "IPv6Address": "",
+            }))
+        }).collect::<serde_json::Map<String, Value>>(),
         "Options": options,
         "Labels": n.labels,
     })

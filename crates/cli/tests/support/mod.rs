@@ -99,6 +99,11 @@ impl HostNetns {
         PathBuf::from(format!("/proc/{}/ns/net", self.child.id()))
     }
 
+    /// The pid of the process that holds it (for `ip … netns PID`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `args` run in this namespace.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");

@@ -46,6 +46,14 @@ impl Engine {
         let id = names::new_id()?;
         let mut config =
             merge_image_config(request, image.config.clone().unwrap_or_default(), &id)?;
+        if !matches!(config.host.network_mode.as_str(), "none" | "host") {
+            // One of berth's networks, kept by name.
+            let mode = config.host.network_mode.clone();
+            match self.network(&mode) {
+                Ok(n) if !n.builtin => config.host.network_mode = n.name,
+                _ => return Err(Error::not_found(format!("network {mode} not found"))),
+            }
+        }
         if config.host.init {
             config.init_binary = Some(init_binary(&self.config)?);
         }
@@ -306,9 +314,8 @@ fn merge_image_config(
                 "network bridge: bridge networking is not available yet; use --network none or --network host",
             ));
         }
-        other => {
-            return Err(Error::not_found(format!("network {other} not found")));
-        }
+        // One of berth's networks: resolved by the caller (by name or ID).
+        _ => {}
     }
     if config.hostname.is_empty() {
         config.hostname = if config.host.network_mode == "host" {

@@ -60,6 +60,39 @@ impl Engine {
         (rw, rw + image as u64)
     }
 
+    /// A container's entry under `NetworkSettings.Networks`: its lease on
+    /// the network while it runs, empty otherwise (as Docker's).
+    fn endpoint_json(&self, id: &str, network: &str) -> Value {
+        let empty = json!({
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "MacAddress": "",
+        });
+        let Ok(n) = self.network(network) else {
+            return empty;
+        };
+        let lease = self
+            .db
+            .read(|c| crate::networks::leases::of_container(c, id))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|l| l.network_id == n.id);
+        match lease {
+            Some(l) => json!({
+                "NetworkID": n.id,
+                "EndpointID": crate::networks::endpoint_id(&n.id, id),
+                "Gateway": n.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                "IPAddress": l.ip.to_string(),
+                "IPPrefixLen": n.subnet.map(|s| s.prefix).unwrap_or(0),
+                "MacAddress": l.mac,
+            }),
+            None => json!({
+                "NetworkID": if n.builtin { String::new() } else { n.id },
+                "EndpointID": "", "Gateway": "", "IPAddress": "",
+                "IPPrefixLen": 0, "MacAddress": "",
+            }),
+        }
+    }
+
     pub fn inspect_container(&self, row: &ContainerRow) -> Value {
         let c = &row.config;
         let h = &c.host;
@@ -218,10 +251,7 @@ impl Engine {
             "NetworkSettings": {
                 "Bridge": "", "SandboxID": "", "HairpinMode": false,
                 "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": "",
-                "Networks": { network.clone(): {
-                    "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                    "IPPrefixLen": 0, "MacAddress": "",
-                }},
+                "Networks": { network.clone(): self.endpoint_json(&row.id, &network) },
             },
         })
     }

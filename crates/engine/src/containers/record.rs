@@ -253,6 +253,7 @@ pub struct Exit {
 }
 
 pub fn set_exited(conn: &Connection, id: &str, exit: &Exit) -> Result<()> {
+    crate::networks::leases::release(conn, id)?;
     conn.execute(
         "UPDATE containers SET state = 'exited', pid = 0, owner_pid = 0, owner_start = 0,
                 exit_code = ?2, oom_killed = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
@@ -270,6 +271,7 @@ pub fn set_exited(conn: &Connection, id: &str, exit: &Exit) -> Result<()> {
 /// A start that failed before the process ran: the container keeps its
 /// previous state (created, or exited) with the error and Docker's code.
 pub fn set_start_failed(conn: &Connection, id: &str, back_to: State, exit: &Exit) -> Result<()> {
+    crate::networks::leases::release(conn, id)?;
     conn.execute(
         "UPDATE containers SET state = ?2, pid = 0, owner_pid = 0, owner_start = 0,
                 exit_code = ?3, error = ?4 WHERE id = ?1",
@@ -344,6 +346,7 @@ pub fn set_config(conn: &Connection, id: &str, config: &ContainerConfig) -> Resu
 
 /// A policy restart is coming: the count, and the code it exited with.
 pub fn set_restarting(conn: &Connection, id: &str, restarts: i64, code: i32) -> Result<()> {
+    crate::networks::leases::release(conn, id)?;
     conn.execute(
         "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0, exit_code = ?3
          WHERE id = ?1",

@@ -131,7 +131,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             .db
             .read(|c| record::get(c, id))?
             .ok_or_else(|| record::no_such_container(id))?;
-        let started = setup::create(engine, &current, &prepared.rootfs);
+        let started = start_on_network(engine, &current, &prepared.rootfs);
         let (pid, stdio) = match started {
             Ok(v) => v,
             Err(e) => {
@@ -225,6 +225,34 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
+}
+
+/// Creates the container and, if it is on one of berth's networks, leases
+/// its address first (so /etc/hosts names it) and joins it to the network
+/// before it starts. A failure deletes what the runtime made; the lease
+/// goes with the failure's record.
+fn start_on_network(
+    engine: &Engine,
+    row: &crate::containers::record::ContainerRow,
+    rootfs: &std::path::Path,
+) -> Result<(i32, setup::Stdio)> {
+    use crate::networks::attach;
+    let network = attach::lease_for_start(engine, row)?;
+    if let Some((_, lease)) = &network {
+        attach::write_hosts(
+            &engine.paths.container_dir(&row.id),
+            &row.config.hostname,
+            lease.ip,
+        )?;
+    }
+    let (pid, stdio) = setup::create(engine, row, rootfs)?;
+    if let Some((net, lease)) = &network
+        && let Err(e) = attach::connect(net, lease, pid)
+    {
+        let _ = engine.runtime().delete(&row.id, true);
+        return Err(e.context(format!("connect to network {}", net.name)));
+    }
+    Ok((pid, stdio))
 }
 
 /// A unix socket path short enough for `sockaddr_un` (108 bytes): long

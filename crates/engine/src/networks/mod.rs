@@ -9,11 +9,13 @@
 //! so the table is always rendered from the rows as they are.
 //!
 //! `bridge`, `host` and `none` are Docker's predefined networks: listed and
-//! inspectable, not removable. Containers do not join bridge networks yet
-//! (issue 16): `run --network` still takes `none`, `host` or
-//! `container:`.
+//! inspectable, not removable. Containers join created networks
+//! (`run --network NAME`, see attach.rs); the default bridge is next
+//! (issue 16).
 
+pub(crate) mod attach;
 mod kernel;
+pub(crate) mod leases;
 mod record;
 pub mod subnet;
 
@@ -59,6 +61,8 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
     pub created_at: i64,
+    /// The running containers on it: (container ID, address, MAC).
+    pub endpoints: Vec<(String, Ipv4Addr, String)>,
 }
 
 /// The bridge driver's option naming the Linux bridge.
@@ -84,6 +88,7 @@ fn builtin(name: &str, driver: &str) -> Network {
         labels: BTreeMap::new(),
         options: BTreeMap::new(),
         created_at: 0,
+        endpoints: Vec::new(),
     }
 }
 
@@ -102,6 +107,7 @@ fn network_of(row: &NetworkRow) -> Network {
         labels: serde_json::from_str(&row.labels).unwrap_or_default(),
         options: serde_json::from_str(&row.options).unwrap_or_default(),
         created_at: row.created_at,
+        endpoints: Vec::new(),
     }
 }
 
@@ -266,9 +272,23 @@ impl Engine {
 
     /// Every network: the predefined ones, then the created ones by name.
     pub fn networks(&self) -> Result<Vec<Network>> {
-        let rows = self.db.read(record::all)?;
+        let (rows, leases) = self.db.read(|c| {
+            let rows = record::all(c)?;
+            let mut leases = Vec::new();
+            for r in &rows {
+                leases.push(leases::of_network(c, &r.id)?);
+            }
+            Ok((rows, leases))
+        })?;
         let mut out: Vec<Network> = BUILTIN.iter().map(|(n, d)| builtin(n, d)).collect();
-        out.extend(rows.iter().map(network_of));
+        for (row, leases) in rows.iter().zip(leases) {
+            let mut n = network_of(row);
+            n.endpoints = leases
+                .into_iter()
+                .map(|l| (l.container_id, l.ip, l.mac))
+                .collect();
+            out.push(n);
+        }
         Ok(out)
     }
 
@@ -295,7 +315,8 @@ impl Engine {
         }
     }
 
-    /// `network rm`: the bridge, the rules, then the row.
+    /// `network rm`: the row (refused while a container is on it), then
+    /// the bridge and the rules.
     pub fn remove_network(&self, reference: &str) -> Result<()> {
         let n = self.network(reference)?;
         if n.builtin {
@@ -305,32 +326,39 @@ impl Engine {
             )));
         }
         let _lock = self.networks_lock()?;
-        let bridge = n.bridge.clone().unwrap_or_default();
-        kernel::remove_bridge(&bridge)
-            .map_err(|e| e.context(format!("remove network {}", n.name)))?;
         let row = self.db.write(|c| {
-            let row = record::by_name(c, &n.name)?;
-            if let Some(row) = &row {
-                record::delete(c, &row.id)?;
-                crate::store::event_log::record(c, &network_event("destroy", row))?;
+            let Some(row) = record::by_name(c, &n.name)? else {
+                return Ok(None);
+            };
+            // Checked in the transaction: a container starting now either
+            // holds its lease already or will not find the network.
+            if !leases::of_network(c, &row.id)?.is_empty() {
+                return Err(Error::conflict(format!(
+                    "error while removing network: network {} id {} has active endpoints",
+                    row.name, row.id
+                )));
             }
-            Ok(row)
+            record::delete(c, &row.id)?;
+            crate::store::event_log::record(c, &network_event("destroy", &row))?;
+            Ok(Some(row))
         })?;
-        kernel::apply_rules(&self.db.read(record::all)?)?;
-        if row.is_none() {
+        let Some(row) = row else {
             return Err(Error::not_found(format!("network {reference} not found")));
-        }
+        };
         self.events_changed();
-        Ok(())
+        kernel::remove_bridge(&row.bridge)
+            .and_then(|()| kernel::apply_rules(&self.db.read(record::all)?))
+            .map_err(|e| e.context(format!("remove network {}", row.name)))
     }
 
-    /// `network prune`: every created network no container uses (none
-    /// uses one yet); returns their names.
+    /// `network prune`: every created network no running container is on;
+    /// returns their names.
     pub fn prune_networks(&self) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for n in self.networks()?.into_iter().filter(|n| !n.builtin) {
-            self.remove_network(&n.id)?;
-            removed.push(n.name);
+            if n.endpoints.is_empty() && self.remove_network(&n.id).is_ok() {
+                removed.push(n.name);
+            }
         }
         Ok(removed)
     }
@@ -351,6 +379,13 @@ impl Engine {
             .ctx("lock", &path)?;
         Ok(fd)
     }
+}
+
+/// An endpoint's ID: fixed per (network, container), as inspect shows it.
+pub fn endpoint_id(network: &str, container: &str) -> String {
+    berth_image::Digest::of(format!("berth endpoint {network} {container}").as_bytes())
+        .hex()
+        .to_string()
 }
 
 fn network_event(action: &str, row: &NetworkRow) -> crate::events::Event {

@@ -211,9 +211,19 @@ impl Runtime {
         // The child prepares its rootfs while this process places it in its
         // cgroups (slow on some v1 hierarchies) and runs the hooks; it waits
         // for Continue before the createContainer hooks (runc's order).
-        parent_end.send(&Msg::Go {
-            state: hook_state.to_string(),
-        })?;
+        // A failure the init reported arrives through either send.
+        let from_init = |e: Error| {
+            if e.init.is_some() {
+                e.context("container init")
+            } else {
+                e
+            }
+        };
+        parent_end
+            .send(&Msg::Go {
+                state: hook_state.to_string(),
+            })
+            .map_err(from_init)?;
         let hooks_first = spec
             .hooks()
             .as_ref()
@@ -236,7 +246,7 @@ impl Runtime {
                 hooks::run("createRuntime", create_runtime, &hook_state)?;
             }
         }
-        parent_end.send(&Msg::Continue)?;
+        parent_end.send(&Msg::Continue).map_err(from_init)?;
         parent_end
             .expect(Msg::Ready)
             .map_err(|e| e.context("container init"))?;

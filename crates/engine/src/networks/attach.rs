@@ -1,0 +1,106 @@
+//! A container on a network, at each start: its address is leased before
+//! the runtime creates it (so /etc/hosts names it), then, between create
+//! and start, a veth pair joins the container's network namespace to the
+//! network's bridge: `eth0` inside with the address, the MAC derived from
+//! it and a default route through the gateway. The pair goes with the
+//! namespace when the container's init exits; the lease with the exit's
+//! record.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use berth_net::{NetNs, Rtnl, addr, link, route};
+
+use super::kernel::net_error;
+use super::leases::{self, Lease};
+use super::record::{self, NetworkRow};
+use super::subnet::Subnet;
+use crate::Engine;
+use crate::containers::record::ContainerRow;
+use crate::error::{Error, Result};
+
+/// Leases the container an address on its network (none for none/host).
+pub(crate) fn lease_for_start(
+    engine: &Engine,
+    row: &ContainerRow,
+) -> Result<Option<(NetworkRow, Lease)>> {
+    let mode = row.config.host.network_mode.as_str();
+    if matches!(mode, "" | "none" | "host") {
+        return Ok(None);
+    }
+    // Looked up in the transaction that leases: a network removed since
+    // the container was made is an error, never a start without it.
+    let found = engine.db.write(|c| {
+        let Some(network) = record::by_name(c, mode)? else {
+            return Ok(None);
+        };
+        // A lease a crashed start left behind is this container's own.
+        leases::release(c, &row.id)?;
+        let lease = leases::allocate(c, &network, &row.id)?;
+        Ok(Some((network, lease)))
+    })?;
+    match found {
+        Some(v) => Ok(Some(v)),
+        None => Err(Error::not_found(format!("network {mode} not found"))),
+    }
+}
+
+/// /etc/hosts with the container's own address, as Docker writes it.
+pub(crate) fn write_hosts(dir: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
+    let path = dir.join("hosts");
+    let mut hosts = std::fs::read_to_string(&path).unwrap_or_default();
+    let line = format!("{ip}\t{hostname}\n");
+    if !hosts.contains(&line) {
+        // Earlier starts' addresses go: a restart may get another one.
+        hosts = hosts
+            .lines()
+            .filter(|l| !l.ends_with(&format!("\t{hostname}")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        hosts.push_str(&line);
+        crate::store::perms::write_file(&path, hosts.as_bytes(), crate::store::perms::SHARED_FILE)?;
+    }
+    Ok(())
+}
+
+/// Joins the created container (its init is `pid`) to the network.
+pub(crate) fn connect(network: &NetworkRow, lease: &Lease, pid: i32) -> Result<()> {
+    let subnet = Subnet::parse(&network.subnet)?;
+    let gateway: Ipv4Addr = network.gateway.parse().map_err(|_| {
+        Error::internal(format!(
+            "network {}: gateway {:?}",
+            network.name, network.gateway
+        ))
+    })?;
+    let ns_path = format!("/proc/{pid}/ns/net");
+    let container_ns = NetNs::open(Path::new(&ns_path)).map_err(net_error)?;
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    let bridge = link::index_of(&mut rtnl, &network.bridge)
+        .map_err(net_error)?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "network {}: its bridge {} is gone (remove and create the network again)",
+                network.name, network.bridge
+            ))
+        })?;
+    // Docker's names: veth and 7 hex digits; random, since a restarted
+    // container's old pair may still be going away with its namespace.
+    let host_end = format!("veth{}", &crate::containers::names::new_id()?[..7]);
+    let mac = leases::mac_for(lease.ip);
+    let index = link::create_veth(&mut rtnl, &host_end, "eth0", &container_ns, Some(mac))
+        .map_err(net_error)?;
+    link::set_controller(&mut rtnl, index, bridge).map_err(net_error)?;
+    link::set_up(&mut rtnl, index).map_err(net_error)?;
+    // Inside: this thread only, and back (the monitor stays one thread).
+    let _inside = container_ns.enter().map_err(net_error)?;
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    let eth0 = link::index_of(&mut rtnl, "eth0")
+        .map_err(net_error)?
+        .ok_or_else(|| Error::internal("eth0 vanished from the container's namespace"))?;
+    addr::add(&mut rtnl, eth0, lease.ip.into(), subnet.prefix).map_err(net_error)?;
+    link::set_up(&mut rtnl, eth0).map_err(net_error)?;
+    if !network.internal {
+        route::add_default_v4(&mut rtnl, gateway).map_err(net_error)?;
+    }
+    Ok(())
+}
