@@ -132,7 +132,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             .read(|c| record::get(c, id))?
             .ok_or_else(|| record::no_such_container(id))?;
         let started = start_on_network(engine, &current, &prepared.rootfs);
-        let (pid, stdio) = match started {
+        let (pid, stdio, veth) = match started {
             Ok(v) => v,
             Err(e) => {
                 let exit = start_failure(&e);
@@ -156,6 +156,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let runtime = engine.runtime();
         if let Err(e) = runtime.start(id) {
             let _ = runtime.delete(id, true);
+            if let Some(veth) = &veth {
+                crate::networks::attach::disconnect(veth);
+            }
             let e = Error::from(e);
             engine
                 .db
@@ -178,6 +181,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let code = relay.run_until_exit()?;
         let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
         let _ = runtime.delete(id, true);
+        if let Some(veth) = &veth {
+            crate::networks::attach::disconnect(veth);
+        }
         relay.finish_execs();
         let _ = engine.db.write_relaxed(|c| {
             exec_record::end_all(c, id)?;
@@ -235,7 +241,7 @@ fn start_on_network(
     engine: &Engine,
     row: &crate::containers::record::ContainerRow,
     rootfs: &std::path::Path,
-) -> Result<(i32, setup::Stdio)> {
+) -> Result<(i32, setup::Stdio, Option<String>)> {
     use crate::networks::attach;
     let network = attach::lease_for_start(engine, row)?;
     if let Some((_, lease)) = &network {
@@ -246,13 +252,16 @@ fn start_on_network(
         )?;
     }
     let (pid, stdio) = setup::create(engine, row, rootfs)?;
-    if let Some((net, lease)) = &network
-        && let Err(e) = attach::connect(net, lease, pid)
-    {
-        let _ = engine.runtime().delete(&row.id, true);
-        return Err(e.context(format!("connect to network {}", net.name)));
+    let Some((net, lease)) = &network else {
+        return Ok((pid, stdio, None));
+    };
+    match attach::connect(net, lease, pid) {
+        Ok(veth) => Ok((pid, stdio, Some(veth))),
+        Err(e) => {
+            let _ = engine.runtime().delete(&row.id, true);
+            Err(e.context(format!("connect to network {}", net.name)))
+        }
     }
-    Ok((pid, stdio))
 }
 
 /// A unix socket path short enough for `sockaddr_un` (108 bytes): long

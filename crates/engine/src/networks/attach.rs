@@ -63,8 +63,20 @@ pub(crate) fn write_hosts(dir: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()
     Ok(())
 }
 
-/// Joins the created container (its init is `pid`) to the network.
-pub(crate) fn connect(network: &NetworkRow, lease: &Lease, pid: i32) -> Result<()> {
+/// Removes the host end of a container's veth pair (the other end goes
+/// with it), at once: the kernel would do it when the namespace dies, but
+/// later, on a work queue, and `rm` must leave nothing behind.
+pub(crate) fn disconnect(host_end: &str) {
+    if let Ok(mut rtnl) = Rtnl::open()
+        && let Ok(Some(index)) = link::index_of(&mut rtnl, host_end)
+    {
+        let _ = link::delete(&mut rtnl, index);
+    }
+}
+
+/// Joins the created container (its init is `pid`) to the network;
+/// returns the host end's name.
+pub(crate) fn connect(network: &NetworkRow, lease: &Lease, pid: i32) -> Result<String> {
     let subnet = Subnet::parse(&network.subnet)?;
     let gateway: Ipv4Addr = network.gateway.parse().map_err(|_| {
         Error::internal(format!(
@@ -89,17 +101,44 @@ pub(crate) fn connect(network: &NetworkRow, lease: &Lease, pid: i32) -> Result<(
     let mac = leases::mac_for(lease.ip);
     let index = link::create_veth(&mut rtnl, &host_end, "eth0", &container_ns, Some(mac))
         .map_err(net_error)?;
-    link::set_controller(&mut rtnl, index, bridge).map_err(net_error)?;
-    link::set_up(&mut rtnl, index).map_err(net_error)?;
+    let joined = inside(
+        &mut rtnl,
+        index,
+        bridge,
+        &container_ns,
+        lease,
+        subnet.prefix,
+        gateway,
+        network.internal,
+    );
+    if joined.is_err() {
+        disconnect(&host_end);
+    }
+    joined.map(|()| host_end)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inside(
+    rtnl: &mut Rtnl,
+    index: u32,
+    bridge: u32,
+    container_ns: &NetNs,
+    lease: &Lease,
+    prefix: u8,
+    gateway: Ipv4Addr,
+    internal: bool,
+) -> Result<()> {
+    link::set_controller(rtnl, index, bridge).map_err(net_error)?;
+    link::set_up(rtnl, index).map_err(net_error)?;
     // Inside: this thread only, and back (the monitor stays one thread).
     let _inside = container_ns.enter().map_err(net_error)?;
     let mut rtnl = Rtnl::open().map_err(net_error)?;
     let eth0 = link::index_of(&mut rtnl, "eth0")
         .map_err(net_error)?
         .ok_or_else(|| Error::internal("eth0 vanished from the container's namespace"))?;
-    addr::add(&mut rtnl, eth0, lease.ip.into(), subnet.prefix).map_err(net_error)?;
+    addr::add(&mut rtnl, eth0, lease.ip.into(), prefix).map_err(net_error)?;
     link::set_up(&mut rtnl, eth0).map_err(net_error)?;
-    if !network.internal {
+    if !internal {
         route::add_default_v4(&mut rtnl, gateway).map_err(net_error)?;
     }
     Ok(())
