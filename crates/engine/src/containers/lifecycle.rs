@@ -88,6 +88,7 @@ impl Engine {
             .map_err(|e| Error::invalid(format!("invalid stop signal {signal_name:?}: {e}")))?;
         let timeout = timeout.or(row.config.stop_timeout).unwrap_or(10);
         if timeout != 0 {
+            wait_for_init_to_take_signals(&row);
             let _ = runtime.kill(&row.id, signal, false);
         }
         let waited = timeout < 0
@@ -132,6 +133,7 @@ impl Engine {
         if number == 9 {
             self.mark_stop_requested(&row.id)?;
         }
+        wait_for_init_to_take_signals(&row);
         self.runtime()
             .kill(&row.id, number, false)
             .map_err(|e| Error::internal(format!("kill container {}: {e}", row.id)))?;
@@ -208,5 +210,32 @@ impl Engine {
 
     pub fn container_stats(&self, id: &str) -> Result<berth_runtime::ContainerStats> {
         Ok(self.runtime().stats(id)?)
+    }
+}
+
+/// berth's `--init` blocks every signal first thing and then waits for
+/// them; a signal sent before that, while it still has the default
+/// disposition, is dropped by the kernel (a namespace's pid 1 ignores what
+/// it has no handler for), so a `stop` right after `run -d` would wait out
+/// its timeout. Wait, briefly, until SIGTERM is blocked in it.
+fn wait_for_init_to_take_signals(row: &ContainerRow) {
+    if !row.config.host.init || row.pid <= 0 {
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", row.pid)) else {
+            return;
+        };
+        let blocked = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        // SIGTERM is 15: bit 14.
+        if blocked & (1 << 14) != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }

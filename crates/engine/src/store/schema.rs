@@ -137,9 +137,11 @@ CREATE TABLE networks (
     options     TEXT NOT NULL,               -- JSON object (-o)
     created_at  INTEGER NOT NULL
 );
+"#,
+    r#"
 -- An address lease: a running container's place on a network, gone when
 -- it stops (as Docker frees the address).
-CREATE TABLE endpoints (
+CREATE TABLE IF NOT EXISTS endpoints (
     network_id   TEXT NOT NULL REFERENCES networks(id),
     container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
     ip           TEXT NOT NULL,
@@ -147,7 +149,7 @@ CREATE TABLE endpoints (
     PRIMARY KEY (network_id, container_id),
     UNIQUE (network_id, ip)
 );
-CREATE INDEX endpoints_by_container ON endpoints(container_id);
+CREATE INDEX IF NOT EXISTS endpoints_by_container ON endpoints(container_id);
 "#,
 ];
 
