@@ -172,3 +172,53 @@ pub fn migrate(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migrations applied up to (and including) the one that made `table`.
+    fn store_up_to(table: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let last = MIGRATIONS
+            .iter()
+            .position(|m| m.contains(&format!("CREATE TABLE {table} (")))
+            .unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(last + 1) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn a_store_migrated_with_networks_alone_gains_endpoints() {
+        // The version an earlier build of this work wrote: networks, no
+        // endpoints. Leases must work after the next open.
+        let conn = store_up_to("networks");
+        assert!(needs_migration(&conn).unwrap());
+        migrate(&conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM endpoints", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        assert!(!needs_migration(&conn).unwrap());
+    }
+
+    #[test]
+    fn a_fresh_store_gets_every_table() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        for table in ["images", "containers", "networks", "endpoints", "events"] {
+            let found: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(found, 1, "{table}");
+        }
+    }
+}
