@@ -92,7 +92,7 @@ place_setup() { # place -> sets $base
     else
         truncate -s 30G "$work/disk.img"
         loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
-        mkfs.ext4 -q "$loopdev"
+        mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$loopdev"
         mount "$loopdev" "$base"
     fi
 }
