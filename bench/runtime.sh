@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/runtime.sh: `berth-runc run` vs `runc run` on the same busybox bundle
 # running `true` (a unique id per run, deleted after), side by side and
-# interleaved; then create+start+delete; then peak RSS. Prints medians and
+# interleaved; then create+start+delete; then peak RSS. State roots on a
+# tmpfs for both, as a real install keeps them under /run. Prints medians and
 # ratios (these machines are noisy: never read one time alone).
 #
 #   bench/runtime.sh [RUNS]        (root; needs runc, python3, busybox-static)
@@ -11,7 +12,11 @@ runs=${1:-100}
 
 berth=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/berth-bench-runtime.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Both runtimes' state roots on one tmpfs, as /run is on a real host (runc's
+# default root is /run/runc).
+mkdir -p "$work/state"
+mount -t tmpfs -o mode=0711 tmpfs "$work/state"
+trap 'umount "$work/state" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/bundle/rootfs"
 ln -s "$berth" "$work/bin/berth-runc"
 scripts/busybox-image.sh | tar -C "$work/bundle/rootfs" -x
@@ -41,7 +46,7 @@ def spawn(argv):
         raise SystemExit(f"failed: {' '.join(argv)} (status {status})")
 
 def measure(name, binary, n, kind):
-    root = f"{work}/root-{name}"
+    root = f"{work}/state/root-{name}"
     times = []
     for i in range(n):
         cid = f"b{kind}{i}"
@@ -74,8 +79,8 @@ PY
 if [ -x /usr/bin/time ]; then
     b=() r=()
     for i in $(seq 1 5); do
-        b+=("$(/usr/bin/time -f %M "$work/bin/berth-runc" --root "$work/root-rss" run --bundle "$work/bundle" rss$i 2>&1 >/dev/null | tail -1)")
-        r+=("$(/usr/bin/time -f %M runc --root "$work/root-rss2" run --bundle "$work/bundle" rss$i 2>&1 >/dev/null | tail -1)")
+        b+=("$(/usr/bin/time -f %M "$work/bin/berth-runc" --root "$work/state/root-rss" run --bundle "$work/bundle" rss$i 2>&1 >/dev/null | tail -1)")
+        r+=("$(/usr/bin/time -f %M runc --root "$work/state/root-rss2" run --bundle "$work/bundle" rss$i 2>&1 >/dev/null | tail -1)")
     done
     bm=$(printf '%s\n' "${b[@]}" | sort -n | sed -n 3p)
     rm=$(printf '%s\n' "${r[@]}" | sort -n | sed -n 3p)

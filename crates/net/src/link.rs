@@ -133,11 +133,21 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Link>> {
         .collect())
 }
 
+/// The index of the link named `name`: the kernel looks it up (one
+/// reply, not a dump of every link: this is on every container's start).
 pub fn index_of(rtnl: &mut Rtnl, name: &str) -> Result<Option<u32>> {
-    Ok(list(rtnl)?
-        .into_iter()
-        .find(|l| l.name == name)
-        .map(|l| l.index))
+    match rtnl.request(
+        &format!("find link {name}"),
+        RouteNetlinkMessage::GetLink(named(name)),
+        0,
+    ) {
+        Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
+            RouteNetlinkMessage::NewLink(m) => Some(m.header.index),
+            _ => None,
+        })),
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn link_of(m: LinkMessage) -> Link {

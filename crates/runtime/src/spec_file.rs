@@ -38,6 +38,22 @@ pub fn strip_unknown_capabilities(process: &mut serde_json::Value) -> Vec<String
     unknown
 }
 
+/// `names` split into the capabilities this runtime knows and the names
+/// it does not (sorted, once each).
+pub fn known_capabilities(names: &[String]) -> (Vec<Capability>, Vec<String>) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match serde_json::from_value::<Capability>(name.clone().into()) {
+            Ok(c) => known.push(c),
+            Err(_) => unknown.push(name.clone()),
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    (known, unknown)
+}
+
 /// Warns, as runc does, about capabilities left out.
 pub fn warn_unknown(unknown: &[String]) {
     if !unknown.is_empty() {

@@ -5,7 +5,6 @@ use berth_engine::{Engine, ErrorKind};
 use serde_json::Value;
 
 use crate::cli::{ImageInspectArgs, InspectArgs};
-use crate::format::Template;
 
 /// What `inspect` looks for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,12 +55,6 @@ fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) 
         Kind::Image => "image",
         Kind::Container => "container",
     };
-    let template = match format {
-        None | Some("") | Some("json") => None,
-        Some(f) => Some(Template::parse(
-            &f.replace("\\t", "\t").replace("\\n", "\n"),
-        )?),
-    };
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
@@ -73,19 +66,7 @@ fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) 
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let mut text = String::new();
-    match &template {
-        None => {
-            text = crate::output::json_pretty(&Value::Array(found));
-            text.push('\n');
-        }
-        Some(t) => {
-            for v in &found {
-                text.push_str(&t.render(v)?);
-                text.push('\n');
-            }
-        }
-    }
+    let text = crate::format::render_inspect(format, &found)?;
     crate::output::print(&text)?;
     for e in &errors {
         eprintln!("Error: {e}");

@@ -9,7 +9,7 @@ use berth_engine::networks::{Network, NetworkCreate};
 use serde_json::{Value, json};
 
 use crate::cli::NetworkCommand;
-use crate::format::{self, Template};
+use crate::format;
 
 fn pairs(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
@@ -122,18 +122,7 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
                     }
                 }
             }
-            let text = match a.format.as_deref() {
-                None | Some("") | Some("json") => {
-                    format!("{}\n", crate::output::json_pretty(&Value::Array(found)))
-                }
-                Some(f) => {
-                    let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
-                    found
-                        .iter()
-                        .map(|v| t.render(v).map(|s| s + "\n"))
-                        .collect::<Result<String, _>>()?
-                }
-            };
+            let text = format::render_inspect(a.format.as_deref(), &found)?;
             crate::output::print(&text)?;
             return Ok(if failed { 1 } else { 0 });
         }

@@ -8,6 +8,24 @@ use serde_json::Value;
 
 pub use template::{Template, TemplateError};
 
+/// `inspect`'s output: a pretty JSON array by default (or `json`), else a
+/// Go template per object, each on its own line.
+pub fn render_inspect(format: Option<&str>, found: &[Value]) -> Result<String, TemplateError> {
+    match format {
+        None | Some("") | Some("json") => Ok(format!(
+            "{}\n",
+            crate::output::json_pretty(&Value::Array(found.to_vec()))
+        )),
+        Some(f) => {
+            let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
+            found
+                .iter()
+                .map(|v| t.render(v).map(|s| s + "\n"))
+                .collect()
+        }
+    }
+}
+
 /// Renders `rows` with a user's `--format` (or the command's default table).
 /// `header` maps each field to its column title, as Docker's table headers do.
 pub fn render_rows(

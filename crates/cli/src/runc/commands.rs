@@ -364,27 +364,8 @@ fn parse_bytes(s: &str) -> Result<i64> {
 /// sets (not the inheritable one, since runc's CVE-2022-29162 fix);
 /// unknown names are warned about and left out, as runc does.
 fn add_capabilities(p: &mut Process, names: &[String]) {
-    let mut known = Vec::new();
-    let mut unknown = Vec::new();
-    for name in names {
-        match serde_json::from_value::<oci_spec::runtime::Capability>(name.clone().into()) {
-            Ok(c) => known.push(c),
-            Err(_) => unknown.push(name.clone()),
-        }
-    }
-    if !unknown.is_empty() {
-        eprintln!(
-            "{}",
-            berth_runtime::log::line(
-                false,
-                "warning",
-                &format!(
-                    "ignoring unknown or unavailable capabilities: [{}]",
-                    unknown.join(" ")
-                )
-            )
-        );
-    }
+    let (known, unknown) = berth_runtime::spec_file::known_capabilities(names);
+    berth_runtime::spec_file::warn_unknown(&unknown);
     let mut caps = p.capabilities().clone().unwrap_or_default();
     let add = |set: Option<oci_spec::runtime::Capabilities>| {
         let mut set = set.unwrap_or_default();

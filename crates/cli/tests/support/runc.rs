@@ -263,3 +263,68 @@ pub fn run_to_files(cmd: &mut Command) -> Output {
         stderr: read(err),
     }
 }
+
+// Differential helpers shared by the conformance suites.
+
+/// Runs `args` in a bundle changed by `change` under `rt`: (exit code,
+/// stdout, stderr).
+pub fn run_in(
+    rt: &Runc,
+    id: &str,
+    args: &[&str],
+    change: &dyn Fn(&mut serde_json::Value),
+) -> (i32, String, String) {
+    let b = rt.bundle(args, id);
+    run_bundle(rt, id, b, change)
+}
+
+pub fn run_bundle(
+    rt: &Runc,
+    id: &str,
+    mut b: Bundle,
+    change: &dyn Fn(&mut serde_json::Value),
+) -> (i32, String, String) {
+    change(&mut b.config);
+    b.save();
+    let out = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), id]);
+    let _ = rt.run(&["delete", "--force", id]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// stderr without logrus's time (the rest must match runc's).
+pub fn without_time(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            if let Some(rest) = l.strip_prefix("time=\"") {
+                rest.split_once("\" ")
+                    .map_or(l.to_string(), |(_, r)| r.to_string())
+            } else if l.starts_with('{') {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("time");
+                }
+                v.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One step of a scripted comparison: (name, exit code, stdout, stderr
+/// without logrus's time).
+pub type Step = (String, i32, String, String);
+
+pub fn step_of(name: &str, out: std::process::Output) -> Step {
+    (
+        name.to_string(),
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        without_time(String::from_utf8_lossy(&out.stderr).trim_end()),
+    )
+}

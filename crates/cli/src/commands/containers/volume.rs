@@ -7,7 +7,7 @@ use berth_engine::Engine;
 use serde_json::{Value, json};
 
 use crate::cli::VolumeCommand;
-use crate::format::{self, Template};
+use crate::format;
 
 pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
     match command {
@@ -78,18 +78,7 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                     }
                 }
             }
-            let text = match a.format.as_deref() {
-                None | Some("") | Some("json") => {
-                    format!("{}\n", crate::output::json_pretty(&Value::Array(found)))
-                }
-                Some(f) => {
-                    let t = Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))?;
-                    found
-                        .iter()
-                        .map(|v| t.render(v).map(|s| s + "\n"))
-                        .collect::<Result<String, _>>()?
-                }
-            };
+            let text = format::render_inspect(a.format.as_deref(), &found)?;
             crate::output::print(&text)?;
             return Ok(if failed { 1 } else { 0 });
         }
