@@ -181,9 +181,6 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let code = relay.run_until_exit()?;
         let oom_killed = runtime.stats(id).map(|s| s.oom_kills > 0).unwrap_or(false);
         let _ = runtime.delete(id, true);
-        if let Some(veth) = &veth {
-            crate::networks::attach::disconnect(veth);
-        }
         relay.finish_execs();
         let _ = engine.db.write_relaxed(|c| {
             exec_record::end_all(c, id)?;
@@ -210,6 +207,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             engine
                 .db
                 .write_relaxed(|c| record::set_restarting(c, id, restarts, code))?;
+            if let Some(veth) = &veth {
+                crate::networks::attach::disconnect(veth);
+            }
             // Docker's backoff: 100 ms doubling, at most a minute.
             let delay = 100u64 << restarts.clamp(0, 9);
             std::thread::sleep(Duration::from_millis(delay.min(60_000)));
@@ -228,6 +228,13 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             engine.remove_stopped(id, true)?;
         }
         relay.send_exit(code);
+        // After the client has its exit code: removing a veth waits for the
+        // kernel's RCU grace periods (tens of ms), which `run --rm` must
+        // not. `rm` and `stop` wait for this process to end, so they still
+        // find no veth left.
+        if let Some(veth) = &veth {
+            crate::networks::attach::disconnect(veth);
+        }
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
