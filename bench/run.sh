@@ -31,6 +31,9 @@ mount "$loopdev" "$work/disk"
 # Runtime state of both on one tmpfs, as /run is on a real host.
 mount_run_tmpfs "$work/run"
 export BERTH_ROOT=$work/disk/berth BERTH_RUN_ROOT=$work/run/berth BERTH_CGROUP_PARENT=/berth-bench-run
+# No networking on either side (the private dockerd runs with
+# --bridge=none): bench/net.sh compares the bridges, in a world of its own.
+export BERTH_BRIDGE=none
 b() { "$berth_bin" "$@"; }
 cleanup() {
     b rm -f $(b ps -aq 2>/dev/null) >/dev/null 2>&1 || true

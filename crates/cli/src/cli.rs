@@ -136,6 +136,15 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Show the berth version information
     Version,
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Format output using a custom template ('json', or a Go template)
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,6 +242,8 @@ pub enum SystemCommand {
     Check(CheckArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
 }
 
 #[derive(Args, Debug)]

@@ -133,6 +133,12 @@ pub struct CreateFlags {
     /// Publish a container's port(s) to the host
     #[arg(short, long, value_name = "list")]
     pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "list")]
+    pub expose: Vec<String>,
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,

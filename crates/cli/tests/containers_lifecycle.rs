@@ -243,7 +243,7 @@ fn run_options_reach_the_process() {
     assert_eq!(host.trim(), rustix_hostname());
     let err = store.fails(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
     assert!(
-        err.contains("bridge networking is not available yet"),
+        err.contains("the default bridge is turned off (BERTH_BRIDGE=none)"),
         "{err}"
     );
     // Labels and filters.

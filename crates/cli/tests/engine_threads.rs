@@ -34,7 +34,7 @@ fn engine_for(store: &Store) -> Engine {
     std::fs::write(
         store.root.join("berth.toml"),
         format!(
-            "[containers]\ncgroup_parent = \"{}\"\n",
+            "[containers]\ncgroup_parent = \"{}\"\n[network]\nbridge = \"none\"\n",
             store.cgroup_parent()
         ),
     )

@@ -5,38 +5,8 @@
 
 mod support;
 
-use support::{Store, is_root, skip};
-
-fn prerequisites(test: &str) -> bool {
-    if !is_root() {
-        skip(test, "networks need root (bridges, nftables)");
-        return false;
-    }
-    for tool in ["unshare", "nsenter", "nft", "ip"] {
-        assert!(
-            support::runc::have(tool),
-            "{test}: {tool} is missing (apt-get install util-linux nftables iproute2)"
-        );
-    }
-    true
-}
-
-/// `args` run in the store's host namespace: stdout.
-fn in_host(store: &Store, args: &[&str]) -> String {
-    let out = store
-        .host_netns
-        .as_ref()
-        .unwrap()
-        .command(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::Store;
+use support::net_world::{OtherMachine, in_host, prerequisites, ruleset};
 
 /// The bridges in the host namespace: "name addr/prefix" lines, sorted.
 fn bridges(store: &Store) -> Vec<String> {
@@ -53,10 +23,6 @@ fn bridges(store: &Store) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn ruleset(store: &Store) -> String {
-    in_host(store, &["nft", "list", "ruleset"])
 }
 
 #[test]
@@ -394,57 +360,6 @@ fn automatic_subnets_avoid_routes_and_each_other_under_concurrency() {
     }
     store.ok(&["network", "prune", "-f"]);
     assert_eq!(bridges(&store), Vec::<String>::new());
-}
-
-/// Another machine on the host's uplink: a namespace joined to the store's
-/// host namespace by a veth pair, 198.51.100.1 (host) and .2 (it), with a
-/// TCP server on port 9000 that answers each connection with the address
-/// it saw.
-struct OtherMachine {
-    ns: support::HostNetns,
-    server: std::process::Child,
-}
-
-impl OtherMachine {
-    fn new(store: &Store) -> OtherMachine {
-        let ns = support::HostNetns::new();
-        let host = store.host_netns.as_ref().unwrap();
-        let pid = ns.pid().to_string();
-        let run = |mut c: std::process::Command| {
-            let out = c.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{c:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(host.command(&[
-            "ip", "link", "add", "uplink", "type", "veth", "peer", "name", "eth0", "netns", &pid,
-        ]));
-        run(host.command(&["ip", "addr", "add", "198.51.100.1/24", "dev", "uplink"]));
-        run(host.command(&["ip", "link", "set", "uplink", "up"]));
-        run(ns.command(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]));
-        run(ns.command(&["ip", "link", "set", "eth0", "up"]));
-        run(ns.command(&["ip", "link", "set", "lo", "up"]));
-        const SERVER: &str = "import socket\n\
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-s.bind(('198.51.100.2',9000)); s.listen(16)\n\
-while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
-        let server = ns
-            .command(&["python3", "-c", SERVER])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        OtherMachine { ns, server }
-    }
-}
-
-impl Drop for OtherMachine {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = &self.ns;
-    }
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub struct EngineConfig {
     /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), for
     /// callers that give no credentials of their own.
     pub docker_config: PathBuf,
+    /// The default `bridge` network's Linux bridge (`berth0`); `None`
+    /// when it is turned off (`BERTH_BRIDGE=none`, `[network] bridge =
+    /// "none"`, as dockerd's `--bridge=none`): containers then default to
+    /// `--network none` and `--network bridge` is refused.
+    pub default_bridge: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -44,6 +49,14 @@ struct File {
     unpack: UnpackFile,
     #[serde(default)]
     containers: ContainersFile,
+    #[serde(default)]
+    network: NetworkFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    bridge: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -108,7 +121,11 @@ impl EngineConfig {
             docker_config: berth_registry::DockerConfig::default_location()
                 .path()
                 .to_path_buf(),
+            default_bridge: bridge_setting(file.network.bridge.as_deref())?,
         };
+        if let Ok(v) = std::env::var("BERTH_BRIDGE") {
+            config.default_bridge = bridge_setting(Some(&v))?;
+        }
         if let Some(v) = env_number("BERTH_LOG_MAX_SIZE")? {
             config.log_max_size = v.max(1024);
         }
@@ -127,6 +144,18 @@ impl EngineConfig {
             config.unpack_threads = v.max(1) as usize;
         }
         Ok(config)
+    }
+}
+
+/// "none" turns the default bridge off; any other value names it.
+fn bridge_setting(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(Some("berth0".into())),
+        Some("none") => Ok(None),
+        Some(name) if crate::networks::valid_interface_name(name) => Ok(Some(name.into())),
+        Some(name) => Err(Error::invalid(format!(
+            "default bridge {name:?}: not an interface name (1 to 15 characters without '/', ':' or spaces), nor \"none\""
+        ))),
     }
 }
 

@@ -14,6 +14,7 @@
 mod error;
 pub mod netns;
 pub mod nft;
+pub mod port_reservation;
 mod rtnl;
 pub mod sysctl;
 

@@ -35,6 +35,15 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "sctp" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
@@ -92,6 +101,14 @@ impl Ruleset {
                 forward.push(format!("iifname \"{br}\" accept"));
                 postrouting.push(format!(
                     "ip saddr {}/{} oifname != \"{br}\" masquerade",
+                    n.subnet, n.prefix
+                ));
+                // A container to a published port of another on its own
+                // network: without the host's address as source, the answer
+                // would go straight back over the bridge, past the DNAT's
+                // undo. (Internal networks publish nothing.)
+                postrouting.push(format!(
+                    "oifname \"{br}\" ip saddr {}/{} ct status dnat masquerade",
                     n.subnet, n.prefix
                 ));
             }

@@ -287,9 +287,12 @@ fn nat_out_published_ports_in_and_the_bridge_between() {
     let _c1_server = Server(w.containers[0].serve("0.0.0.0", 80));
     assert_eq!(w.remote.ask("198.51.100.1", 8080).unwrap(), "198.51.100.2");
     assert_eq!(w.host.ask("127.0.0.1", 8080).unwrap(), "172.31.250.1");
+    // (Masqueraded to the gateway: the answer must come back through the
+    // host to be un-DNAT'd, whether or not br_netfilter shows bridged
+    // frames to conntrack.)
     assert_eq!(
         w.containers[1].ask("198.51.100.1", 8080).unwrap(),
-        "172.31.250.3"
+        "172.31.250.1"
     );
     // Containers on one bridge reach each other directly.
     assert_eq!(

@@ -6,6 +6,7 @@ mod events;
 mod history;
 mod images;
 mod import;
+mod info;
 mod inspect;
 mod load;
 mod login;
@@ -121,6 +122,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => login::search(&engine, a),
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&engine, a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
         Command::Version => Ok(0),
     }

@@ -1,6 +1,7 @@
 //! Output formatting shared by the listing commands: Docker's `--format`
 //! (`table …`, `json`, or a Go template) and its tab-aligned tables.
 
+pub mod ports;
 pub mod template;
 pub mod units;
 

@@ -7,6 +7,7 @@ pub mod containerd;
 pub mod dockerd;
 pub mod fault_registry;
 pub mod mini_http;
+pub mod net_world;
 pub mod oci_layout;
 pub mod probe;
 pub mod pty;
@@ -195,6 +196,13 @@ impl Store {
             }
             None => Command::new(BERTH),
         };
+        // Off the host, no default bridge: berth0, its rules and
+        // ip_forward are made only in a namespace the test made.
+        if self.host_netns.is_none() {
+            cmd.env("BERTH_BRIDGE", "none");
+        } else {
+            cmd.env_remove("BERTH_BRIDGE");
+        }
         cmd.args(args)
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)

@@ -58,6 +58,22 @@ pub struct HostConfig {
     pub ulimits: Vec<Ulimit>,
     pub cgroup_parent: String,
     pub shm_size: i64,
+    /// `-p`: "80/tcp" to the host sides asked for, as Docker's
+    /// `PortBindings`.
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`: every exposed port on a host port the kernel picks.
+    pub publish_all_ports: bool,
+}
+
+/// A host side asked for: `HostIp` ("" for every address) and `HostPort`
+/// ("" for any, "8080", or a range "8000-8010" of which one is taken).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct PortBinding {
+    #[serde(rename = "HostIp")]
+    pub host_ip: String,
+    #[serde(rename = "HostPort")]
+    pub host_port: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -46,13 +46,37 @@ impl Engine {
         let id = names::new_id()?;
         let mut config =
             merge_image_config(request, image.config.clone().unwrap_or_default(), &id)?;
-        if !matches!(config.host.network_mode.as_str(), "none" | "host") {
-            // One of berth's networks, kept by name.
-            let mode = config.host.network_mode.clone();
-            match self.network(&mode) {
-                Ok(n) if !n.builtin => config.host.network_mode = n.name,
-                _ => return Err(Error::not_found(format!("network {mode} not found"))),
+        match config.host.network_mode.as_str() {
+            "" | "default" if self.config.default_bridge.is_some() => {
+                config.host.network_mode = "bridge".into()
             }
+            "" | "default" => config.host.network_mode = "none".into(),
+            "none" | "host" => {}
+            "bridge" if self.config.default_bridge.is_none() => {
+                return Err(Error::unsupported(
+                    "network bridge: the default bridge is turned off (BERTH_BRIDGE=none); use --network none, host or a network made with `network create`",
+                ));
+            }
+            "bridge" => {}
+            mode => {
+                // One of berth's networks, kept by name.
+                let mode = mode.to_string();
+                match self.network(&mode) {
+                    Ok(n) if !n.builtin => config.host.network_mode = n.name,
+                    _ => return Err(Error::not_found(format!("network {mode} not found"))),
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let networked = !matches!(config.host.network_mode.as_str(), "none" | "host");
+        if !networked && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports) {
+            // As Docker: dropped, with a warning.
+            warnings.push(format!(
+                "Published ports are discarded when using {} network mode",
+                config.host.network_mode
+            ));
+            config.host.port_bindings.clear();
+            config.host.publish_all_ports = false;
         }
         if config.host.init {
             config.init_binary = Some(init_binary(&self.config)?);
@@ -109,7 +133,7 @@ impl Engine {
         Ok(Created {
             id: row.id,
             name: row.name,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 
@@ -296,27 +320,26 @@ fn merge_image_config(
     if config.stop_signal.is_none() {
         config.stop_signal = image.stop_signal.clone();
     }
-    config.exposed_ports = image
+    // The image's EXPOSE, then --expose.
+    let mut exposed: Vec<String> = image
         .exposed_ports
         .as_ref()
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default();
+    exposed.extend(request.config.exposed_ports.iter().cloned());
+    config.exposed_ports = exposed;
     config.image_volumes = image
         .volumes
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
-    match config.host.network_mode.as_str() {
-        "" | "none" => config.host.network_mode = "none".into(),
-        "host" => {}
-        "bridge" | "default" => {
-            return Err(Error::unsupported(
-                "network bridge: bridge networking is not available yet; use --network none or --network host",
-            ));
+    // The network mode ("" = the default) is resolved by the caller.
+    for key in config.host.port_bindings.keys() {
+        if !config.exposed_ports.contains(key) {
+            config.exposed_ports.push(key.clone());
         }
-        // One of berth's networks: resolved by the caller (by name or ID).
-        _ => {}
     }
+    config.exposed_ports.sort();
     if config.hostname.is_empty() {
         config.hostname = if config.host.network_mode == "host" {
             rustix::system::uname()

@@ -63,6 +63,26 @@ impl Engine {
     /// A container's entry under `NetworkSettings.Networks`: its lease on
     /// the network while it runs, empty otherwise (as Docker's).
     fn endpoint_json(&self, id: &str, network: &str) -> Value {
+        let mut out = self.endpoint_fields(id, network);
+        // The fields Docker's endpoint settings always have.
+        if let Some(o) = out.as_object_mut() {
+            for (k, v) in [
+                ("IPAMConfig", Value::Null),
+                ("Links", Value::Null),
+                ("Aliases", Value::Null),
+                ("DriverOpts", Value::Null),
+                ("IPv6Gateway", json!("")),
+                ("GlobalIPv6Address", json!("")),
+                ("GlobalIPv6PrefixLen", json!(0)),
+                ("DNSNames", Value::Null),
+            ] {
+                o.entry(k).or_insert(v);
+            }
+        }
+        out
+    }
+
+    fn endpoint_fields(&self, id: &str, network: &str) -> Value {
         let empty = json!({
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "MacAddress": "",
@@ -91,6 +111,54 @@ impl Engine {
                 "IPPrefixLen": 0, "MacAddress": "",
             }),
         }
+    }
+
+    /// `NetworkSettings`: the endpoint on the container's network (Docker
+    /// repeats the default bridge's at the top level) and, while it runs,
+    /// every exposed port with its host sides (null if unpublished).
+    fn network_settings(&self, row: &ContainerRow) -> Value {
+        let network = &row.config.host.network_mode;
+        let endpoint = self.endpoint_json(&row.id, network);
+        let running = row.state.is_live();
+        let mut ports = serde_json::Map::new();
+        if running && !matches!(network.as_str(), "host" | "none") {
+            let published = self.published_ports(&row.id).unwrap_or_default();
+            for key in &row.config.exposed_ports {
+                ports.insert(key.clone(), Value::Null);
+            }
+            for p in &published {
+                let key = format!("{}/{}", p.container_port, p.protocol);
+                let entry = ports.entry(key).or_insert(Value::Null);
+                if entry.is_null() {
+                    *entry = json!([]);
+                }
+                if let Some(list) = entry.as_array_mut() {
+                    list.push(json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()}));
+                }
+            }
+        }
+        let top = |k: &str| -> Value {
+            if network == "bridge" {
+                endpoint.get(k).cloned().unwrap_or(Value::Null)
+            } else {
+                json!("")
+            }
+        };
+        json!({
+            "Bridge": "", "SandboxID": "", "HairpinMode": false,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports,
+            "SandboxKey": if running { format!("/proc/{}/ns/net", row.pid) } else { String::new() },
+            "SecondaryIPAddresses": Value::Null, "SecondaryIPv6Addresses": Value::Null,
+            "EndpointID": top("EndpointID"),
+            "Gateway": top("Gateway"),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": top("IPAddress"),
+            "IPPrefixLen": if network == "bridge" { endpoint.get("IPPrefixLen").cloned().unwrap_or(json!(0)) } else { json!(0) },
+            "IPv6Gateway": "",
+            "MacAddress": top("MacAddress"),
+            "Networks": { network.clone(): endpoint },
+        })
     }
 
     pub fn inspect_container(&self, row: &ContainerRow) -> Value {
@@ -193,6 +261,8 @@ impl Engine {
                     "max-size": self.config.log_max_size.to_string(),
                     "max-file": self.config.log_max_files.to_string()}},
                 "NetworkMode": network,
+                "PortBindings": h.port_bindings,
+                "PublishAllPorts": h.publish_all_ports,
                 "RestartPolicy": {"Name": h.restart.name, "MaximumRetryCount": h.restart.maximum_retry_count},
                 "AutoRemove": h.auto_remove,
                 "CapAdd": if h.cap_add.is_empty() { Value::Null } else { json!(h.cap_add) },
@@ -248,11 +318,7 @@ impl Engine {
                 "StopSignal": c.stop_signal,
                 "StopTimeout": c.stop_timeout,
             },
-            "NetworkSettings": {
-                "Bridge": "", "SandboxID": "", "HairpinMode": false,
-                "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": "",
-                "Networks": { network.clone(): self.endpoint_json(&row.id, &network) },
-            },
+            "NetworkSettings": self.network_settings(row),
         })
     }
 }

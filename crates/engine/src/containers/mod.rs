@@ -22,6 +22,7 @@ pub(crate) mod lifecycle;
 pub mod logs;
 pub(crate) mod names;
 pub mod parse;
+pub mod port_spec;
 mod reconcile;
 pub(crate) mod record;
 mod remove;
@@ -37,7 +38,9 @@ pub(crate) mod validate;
 pub(crate) mod volumes;
 pub(crate) mod volumes_record;
 
-pub use config::{ContainerConfig, HostConfig, MountKind, MountSpec, Resources, RestartPolicy};
+pub use config::{
+    ContainerConfig, HostConfig, MountKind, MountSpec, PortBinding, Resources, RestartPolicy,
+};
 pub use create::{CreateRequest, Created};
 pub use record::{ContainerRow, State};
 

@@ -3,7 +3,8 @@
 //!
 //! - running/paused/starting, monitor dead: whatever still runs in the
 //!   container is killed, the row says exited (137 when something had to be
-//!   killed, else 255: the real code died with the monitor);
+//!   killed, else 255: the real code died with the monitor), its address
+//!   and published ports released and their rules rendered away;
 //! - creating, CLI dead: the half-made container is removed;
 //! - removing, remover dead: the removal is finished.
 
@@ -36,8 +37,11 @@ impl Engine {
                     .pids(&row.id)
                     .map(|p| !p.is_empty())
                     .unwrap_or(false);
+                // Its veth pair goes with its network namespace, now that
+                // nothing is left in it.
                 let _ = runtime.delete(&row.id, true);
                 let id = row.id.clone();
+                let had_ports = !self.published_ports(&id)?.is_empty();
                 self.db.write_relaxed(|c| {
                     // Another process may have reconciled it first.
                     match record::get(c, &id)? {
@@ -55,6 +59,11 @@ impl Engine {
                         _ => Ok(()),
                     }
                 })?;
+                if had_ports {
+                    // The exit released its ports: their DNAT rules go.
+                    let _lock = self.networks_lock()?;
+                    self.apply_rules()?;
+                }
                 let _ = std::fs::remove_dir_all(crate::monitor::monitor_dir(&self.run_root, &id));
                 self.db
                     .read(|c| record::get(c, &id))?

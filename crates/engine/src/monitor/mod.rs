@@ -28,6 +28,7 @@ mod relay;
 mod setup;
 mod spawn;
 
+use crate::networks::attach::Joined;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -132,7 +133,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             .read(|c| record::get(c, id))?
             .ok_or_else(|| record::no_such_container(id))?;
         let started = start_on_network(engine, &current, &prepared.rootfs);
-        let (pid, stdio, veth) = match started {
+        let (pid, stdio, mut joined) = match started {
             Ok(v) => v,
             Err(e) => {
                 let exit = start_failure(&e);
@@ -156,13 +157,11 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let runtime = engine.runtime();
         if let Err(e) = runtime.start(id) {
             let _ = runtime.delete(id, true);
-            if let Some(veth) = &veth {
-                crate::networks::attach::disconnect(veth);
-            }
             let e = Error::from(e);
             engine
                 .db
                 .write(|c| record::set_start_failed(c, id, previous, &start_failure(&e)))?;
+            joined.leave(engine);
             setup::unmount(&prepared.rootfs);
             return Err(e);
         }
@@ -207,9 +206,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             engine
                 .db
                 .write_relaxed(|c| record::set_restarting(c, id, restarts, code))?;
-            if let Some(veth) = &veth {
-                crate::networks::attach::disconnect(veth);
-            }
+            joined.leave(engine);
             // Docker's backoff: 100 ms doubling, at most a minute.
             let delay = 100u64 << restarts.clamp(0, 9);
             std::thread::sleep(Duration::from_millis(delay.min(60_000)));
@@ -232,24 +229,23 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         // kernel's RCU grace periods (tens of ms), which `run --rm` must
         // not. `rm` and `stop` wait for this process to end, so they still
         // find no veth left.
-        if let Some(veth) = &veth {
-            crate::networks::attach::disconnect(veth);
-        }
+        joined.leave(engine);
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
 }
 
 /// Creates the container and, if it is on one of berth's networks, leases
-/// its address first (so /etc/hosts names it) and joins it to the network
-/// before it starts. A failure deletes what the runtime made; the lease
-/// goes with the failure's record.
+/// its address first (so /etc/hosts names it), joins it to the network and
+/// publishes its ports before it starts. A failure deletes what the
+/// runtime made and what was joined; the lease goes with the failure's
+/// record.
 fn start_on_network(
     engine: &Engine,
     row: &crate::containers::record::ContainerRow,
     rootfs: &std::path::Path,
-) -> Result<(i32, setup::Stdio, Option<String>)> {
-    use crate::networks::attach;
+) -> Result<(i32, setup::Stdio, Joined)> {
+    use crate::networks::{attach, ports};
     let network = attach::lease_for_start(engine, row)?;
     if let Some((_, lease)) = &network {
         attach::write_hosts(
@@ -260,12 +256,28 @@ fn start_on_network(
     }
     let (pid, stdio) = setup::create(engine, row, rootfs)?;
     let Some((net, lease)) = &network else {
-        return Ok((pid, stdio, None));
+        return Ok((pid, stdio, Joined::default()));
     };
-    match attach::connect(net, lease, pid) {
-        Ok(veth) => Ok((pid, stdio, Some(veth))),
+    let mut joined = Joined::default();
+    let result = attach::connect(net, lease, pid)
+        .map(|veth| joined.veth = Some(veth))
+        .and_then(|()| ports::publish(engine, row, net, lease))
+        .and_then(|sockets| {
+            joined.ports = sockets;
+            if joined.ports.is_empty() {
+                return Ok(());
+            }
+            let _lock = engine.networks_lock()?;
+            engine.apply_rules()
+        });
+    match result {
+        Ok(()) => Ok((pid, stdio, joined)),
         Err(e) => {
             let _ = engine.runtime().delete(&row.id, true);
+            let _ = engine
+                .db
+                .write(|c| crate::networks::leases::release(c, &row.id));
+            joined.leave(engine);
             Err(e.context(format!("connect to network {}", net.name)))
         }
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use berth_net::{NetNs, Rtnl, addr, link, route};
 
+use super::default_bridge;
 use super::kernel::net_error;
 use super::leases::{self, Lease};
 use super::record::{self, NetworkRow};
@@ -25,11 +26,20 @@ pub(crate) fn lease_for_start(
     row: &ContainerRow,
 ) -> Result<Option<(NetworkRow, Lease)>> {
     let mode = row.config.host.network_mode.as_str();
-    if matches!(mode, "" | "none" | "host") {
+    if matches!(mode, "" | "none" | "host") || mode.starts_with("container:") {
         return Ok(None);
     }
-    // Looked up in the transaction that leases: a network removed since
-    // the container was made is an error, never a start without it.
+    let network = if mode == default_bridge::NAME {
+        Some(default_bridge::ensure(engine)?)
+    } else {
+        engine.db.read(|c| record::by_name(c, mode))?
+    };
+    let Some(network) = network else {
+        return Err(Error::not_found(format!("network {mode} not found")));
+    };
+    default_bridge::ensure_up(engine, &network)?;
+    // Looked up again in the transaction that leases: a network removed
+    // since is an error, never a start without it.
     let found = engine.db.write(|c| {
         let Some(network) = record::by_name(c, mode)? else {
             return Ok(None);
@@ -61,6 +71,30 @@ pub(crate) fn write_hosts(dir: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()
         crate::store::perms::write_file(&path, hosts.as_bytes(), crate::store::perms::SHARED_FILE)?;
     }
     Ok(())
+}
+
+/// What a started container holds on its network: the host end of its
+/// veth pair and the sockets that hold its published ports.
+#[derive(Debug, Default)]
+pub(crate) struct Joined {
+    pub veth: Option<String>,
+    pub ports: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Joined {
+    /// After the container's exit is recorded (which released the rows):
+    /// its veth pair, its ports and their rules go.
+    pub(crate) fn leave(&mut self, engine: &Engine) {
+        if let Some(veth) = self.veth.take() {
+            disconnect(&veth);
+        }
+        if !self.ports.is_empty() {
+            self.ports.clear();
+            if let Ok(_lock) = engine.networks_lock() {
+                let _ = engine.apply_rules();
+            }
+        }
+    }
 }
 
 /// Removes the host end of a container's veth pair (the other end goes

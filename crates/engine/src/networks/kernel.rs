@@ -5,9 +5,10 @@
 
 use std::net::Ipv4Addr;
 
-use berth_net::nft::{Network, Ruleset};
+use berth_net::nft::{Network, Port, Protocol, Ruleset};
 use berth_net::{Rtnl, addr, link, route, sysctl};
 
+use super::ports::PublishedPort;
 use super::record::NetworkRow;
 use super::subnet::Subnet;
 use crate::error::{Error, ErrorKind, Result};
@@ -35,8 +36,8 @@ pub(crate) fn host_routes() -> Result<Vec<Subnet>> {
 }
 
 /// The bridge up with its gateway address, and forwarding on (as Docker
-/// turns it on for its first bridge).
-pub(crate) fn set_up_bridge(n: &NetworkRow) -> Result<()> {
+/// turns it on for its first bridge); true when this turned it on.
+pub(crate) fn set_up_bridge(n: &NetworkRow) -> Result<bool> {
     let subnet = Subnet::parse(&n.subnet)?;
     let gateway: Ipv4Addr = n
         .gateway
@@ -64,10 +65,22 @@ pub(crate) fn set_up_bridge(n: &NetworkRow) -> Result<()> {
         Err(e) => return Err(net_error(e)),
     }
     link::set_up(&mut rtnl, index).map_err(net_error)?;
+    // The host's 127.0.0.1 to a published port leaves through the bridge
+    // (then masqueraded): without this the kernel drops it as martian.
+    sysctl::write_interface_v4(&n.bridge, "route_localnet", "1").map_err(net_error)?;
     if sysctl::read("net.ipv4.ip_forward").map_err(net_error)? != "1" {
         sysctl::write("net.ipv4.ip_forward", "1").map_err(net_error)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
+}
+
+/// Whether the bridge is there (a reboot, or someone, may have removed it).
+pub(crate) fn bridge_exists(bridge: &str) -> Result<bool> {
+    let mut rtnl = Rtnl::open().map_err(net_error)?;
+    Ok(link::index_of(&mut rtnl, bridge)
+        .map_err(net_error)?
+        .is_some())
 }
 
 /// Removes the bridge, if it is there.
@@ -79,8 +92,9 @@ pub(crate) fn remove_bridge(bridge: &str) -> Result<()> {
     Ok(())
 }
 
-/// berth's nftables table for these networks (none: no table).
-pub(crate) fn apply_rules(networks: &[NetworkRow]) -> Result<()> {
+/// berth's nftables table for these networks and published ports (no
+/// network: no table).
+pub(crate) fn apply_rules(networks: &[NetworkRow], ports: &[PublishedPort]) -> Result<()> {
     if networks.is_empty() {
         return berth_net::nft::remove().map_err(net_error);
     }
@@ -92,6 +106,22 @@ pub(crate) fn apply_rules(networks: &[NetworkRow]) -> Result<()> {
             subnet: subnet.addr,
             prefix: subnet.prefix,
             internal: n.internal,
+        });
+    }
+    for p in ports {
+        let Some(network) = networks.iter().find(|n| n.id == p.network_id) else {
+            continue;
+        };
+        let Some(protocol) = Protocol::parse(&p.protocol) else {
+            continue;
+        };
+        rules.ports.push(Port {
+            protocol,
+            host_ip: (!p.host_ip.is_unspecified()).then_some(p.host_ip),
+            host_port: p.host_port,
+            container_ip: p.container_ip,
+            container_port: p.container_port,
+            bridge: network.bridge.clone(),
         });
     }
     rules.apply().map_err(net_error)

@@ -79,8 +79,10 @@ pub fn allocate(conn: &Connection, network: &NetworkRow, container: &str) -> Res
     Ok(lease)
 }
 
+/// The container's addresses and published ports.
 pub fn release(conn: &Connection, container: &str) -> Result<()> {
     conn.execute("DELETE FROM endpoints WHERE container_id = ?1", [container])?;
+    super::ports::release(conn, container)?;
     Ok(())
 }
 

@@ -9,13 +9,16 @@
 //! so the table is always rendered from the rows as they are.
 //!
 //! `bridge`, `host` and `none` are Docker's predefined networks: listed and
-//! inspectable, not removable. Containers join created networks
-//! (`run --network NAME`, see attach.rs); the default bridge is next
-//! (issue 16).
+//! inspectable, not removable; `bridge` becomes real (a row and the bridge
+//! `berth0`) when a container first joins it (default_bridge.rs).
+//! Containers join networks at each start (attach.rs) and publish ports
+//! (ports.rs).
 
 pub(crate) mod attach;
+mod default_bridge;
 mod kernel;
 pub(crate) mod leases;
+pub mod ports;
 mod record;
 pub mod subnet;
 
@@ -64,6 +67,19 @@ pub struct Network {
     /// The running containers on it: (container ID, address, MAC).
     pub endpoints: Vec<(String, Ipv4Addr, String)>,
 }
+
+/// What `info` says about networking.
+#[derive(Clone, Debug)]
+pub struct NetworkInfo {
+    pub ip_forward: bool,
+    pub ip_forward_by_berth: bool,
+    /// The default bridge's name (None: turned off).
+    pub default_bridge: Option<String>,
+    /// Its subnet, once it was made.
+    pub default_subnet: Option<Subnet>,
+}
+
+const IP_FORWARD_MARK: &str = "ip-forward-turned-on";
 
 /// The bridge driver's option naming the Linux bridge.
 pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
@@ -118,7 +134,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// A Linux interface name: 1 to 15 bytes, no '/', ':' or whitespace.
-fn valid_interface_name(name: &str) -> bool {
+pub(crate) fn valid_interface_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 15
         && name != "."
@@ -254,16 +270,12 @@ impl Engine {
             crate::store::event_log::record(c, &network_event("create", &row))?;
             Ok(row)
         })?;
-        let set_up = kernel::set_up_bridge(&row)
-            .and_then(|()| kernel::apply_rules(&self.db.read(record::all)?));
+        let set_up = self.set_up_bridge(&row).and_then(|()| self.apply_rules());
         if let Err(e) = set_up {
             // Nothing is left of a network that could not be set up.
             let _ = self.db.write(|c| record::delete(c, &row.id));
             let _ = kernel::remove_bridge(&row.bridge);
-            let _ = self
-                .db
-                .read(record::all)
-                .and_then(|rows| kernel::apply_rules(&rows));
+            let _ = self.apply_rules();
             return Err(e.context(format!("create network {name}")));
         }
         self.events_changed();
@@ -287,7 +299,14 @@ impl Engine {
                 .into_iter()
                 .map(|l| (l.container_id, l.ip, l.mac))
                 .collect();
-            out.push(n);
+            // The default bridge, once made, is the predefined one in full.
+            if let Some(predefined) = out.iter_mut().find(|p| p.builtin && p.name == n.name) {
+                n.builtin = true;
+                n.id = predefined.id.clone();
+                *predefined = n;
+            } else {
+                out.push(n);
+            }
         }
         Ok(out)
     }
@@ -347,7 +366,7 @@ impl Engine {
         };
         self.events_changed();
         kernel::remove_bridge(&row.bridge)
-            .and_then(|()| kernel::apply_rules(&self.db.read(record::all)?))
+            .and_then(|()| self.apply_rules())
             .map_err(|e| e.context(format!("remove network {}", row.name)))
     }
 
@@ -363,8 +382,41 @@ impl Engine {
         Ok(removed)
     }
 
+    /// A network's bridge up (kernel.rs); when that turned forwarding on,
+    /// a mark in the run root (gone at reboot, as the setting) lets `info`
+    /// say berth did it.
+    pub(crate) fn set_up_bridge(&self, row: &NetworkRow) -> Result<()> {
+        if kernel::set_up_bridge(row)? {
+            let _ = std::fs::write(self.run_root.join(IP_FORWARD_MARK), b"");
+        }
+        Ok(())
+    }
+
+    /// `info`'s networking lines: IPv4 forwarding (and whether berth turned
+    /// it on) and the default bridge.
+    pub fn network_info(&self) -> NetworkInfo {
+        let forwarding = berth_net::sysctl::read("net.ipv4.ip_forward").ok();
+        let bridge = self
+            .networks()
+            .ok()
+            .and_then(|all| all.into_iter().find(|n| n.name == "bridge"));
+        NetworkInfo {
+            ip_forward: forwarding.as_deref() == Some("1"),
+            ip_forward_by_berth: self.run_root.join(IP_FORWARD_MARK).exists(),
+            default_bridge: self.config.default_bridge.clone(),
+            default_subnet: bridge.and_then(|b| b.subnet),
+        }
+    }
+
+    /// Renders berth's table from the store as it is now; call with the
+    /// networks lock held.
+    pub(crate) fn apply_rules(&self) -> Result<()> {
+        let (networks, ports) = self.db.read(|c| Ok((record::all(c)?, ports::all(c)?)))?;
+        kernel::apply_rules(&networks, &ports)
+    }
+
     /// Serialises kernel changes for networks across processes.
-    fn networks_lock(&self) -> Result<OwnedFd> {
+    pub(crate) fn networks_lock(&self) -> Result<OwnedFd> {
         use rustix::fs::{FlockOperation, Mode, OFlags};
         let path = self.paths.root.join("networks.lock");
         let fd = rustix::fs::open(

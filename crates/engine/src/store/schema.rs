@@ -151,6 +151,21 @@ CREATE TABLE IF NOT EXISTS endpoints (
 );
 CREATE INDEX IF NOT EXISTS endpoints_by_container ON endpoints(container_id);
 "#,
+    r#"
+-- A running container's published port: the host side it holds and the
+-- container side it leads to; gone with the container's leases.
+CREATE TABLE IF NOT EXISTS published_ports (
+    container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network_id     TEXT NOT NULL,
+    protocol       TEXT NOT NULL,            -- tcp, udp, sctp
+    host_ip        TEXT NOT NULL,            -- 0.0.0.0: every address
+    host_port      INTEGER NOT NULL,
+    container_ip   TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    PRIMARY KEY (protocol, host_ip, host_port)
+);
+CREATE INDEX IF NOT EXISTS published_ports_by_container ON published_ports(container_id);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {
@@ -210,7 +225,14 @@ mod tests {
     fn a_fresh_store_gets_every_table() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
-        for table in ["images", "containers", "networks", "endpoints", "events"] {
+        for table in [
+            "images",
+            "containers",
+            "networks",
+            "endpoints",
+            "published_ports",
+            "events",
+        ] {
             let found: i64 = conn
                 .query_row(
                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",

@@ -1,7 +1,8 @@
-//! Store-wide operations: `system check` and `system df`.
+//! Store-wide operations: `system check`, `system df` and `info`.
 
 pub mod check;
 mod df;
+mod info;
 
 pub use check::{CheckReport, Problem};
 pub use df::{DiskUsage, ImageUsage};

@@ -18,8 +18,13 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             f.pull
         );
     }
-    if !f.publish.is_empty() {
-        bail!("-p/--publish: published ports need bridge networking, which is not available yet");
+    let mut port_bindings = BTreeMap::new();
+    for p in &f.publish {
+        berth_engine::containers::port_spec::parse_publish(p, &mut port_bindings)?;
+    }
+    let mut exposed_ports = Vec::new();
+    for e in &f.expose {
+        exposed_ports.extend(berth_engine::containers::port_spec::parse_expose(e)?);
     }
     let mut env = Vec::new();
     for file in &f.env_file {
@@ -107,7 +112,7 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             stdin_once: false,
             stop_signal: f.stop_signal.clone(),
             stop_timeout: f.stop_timeout,
-            exposed_ports: Vec::new(),
+            exposed_ports,
             image_volumes: Vec::new(),
             init_binary: None,
             host: HostConfig {
@@ -120,6 +125,8 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
                 devices,
                 init: f.init,
                 network_mode: f.network.clone().unwrap_or_default(),
+                port_bindings,
+                publish_all_ports: f.publish_all,
                 auto_remove: f.rm,
                 restart,
                 resources: Resources {

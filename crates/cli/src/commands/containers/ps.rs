@@ -6,7 +6,7 @@ use berth_engine::containers::{ContainerRow, State};
 use serde_json::{Value, json};
 
 use crate::cli::PsArgs;
-use crate::format::{self, units};
+use crate::format::{self, ports, units};
 
 const DEFAULT: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
@@ -155,9 +155,31 @@ pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {
         crate::output::print(&out)?;
         return Ok(0);
     }
+    let published = engine.all_published_ports()?;
     let values: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let ports = if r.state.is_live() && !matches!(r.config.host.network_mode.as_str(), "host" | "none") {
+                let mut list: Vec<ports::Port> = published
+                    .iter()
+                    .filter(|p| p.container_id == r.id)
+                    .map(|p| ports::Port {
+                        private: p.container_port,
+                        public: Some((p.host_ip.to_string(), p.host_port)),
+                        proto: p.protocol.clone(),
+                    })
+                    .collect();
+                for key in &r.config.exposed_ports {
+                    if let Some((port, proto)) = berth_engine::containers::port_spec::port_key(key)
+                        && !list.iter().any(|p| p.private == port && p.proto == proto)
+                    {
+                        list.push(ports::Port { private: port, public: None, proto: proto.to_string() });
+                    }
+                }
+                ports::displayable(list)
+            } else {
+                String::new()
+            };
             let size = if a.size {
                 let (rw, virt) = engine.container_size(&r.id);
                 format!("{} (virtual {})", units::human_size(rw, 3), units::human_size(virt, 3))
@@ -173,7 +195,7 @@ pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {
                 "RunningFor": format!("{} ago", units::human_duration(seconds_since(r.created_at))),
                 "Status": status_text(r),
                 "State": r.state.docker_status(),
-                "Ports": "",
+                "Ports": ports,
                 "Names": r.name,
                 "Size": size,
                 "Labels": labels.join(","),

@@ -1,0 +1,139 @@
+//! Worlds for networking tests: a store whose berth runs in a network
+//! namespace that plays the host, and namespaces that play other machines
+//! on its uplink. Nothing here touches the real host's interfaces, rules
+//! or sysctls, and no packet leaves the namespaces a test made.
+
+use super::{HostNetns, Store, is_root, skip};
+
+pub fn prerequisites(test: &str) -> bool {
+    if !is_root() {
+        skip(test, "networks need root (bridges, nftables)");
+        return false;
+    }
+    for tool in ["unshare", "nsenter", "nft", "ip", "python3"] {
+        assert!(
+            super::runc::have(tool),
+            "{test}: {tool} is missing (apt-get install util-linux nftables iproute2 python3)"
+        );
+    }
+    true
+}
+
+/// `args` run in the store's host namespace: stdout.
+pub fn in_host(store: &Store, args: &[&str]) -> String {
+    let out = store
+        .host_netns
+        .as_ref()
+        .unwrap()
+        .command(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn ruleset(store: &Store) -> String {
+    in_host(store, &["nft", "list", "ruleset"])
+}
+
+/// Another machine on the host's uplink: a namespace joined to the store's
+/// host namespace by a veth pair, 198.51.100.1 (host) and .2 (it), with a
+/// TCP server on port 9000 that answers each connection with the address
+/// it saw.
+pub struct OtherMachine {
+    pub ns: HostNetns,
+    server: std::process::Child,
+}
+
+impl OtherMachine {
+    pub fn new(store: &Store) -> OtherMachine {
+        let ns = HostNetns::new();
+        let host = store.host_netns.as_ref().unwrap();
+        let pid = ns.pid().to_string();
+        let run = |mut c: std::process::Command| {
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{c:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(host.command(&[
+            "ip", "link", "add", "uplink", "type", "veth", "peer", "name", "eth0", "netns", &pid,
+        ]));
+        run(host.command(&["ip", "addr", "add", "198.51.100.1/24", "dev", "uplink"]));
+        run(host.command(&["ip", "link", "set", "uplink", "up"]));
+        run(ns.command(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]));
+        run(ns.command(&["ip", "link", "set", "eth0", "up"]));
+        run(ns.command(&["ip", "link", "set", "lo", "up"]));
+        const SERVER: &str = "import socket\n\
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+s.bind(('198.51.100.2',9000)); s.listen(16); print('ready')\n\
+while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
+        let mut server = ns
+            .command(&["python3", "-u", "-c", SERVER])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It says when it listens: a test's first connection must not race it.
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready, "ready\n", "the other machine's server did not start");
+        OtherMachine { ns, server }
+    }
+}
+
+impl Drop for OtherMachine {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = &self.ns;
+    }
+}
+
+impl OtherMachine {
+    /// An HTTP GET from this machine: the body, or the error.
+    pub fn get(&self, url: &str) -> Result<String, String> {
+        http_get(self.ns.command(&[]), url, 15)
+    }
+}
+
+/// An HTTP GET by python3 run through `nsenter` (`cmd` names the
+/// namespace): the body, or the error. `tries` 0.2 s apart, each with a
+/// 2 s timeout.
+pub fn http_get(mut cmd: std::process::Command, url: &str, tries: u32) -> Result<String, String> {
+    // (Indentation after each \n: a string continuation would eat it.)
+    const GET: &str = concat!(
+        "import sys, time, urllib.request\n",
+        "for i in range(int(sys.argv[2])):\n",
+        "  try:\n",
+        "    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode()); sys.exit(0)\n",
+        "  except Exception as e:\n",
+        "    err = e; time.sleep(0.2)\n",
+        "sys.stderr.write(str(err)); sys.exit(1)\n",
+    );
+    let out = cmd
+        .args(["python3", "-c", GET, url, &tries.to_string()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A GET from the store's host namespace.
+pub fn host_get(store: &Store, url: &str, tries: u32) -> Result<String, String> {
+    http_get(store.host_netns.as_ref().unwrap().command(&[]), url, tries)
+}
