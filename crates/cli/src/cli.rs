@@ -134,10 +134,18 @@ pub enum Command {
     /// The per-container monitor (started by berth itself)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// A user network's resolver (started by berth itself)
+    #[command(name = "__dns", hide = true)]
+    Dns(DnsArgs),
     /// Show the berth version information
     Version,
     /// Display system-wide information
     Info(InfoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DnsArgs {
+    pub network_id: String,
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,7 @@
 //! runs on a short-lived thread that enters it (`netns::within`), so the
 //! engine, a daemon with many threads, can call this at any time.
 
+pub mod dns;
 mod error;
 pub mod netns;
 pub mod nft;

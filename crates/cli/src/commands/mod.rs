@@ -44,6 +44,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         let code = berth_engine::monitor::run(&options, &a.id, a.wait_attach);
         return Ok(code as u8);
     }
+    if let Command::Dns(a) = &cli.command {
+        let code = berth_engine::networks::dns::run(&options, &a.network_id);
+        return Ok(code as u8);
+    }
     let engine = Engine::open(&options).map_err(|e| match &cli.command {
         Command::Run(_) | Command::Create(_) => containers::run_error(e),
         _ => e.into(),
@@ -104,7 +108,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Volume(c) => volume::run(&engine, c),
         Command::Network(c) => network::run(&engine, c),
-        Command::Monitor(_) => Ok(0),
+        Command::Monitor(_) | Command::Dns(_) => Ok(0),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(&engine, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(&engine, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(&engine, a),

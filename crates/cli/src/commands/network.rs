@@ -1,4 +1,5 @@
-//! `network create|ls|inspect|rm|prune`, with Docker's output.
+//! `network create|ls|inspect|rm|prune|connect|disconnect`, with Docker's
+//! output.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -33,6 +34,17 @@ fn one(flag: &str, values: &[String]) -> Result<Option<String>> {
 
 pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
     match command {
+        NetworkCommand::Connect(a) => {
+            let endpoint = berth_engine::containers::EndpointConfig {
+                aliases: a.alias,
+                ipv4_address: a.ip,
+                ..Default::default()
+            };
+            engine.connect_network(&a.network, &a.container, endpoint)?;
+        }
+        NetworkCommand::Disconnect(a) => {
+            engine.disconnect_network(&a.network, &a.container, a.force)?;
+        }
         NetworkCommand::Create(a) => {
             if a.ipv6 {
                 bail!("Error response from daemon: IPv6 networks are not supported yet");

@@ -47,7 +47,28 @@ pub fn ruleset(store: &Store) -> String {
 pub struct OtherMachine {
     pub ns: HostNetns,
     server: std::process::Child,
+    dns: Option<std::process::Child>,
 }
+
+/// A DNS server for the other machine: `upstream.example` is 198.51.100.7,
+/// every other name NXDOMAIN. (Replies built by hand: the test's own
+/// stand-in for an upstream resolver.)
+const DNS_SERVER: &str = concat!(
+    "import socket, struct\n",
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n",
+    "s.bind(('198.51.100.2', 53)); print('ready', flush=True)\n",
+    "while True:\n",
+    "  q, a = s.recvfrom(512)\n",
+    "  i, labels = 12, []\n",
+    "  while q[i]:\n",
+    "    labels.append(q[i+1:i+1+q[i]].decode().lower()); i += 1 + q[i]\n",
+    "  question = q[12:i+5]\n",
+    "  qtype = struct.unpack('>H', q[i+1:i+3])[0]\n",
+    "  known = '.'.join(labels) == 'upstream.example'\n",
+    "  answers = struct.pack('>HHHIH4s', 0xc00c, 1, 1, 60, 4, socket.inet_aton('198.51.100.7')) if known and qtype == 1 else b''\n",
+    "  flags = 0x8180 if known else 0x8183\n",
+    "  s.sendto(q[:2] + struct.pack('>HHHHH', flags, 1, 1 if answers else 0, 0, 0) + question + answers, a)\n",
+);
 
 impl OtherMachine {
     pub fn new(store: &Store) -> OtherMachine {
@@ -88,12 +109,44 @@ while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
         )
         .unwrap();
         assert_eq!(ready, "ready\n", "the other machine's server did not start");
-        OtherMachine { ns, server }
+        OtherMachine {
+            ns,
+            server,
+            dns: None,
+        }
+    }
+}
+
+impl OtherMachine {
+    /// Starts its DNS server on 198.51.100.2:53 (see `DNS_SERVER`).
+    pub fn serve_dns(&mut self) {
+        let mut dns = self
+            .ns
+            .command(&["python3", "-u", "-c", DNS_SERVER])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(dns.stdout.as_mut().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(
+            ready, "ready\n",
+            "the other machine's DNS server did not start"
+        );
+        self.dns = Some(dns);
     }
 }
 
 impl Drop for OtherMachine {
     fn drop(&mut self) {
+        if let Some(dns) = &mut self.dns {
+            let _ = dns.kill();
+            let _ = dns.wait();
+        }
         let _ = self.server.kill();
         let _ = self.server.wait();
         let _ = &self.ns;

@@ -35,6 +35,10 @@ pub struct ContainerConfig {
     /// Mount points the image declares (`VOLUME`).
     pub image_volumes: Vec<String>,
     pub host: HostConfig,
+    /// The bridge networks it joins at each start, by name: the one of
+    /// `--network` first (eth0, the default route), then those of `network
+    /// connect` (eth1, …, in name order).
+    pub networks: BTreeMap<String, EndpointConfig>,
     /// With `--init`: the static binary mounted as pid 1, found at create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_binary: Option<std::path::PathBuf>,
@@ -63,6 +67,27 @@ pub struct HostConfig {
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
     /// `-P`: every exposed port on a host port the kernel picks.
     pub publish_all_ports: bool,
+    /// `--dns`, `--dns-search`, `--dns-option`: resolv.conf's lines.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host name:ip` ("host-gateway" for the network's gateway).
+    pub extra_hosts: Vec<String>,
+}
+
+/// A container's place on one network, as asked for (Docker's
+/// `EndpointSettings` inputs).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct EndpointConfig {
+    /// `--network-alias` / `connect --alias`: more names on this network.
+    pub aliases: Vec<String>,
+    /// `--ip` / `connect --ip`.
+    pub ipv4_address: Option<String>,
+    /// `--mac-address`.
+    pub mac_address: Option<String>,
+    /// Joined after create (`network connect`): eth1 and on.
+    pub connected: bool,
 }
 
 /// A host side asked for: `HostIp` ("" for every address) and `HostPort`

@@ -67,6 +67,8 @@ impl Engine {
                 }
             }
         }
+        config.networks =
+            self.endpoints_at_create(&config.host.network_mode, &request.config.networks)?;
         let mut warnings = Vec::new();
         let networked = !matches!(config.host.network_mode.as_str(), "none" | "host");
         if !networked && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports) {
@@ -83,6 +85,14 @@ impl Engine {
         }
         // Checked now so that `create` fails, not the later `start`.
         super::validate::host_config(&config.host)?;
+        for entry in &config.host.extra_hosts {
+            files::parse_extra_host(entry)?;
+        }
+        for server in &config.host.dns {
+            if server.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::invalid(format!("{server} is not an ip address")));
+            }
+        }
         spec::command_line(&config)?;
         super::security::capabilities(
             config.host.privileged,
@@ -137,6 +147,33 @@ impl Engine {
         })
     }
 
+    /// The container's network and what it asked for there (`--ip`,
+    /// `--mac-address`, `--network-alias`), checked as Docker checks them.
+    fn endpoints_at_create(
+        &self,
+        mode: &str,
+        asked: &std::collections::BTreeMap<String, super::EndpointConfig>,
+    ) -> Result<std::collections::BTreeMap<String, super::EndpointConfig>> {
+        let endpoint = asked.values().next().cloned().unwrap_or_default();
+        if matches!(mode, "none" | "host") || mode.starts_with("container:") {
+            return Ok(Default::default());
+        }
+        if mode == "bridge" {
+            if !endpoint.aliases.is_empty() {
+                return Err(Error::invalid(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+            if endpoint.ipv4_address.is_some() {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+        }
+        crate::networks::check_endpoint(self, mode, &endpoint)?;
+        Ok([(mode.to_string(), endpoint)].into_iter().collect())
+    }
+
     /// Inserts the row, generating a free name when none was given.
     fn insert_with_name(&self, row: &mut ContainerRow, name: Option<String>) -> Result<()> {
         if let Some(name) = name {
@@ -162,7 +199,12 @@ impl Engine {
         let image = crate::images::record::parse_digest(&row.image_id)?;
         self.prepare(&image, &[dir.join("init")], &dir)?;
         let host = &row.config.host;
-        files::write(&dir, &row.config.hostname, host.network_mode == "host")?;
+        files::write(
+            &dir,
+            &row.config.hostname,
+            host,
+            files::OnNetwork::default(),
+        )?;
 
         let mut volumes = Vec::new();
         for m in &host.mounts {

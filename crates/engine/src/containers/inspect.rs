@@ -137,6 +137,32 @@ impl Engine {
                 }
             }
         }
+        // Every network it is on: its first, then those it was connected to.
+        let mut networks = serde_json::Map::new();
+        networks.insert(network.clone(), endpoint.clone());
+        for name in row.config.networks.keys().filter(|n| *n != network) {
+            networks.insert(name.clone(), self.endpoint_json(&row.id, name));
+        }
+        for (name, value) in networks.iter_mut() {
+            let Some(config) = row.config.networks.get(name) else {
+                continue;
+            };
+            if name == "bridge" {
+                continue;
+            }
+            // User networks: the names the network's resolver answers.
+            let mut dns_names = vec![json!(row.name), json!(&row.id[..12])];
+            dns_names.extend(config.aliases.iter().map(|a| json!(a)));
+            value["Aliases"] = if config.aliases.is_empty() {
+                Value::Null
+            } else {
+                json!(config.aliases)
+            };
+            value["DNSNames"] = Value::Array(dns_names);
+            if let Some(ip) = &config.ipv4_address {
+                value["IPAMConfig"] = json!({"IPv4Address": ip});
+            }
+        }
         let top = |k: &str| -> Value {
             if network == "bridge" {
                 endpoint.get(k).cloned().unwrap_or(Value::Null)
@@ -157,7 +183,7 @@ impl Engine {
             "IPPrefixLen": if network == "bridge" { endpoint.get("IPPrefixLen").cloned().unwrap_or(json!(0)) } else { json!(0) },
             "IPv6Gateway": "",
             "MacAddress": top("MacAddress"),
-            "Networks": { network.clone(): endpoint },
+            "Networks": networks,
         })
     }
 

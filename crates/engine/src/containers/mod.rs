@@ -39,7 +39,8 @@ pub(crate) mod volumes;
 pub(crate) mod volumes_record;
 
 pub use config::{
-    ContainerConfig, HostConfig, MountKind, MountSpec, PortBinding, Resources, RestartPolicy,
+    ContainerConfig, EndpointConfig, HostConfig, MountKind, MountSpec, PortBinding, Resources,
+    RestartPolicy,
 };
 pub use create::{CreateRequest, Created};
 pub use record::{ContainerRow, State};

@@ -201,6 +201,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
         let policy = current
             .as_ref()
             .map_or(&row.config.host.restart, |r| &r.config.host.restart);
+        // Pairs `network connect` made are recorded only in the leases,
+        // which the exit's record releases.
+        joined.gather(engine, id);
         if policy.should_restart(code, restarts, stop_requested) {
             restarts += 1;
             engine
@@ -235,50 +238,51 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
     }
 }
 
-/// Creates the container and, if it is on one of berth's networks, leases
-/// its address first (so /etc/hosts names it), joins it to the network and
-/// publishes its ports before it starts. A failure deletes what the
-/// runtime made and what was joined; the lease goes with the failure's
-/// record.
+/// Creates the container and, if it is on berth's networks, leases its
+/// addresses first (so /etc/hosts names it), joins it to each network,
+/// publishes its ports on the first and starts the networks' resolvers,
+/// all before it starts. A failure deletes what the runtime made and what
+/// was joined; the leases go with the failure's record.
 fn start_on_network(
     engine: &Engine,
     row: &crate::containers::record::ContainerRow,
     rootfs: &std::path::Path,
 ) -> Result<(i32, setup::Stdio, Joined)> {
-    use crate::networks::{attach, ports};
-    let network = attach::lease_for_start(engine, row)?;
-    if let Some((_, lease)) = &network {
-        attach::write_hosts(
-            &engine.paths.container_dir(&row.id),
-            &row.config.hostname,
-            lease.ip,
-        )?;
+    use crate::networks::{attach, dns, leases, ports};
+    let endpoints = attach::lease_for_start(engine, row)?;
+    if !endpoints.is_empty() {
+        attach::write_files(engine, row, endpoints.first())?;
     }
     let (pid, stdio) = setup::create(engine, row, rootfs)?;
-    let Some((net, lease)) = &network else {
-        return Ok((pid, stdio, Joined::default()));
-    };
     let mut joined = Joined::default();
-    let result = attach::connect(net, lease, pid)
-        .map(|veth| joined.veth = Some(veth))
-        .and_then(|()| ports::publish(engine, row, net, lease))
-        .and_then(|sockets| {
-            joined.ports = sockets;
-            if joined.ports.is_empty() {
-                return Ok(());
+    let mut join = || -> Result<()> {
+        for (i, e) in endpoints.iter().enumerate() {
+            let veth = attach::connect(&e.network, &e.lease, pid, &format!("eth{i}"), i == 0)
+                .map_err(|err| err.context(format!("connect to network {}", e.network.name)))?;
+            joined.veths.push(veth.clone());
+            engine
+                .db
+                .write_relaxed(|c| leases::set_veth(c, &e.network.id, &row.id, &veth))?;
+        }
+        if let Some(first) = endpoints.first() {
+            joined.ports = ports::publish(engine, row, &first.network, &first.lease)?;
+            if !joined.ports.is_empty() {
+                let _lock = engine.networks_lock()?;
+                engine.apply_rules()?;
             }
-            let _lock = engine.networks_lock()?;
-            engine.apply_rules()
-        });
-    match result {
+        }
+        for e in endpoints.iter().filter(|e| dns::serves(&e.network)) {
+            dns::ensure_running(engine, &e.network)?;
+        }
+        Ok(())
+    };
+    match join() {
         Ok(()) => Ok((pid, stdio, joined)),
         Err(e) => {
             let _ = engine.runtime().delete(&row.id, true);
-            let _ = engine
-                .db
-                .write(|c| crate::networks::leases::release(c, &row.id));
+            let _ = engine.db.write(|c| leases::release(c, &row.id));
             joined.leave(engine);
-            Err(e.context(format!("connect to network {}", net.name)))
+            Err(e)
         }
     }
 }

@@ -15,7 +15,9 @@
 //! (ports.rs).
 
 pub(crate) mod attach;
+mod connect;
 mod default_bridge;
+pub mod dns;
 mod kernel;
 pub(crate) mod leases;
 pub mod ports;
@@ -431,6 +433,41 @@ impl Engine {
             .ctx("lock", &path)?;
         Ok(fd)
     }
+}
+
+/// `--ip`, `--mac-address` and aliases for `network`, checked before
+/// anything is made: an address must be a host address of the network's
+/// subnet (other than its gateway), a MAC six hex bytes.
+pub(crate) fn check_endpoint(
+    engine: &Engine,
+    network: &str,
+    endpoint: &crate::containers::EndpointConfig,
+) -> Result<()> {
+    if let Some(ip) = &endpoint.ipv4_address {
+        let addr: Ipv4Addr = ip
+            .parse()
+            .map_err(|_| Error::invalid(format!("invalid IPv4 address: {ip}")))?;
+        if let Ok(n) = engine.network(network)
+            && let Some(subnet) = n.subnet
+            && (!subnet.contains(addr)
+                || addr == subnet.addr
+                || addr == subnet.broadcast()
+                || Some(addr) == n.gateway)
+        {
+            return Err(Error::invalid(format!(
+                "invalid address {ip}: it does not belong to any of network {network}'s subnets ({subnet}) or is its gateway"
+            )));
+        }
+    }
+    if let Some(mac) = &endpoint.mac_address {
+        leases::parse_mac(mac)?;
+    }
+    for alias in &endpoint.aliases {
+        if alias.is_empty() || alias.len() > 253 || alias.contains(char::is_whitespace) {
+            return Err(Error::invalid(format!("invalid network alias {alias:?}")));
+        }
+    }
+    Ok(())
 }
 
 /// An endpoint's ID: fixed per (network, container), as inspect shows it.

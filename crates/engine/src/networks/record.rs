@@ -82,3 +82,13 @@ pub fn by_name(conn: &Connection, name: &str) -> Result<Option<NetworkRow>> {
 pub fn delete(conn: &Connection, id: &str) -> Result<bool> {
     Ok(conn.execute("DELETE FROM networks WHERE id = ?1", [id])? == 1)
 }
+
+pub fn by_id(conn: &Connection, id: &str) -> Result<Option<NetworkRow>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM networks WHERE id = ?1"),
+            [id],
+            row,
+        )
+        .optional()?)
+}

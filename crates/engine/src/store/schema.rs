@@ -166,6 +166,10 @@ CREATE TABLE IF NOT EXISTS published_ports (
 );
 CREATE INDEX IF NOT EXISTS published_ports_by_container ON published_ports(container_id);
 "#,
+    r#"
+-- The host end of the endpoint's veth pair, removed with the lease.
+ALTER TABLE endpoints ADD COLUMN veth TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

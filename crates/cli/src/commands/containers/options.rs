@@ -113,6 +113,17 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             stop_signal: f.stop_signal.clone(),
             stop_timeout: f.stop_timeout,
             exposed_ports,
+            networks: [(
+                f.network.clone().unwrap_or_default(),
+                berth_engine::containers::EndpointConfig {
+                    aliases: f.network_alias.clone(),
+                    ipv4_address: f.ip.clone(),
+                    mac_address: f.mac_address.clone(),
+                    connected: false,
+                },
+            )]
+            .into_iter()
+            .collect(),
             image_volumes: Vec::new(),
             init_binary: None,
             host: HostConfig {
@@ -127,6 +138,10 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
                 network_mode: f.network.clone().unwrap_or_default(),
                 port_bindings,
                 publish_all_ports: f.publish_all,
+                dns: f.dns.clone(),
+                dns_search: f.dns_search.clone(),
+                dns_options: f.dns_option.clone(),
+                extra_hosts: f.add_host.clone(),
                 auto_remove: f.rm,
                 restart,
                 resources: Resources {

@@ -200,7 +200,11 @@ pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {
                 "Size": size,
                 "Labels": labels.join(","),
                 "Mounts": r.config.host.mounts.iter().map(|m| m.source.clone()).collect::<Vec<_>>().join(","),
-                "Networks": r.config.host.network_mode,
+                "Networks": if r.config.networks.is_empty() {
+                    r.config.host.network_mode.clone()
+                } else {
+                    r.config.networks.keys().cloned().collect::<Vec<_>>().join(",")
+                },
                 "LocalVolumes": r.config.host.mounts.iter().filter(|m| m.kind == berth_engine::containers::MountKind::Volume).count().to_string(),
             })
         })
