@@ -580,3 +580,89 @@ fn fifty_containers_at_once_get_fifty_addresses() {
     store.ok(&["network", "rm", "many"]);
     store.assert_check_clean();
 }
+
+#[test]
+fn monitors_killed_mid_start_leave_no_veth_rule_or_lease() {
+    let test = "monitors_killed_mid_start_leave_no_veth_rule_or_lease";
+    if !prerequisites(test) {
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox").is_none() {
+        return;
+    }
+    store.ok(&["network", "create", "--subnet", "10.92.0.0/24", "crashy"]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut killed = 0;
+    std::thread::scope(|s| {
+        let killer = s.spawn(|| {
+            // kill -9 every monitor (and resolver) of this store as it
+            // appears, while the starts run.
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for pid in store.processes() {
+                    if std::process::Command::new("kill")
+                        .args(["-9", &pid.to_string()])
+                        .status()
+                        .is_ok_and(|s| s.success())
+                    {
+                        n += 1;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+            n
+        });
+        let starts: Vec<_> = (0..30)
+            .map(|i| {
+                let store = &store;
+                s.spawn(move || {
+                    let p = format!("{}:80", 9000 + i);
+                    let _ = store.outcome(&[
+                        "run",
+                        "-d",
+                        "--network",
+                        "crashy",
+                        "-p",
+                        &p,
+                        "busybox",
+                        "sleep",
+                        "1000",
+                    ]);
+                })
+            })
+            .collect();
+        for h in starts {
+            h.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        killed = killer.join().unwrap();
+    });
+    assert!(killed > 0, "no monitor was killed: the test proved nothing");
+    // Whatever survived is removed; the rest was reconciled.
+    let ids = store.ok(&["ps", "-aq"]);
+    if !ids.trim().is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.lines());
+        store.ok(&args);
+    }
+    let net: serde_json::Value =
+        serde_json::from_str(&store.ok(&["network", "inspect", "crashy"])).unwrap();
+    assert_eq!(
+        net[0]["Containers"],
+        serde_json::json!({}),
+        "a lease is left"
+    );
+    let mut links = String::new();
+    for _ in 0..50 {
+        links = in_host(&store, &["ip", "-br", "link"]);
+        if !links.contains("veth") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!links.contains("veth"), "{links}");
+    assert!(!ruleset(&store).contains("dnat to"), "{}", ruleset(&store));
+    store.ok(&["network", "rm", "crashy"]);
+    store.assert_check_clean();
+}

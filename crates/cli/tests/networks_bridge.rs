@@ -131,6 +131,21 @@ fn default_bridge_nat_and_published_ports() {
     ]);
     assert_ne!(code, 0, "names resolve on the default bridge");
 
+    // --network container:web: the same namespace, its loopback included.
+    assert_eq!(
+        store.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:web",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1/"
+        ]),
+        "one\n"
+    );
+
     // What Docker shows.
     assert_eq!(store.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8080\n");
     assert_eq!(store.ok(&["port", "web", "80"]), "0.0.0.0:8080\n");
@@ -224,8 +239,22 @@ fn default_bridge_nat_and_published_ports() {
     ]);
     assert_ne!(code, 0, "a user network reached the default bridge");
 
-    // Stopped: no ports shown, rules gone; removed: nothing left.
+    // Stopped: no ports shown, rules gone, no namespace to join; removed:
+    // nothing left.
     store.ok(&["stop", "-t", "0", "web"]);
+    let (code, _, err) = store.outcome(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("cannot join network namespace of a non running container"),
+        "{err}"
+    );
     assert_eq!(store.ok(&["port", "web"]), "");
     assert!(host_get(&store, "http://127.0.0.1:8080/", 1).is_err());
     store.ok(&["rm", "-f", "web", "any", "late"]);
@@ -289,5 +318,82 @@ fn a_killed_monitor_leaves_no_port_rule_or_lease() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!links.contains("veth"), "{links}");
+    store.assert_check_clean();
+}
+
+#[test]
+fn system_check_finds_and_repairs_network_drift() {
+    let test = "system_check_finds_and_repairs_network_drift";
+    if !prerequisites(test) {
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox").is_none() {
+        return;
+    }
+    in_host(&store, &["ip", "link", "set", "lo", "up"]);
+    web(&store, "web", "one", &["-p", "8080:80"]);
+    store.assert_check_clean();
+    // Drift: a stray port on berth0, the DNAT rules flushed, a user
+    // network's bridge deleted behind berth's back.
+    store.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.93.0.0/24",
+        "-o",
+        "com.docker.network.bridge.name=br-drift",
+        "drift",
+    ]);
+    in_host(
+        &store,
+        &[
+            "ip",
+            "link",
+            "add",
+            "vethstray",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vethstray-p",
+        ],
+    );
+    in_host(
+        &store,
+        &["ip", "link", "set", "vethstray", "master", "berth0"],
+    );
+    in_host(
+        &store,
+        &["nft", "flush", "chain", "ip", "berth", "prerouting"],
+    );
+    in_host(&store, &["ip", "link", "del", "br-drift"]);
+    let out = store.run(&["system", "check"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(
+        report.contains("bridge berth0: vethstray belongs to no container"),
+        "{report}"
+    );
+    assert!(
+        report.contains("network drift: its bridge br-drift is missing"),
+        "{report}"
+    );
+    assert!(
+        report.contains("DNAT rules where the published ports need 2"),
+        "{report}"
+    );
+    store.ok(&["system", "check", "--repair"]);
+    store.assert_check_clean();
+    assert_eq!(
+        host_get(&store, "http://127.0.0.1:8080/", 15).unwrap(),
+        "one\n"
+    );
+    assert!(in_host(&store, &["ip", "-br", "link"]).contains("br-drift"));
+    // A bridge gone is also set up again by the next start on it.
+    in_host(&store, &["ip", "link", "del", "br-drift"]);
+    store.ok(&["run", "--rm", "--network", "drift", "busybox", "true"]);
+    store.ok(&["rm", "-f", "web"]);
+    store.ok(&["network", "rm", "drift"]);
     store.assert_check_clean();
 }

@@ -170,6 +170,27 @@ impl Ruleset {
     }
 }
 
+/// The DNAT targets of berth's table as it is in the kernel ("ip:port"
+/// per rule, sorted), or None when there is no table: `system check`
+/// compares them with the published ports the engine holds.
+pub fn current_dnat_targets() -> Result<Option<Vec<String>>> {
+    let out = Command::new("nft")
+        .args(["list", "table", "ip", TABLE])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("list berth's nftables table: run nft", e))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let mut targets: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split("dnat to ").nth(1))
+        .map(|t| t.trim().to_string())
+        .collect();
+    targets.sort();
+    Ok(Some(targets))
+}
+
 /// Removes berth's table, if there is one.
 pub fn remove() -> Result<()> {
     run_nft(

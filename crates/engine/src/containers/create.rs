@@ -58,6 +58,11 @@ impl Engine {
                 ));
             }
             "bridge" => {}
+            mode if mode.starts_with("container:") => {
+                // Kept by ID: the other may be renamed.
+                let other = self.container(&mode["container:".len()..])?;
+                config.host.network_mode = format!("container:{}", other.id);
+            }
             mode => {
                 // One of berth's networks, kept by name.
                 let mode = mode.to_string();
@@ -70,7 +75,8 @@ impl Engine {
         config.networks =
             self.endpoints_at_create(&config.host.network_mode, &request.config.networks)?;
         let mut warnings = Vec::new();
-        let networked = !matches!(config.host.network_mode.as_str(), "none" | "host");
+        let networked = !matches!(config.host.network_mode.as_str(), "none" | "host")
+            && !config.host.network_mode.starts_with("container:");
         if !networked && (!config.host.port_bindings.is_empty() || config.host.publish_all_ports) {
             // As Docker: dropped, with a warning.
             warnings.push(format!(

@@ -45,7 +45,11 @@ impl Engine {
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));
         let mut volume_trash = Vec::new();
-        self.db.write_relaxed(|c| {
+        let had_ports = self.db.write_relaxed(|c| {
+            // Its leases and ports go with the row (a start whose monitor
+            // died may have left them): their rules are rendered away below.
+            let had_ports = !crate::networks::ports::of_container(c, id)?.is_empty();
+            crate::networks::leases::release(c, id)?;
             if let Some(row) = record::get(c, id)? {
                 event_log::record(c, &crate::events::container_event(&row, "destroy"))?;
             }
@@ -62,11 +66,15 @@ impl Engine {
             }
             record::delete(c, id)?;
             match std::fs::rename(&dir, &trash) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Ok(()) => Ok(had_ports),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(had_ports),
                 Err(e) => Err(e).ctx("move to trash", &dir),
             }
         })?;
+        if had_ports {
+            let _lock = self.networks_lock()?;
+            self.apply_rules()?;
+        }
         self.events_changed();
         crate::store::gc::remove_any(&trash);
         for t in &volume_trash {

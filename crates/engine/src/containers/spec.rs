@@ -70,6 +70,9 @@ pub struct SpecInputs<'a> {
     pub cgroup_parent: &'a str,
     /// berth's binary, mounted as the container's init with `--init`.
     pub init_binary: Option<&'a Path>,
+    /// `--network container:X`: X's network namespace (its init's) and
+    /// the directory of the hosts and resolv.conf it shares with X.
+    pub joined_network: Option<(PathBuf, &'a Path)>,
 }
 
 /// Where `--init` puts the init, as Docker does.
@@ -111,8 +114,10 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
     ];
-    if !host_network {
-        namespaces.push(json!({"type": "network"}));
+    match &inputs.joined_network {
+        Some((ns, _)) => namespaces.push(json!({"type": "network", "path": ns})),
+        None if !host_network => namespaces.push(json!({"type": "network"})),
+        None => {}
     }
     // Docker's default: a private cgroup namespace on v2, the host's on v1.
     if inputs.cgroup_v2 {
@@ -120,7 +125,8 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     }
 
     let mut sysctl = serde_json::Map::new();
-    if !host_network {
+    // (A joined namespace is set up by the container that made it.)
+    if !host_network && inputs.joined_network.is_none() {
         sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
         sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
     }
@@ -208,7 +214,29 @@ impl crate::Engine {
             .iter()
             .map(|m| (m.kind == MountKind::Volume).then(|| self.paths.volume_data(&m.source)))
             .collect();
+        let joined_dir;
+        let joined_network = match row.config.host.network_mode.strip_prefix("container:") {
+            Some(other) => {
+                let other = self
+                    .db
+                    .read(|c| super::record::get(c, other))?
+                    .ok_or_else(|| super::record::no_such_container(other))?;
+                if other.pid <= 0 || !other.state.is_live() {
+                    return Err(Error::conflict(format!(
+                        "cannot join network namespace of a non running container: {}",
+                        &other.id[..12]
+                    )));
+                }
+                joined_dir = self.paths.container_dir(&other.id);
+                Some((
+                    PathBuf::from(format!("/proc/{}/ns/net", other.pid)),
+                    joined_dir.as_path(),
+                ))
+            }
+            None => None,
+        };
         let mut doc = build(&SpecInputs {
+            joined_network,
             id: &row.id,
             config: &row.config,
             rootfs,
@@ -340,8 +368,13 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
         if host.read_only {
             options.push("ro");
         }
+        let dir = match (&inputs.joined_network, file) {
+            // As Docker: the network's files are the other container's.
+            (Some((_, other)), "resolv.conf" | "hosts") => *other,
+            _ => inputs.container_dir,
+        };
         out.push(json!({"destination": target, "type": "bind",
-                         "source": inputs.container_dir.join(file), "options": options}));
+                         "source": dir.join(file), "options": options}));
     }
     let mut user = Vec::new();
     for (i, m) in host.mounts.iter().enumerate() {

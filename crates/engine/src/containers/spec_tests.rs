@@ -26,6 +26,7 @@ fn inputs<'a>(
         cgroup_v2: v2,
         cgroup_parent: "/berth",
         init_binary: Some(Path::new("/usr/local/bin/berth")),
+        joined_network: None,
     }
 }
 

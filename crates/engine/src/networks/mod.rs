@@ -15,6 +15,7 @@
 //! (ports.rs).
 
 pub(crate) mod attach;
+pub(crate) mod check;
 mod connect;
 mod default_bridge;
 pub mod dns;

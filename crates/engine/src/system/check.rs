@@ -46,12 +46,15 @@ pub enum Problem {
         mode: u32,
         expected: u32,
     },
+    /// The networks' kernel state disagrees with the store.
+    Network(crate::networks::check::NetworkProblem),
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::Database(m) => write!(f, "database: {m}"),
+            Problem::Network(p) => write!(f, "{p}"),
             Problem::CorruptBlob { digest, actual } => {
                 write!(f, "blob {digest}: corrupt (content hashes to {actual})")
             }
@@ -240,6 +243,9 @@ impl Engine {
         }
 
         self.check_modes(&mut report)?;
+        report
+            .problems
+            .extend(self.check_networks()?.into_iter().map(Problem::Network));
 
         if repair && !report.problems.is_empty() {
             self.repair(&mut report)?;
@@ -333,7 +339,7 @@ impl Engine {
                         crate::store::perms::set_mode(path, *expected)?;
                         repaired.push(format!("set {} to mode {expected:04o}", path.display()));
                     }
-                    Problem::Database(_) => {}
+                    Problem::Database(_) | Problem::Network(_) => {}
                 }
             }
             // Snapshot rows whose directory vanished are useless: drop them
@@ -356,6 +362,14 @@ impl Engine {
         for t in image_trash {
             t.empty_trash();
         }
+        let network: Vec<_> = problems
+            .iter()
+            .filter_map(|p| match p {
+                Problem::Network(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        repaired.extend(self.repair_networks(&network)?);
         report.repaired = repaired;
         Ok(())
     }
