@@ -13,11 +13,12 @@
 #   procps          `ps` for `berth top`, `kill` in the crash tests
 #   time, bc        the benchmarks
 #   nftables, python3, iproute2  namespace worlds for networks (NAT, ports, servers, routes)
+#   iperf3          the network benchmark's throughput
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-packages.sh zstd docker.io skopeo docker-registry curl openssl runc containerd \
-    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3 iproute2
+    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3 iproute2 iperf3
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi

@@ -153,7 +153,8 @@ fn names_resolve_on_shared_networks_and_connect_adds_one() {
     // Everything gone: the resolvers end with their networks' last
     // container; no veth, no rule, no lease.
     store.ok(&["rm", "-f", "db", "web", "stranger"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // (They linger two seconds, for scripts that run one after another.)
+    let deadline = Instant::now() + Duration::from_secs(10);
     while resolvers(&store) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }

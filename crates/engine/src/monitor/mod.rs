@@ -259,10 +259,7 @@ fn start_on_network(
         for (i, e) in endpoints.iter().enumerate() {
             let veth = attach::connect(&e.network, &e.lease, pid, &format!("eth{i}"), i == 0)
                 .map_err(|err| err.context(format!("connect to network {}", e.network.name)))?;
-            joined.veths.push(veth.clone());
-            engine
-                .db
-                .write_relaxed(|c| leases::set_veth(c, &e.network.id, &row.id, &veth))?;
+            joined.veths.push(veth);
         }
         if let Some(first) = endpoints.first() {
             joined.ports = ports::publish(engine, row, &first.network, &first.lease)?;

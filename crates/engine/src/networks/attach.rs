@@ -52,12 +52,14 @@ pub(crate) fn networks_of(row: &ContainerRow) -> Vec<(String, EndpointConfig)> {
 /// Makes sure the network's bridge is there (the default bridge made on
 /// first use); its row.
 pub(crate) fn network_ready(engine: &Engine, name: &str) -> Result<NetworkRow> {
-    let network = if name == default_bridge::NAME {
-        Some(default_bridge::ensure(engine)?)
-    } else {
-        engine.db.read(|c| record::by_name(c, name))?
-    };
-    let network = network.ok_or_else(|| Error::not_found(format!("network {name} not found")))?;
+    if name == default_bridge::NAME {
+        // (Its bridge checked there.)
+        return default_bridge::ensure(engine);
+    }
+    let network = engine
+        .db
+        .read(|c| record::by_name(c, name))?
+        .ok_or_else(|| Error::not_found(format!("network {name} not found")))?;
     default_bridge::ensure_up(engine, &network)?;
     Ok(network)
 }
@@ -108,7 +110,11 @@ pub(crate) fn lease_on(
         .as_deref()
         .map(leases::parse_mac)
         .transpose()?;
-    leases::allocate(c, network, container, ip, mac)
+    // Docker's names: veth and 7 hex digits; random, since a restarted
+    // container's old pair may still be going away with its namespace.
+    // Chosen with the lease, so that one transaction records both.
+    let veth = format!("veth{}", &crate::containers::names::new_id()?[..7]);
+    leases::allocate(c, network, container, ip, mac, &veth)
 }
 
 /// The container's files at a start: its first address in /etc/hosts,
@@ -213,9 +219,7 @@ pub(crate) fn connect(
                 network.name, network.bridge
             ))
         })?;
-    // Docker's names: veth and 7 hex digits; random, since a restarted
-    // container's old pair may still be going away with its namespace.
-    let host_end = format!("veth{}", &crate::containers::names::new_id()?[..7]);
+    let host_end = lease.veth.clone();
     let mac = leases::parse_mac(&lease.mac)?;
     let index = link::create_veth(&mut rtnl, &host_end, ifname, &container_ns, Some(mac))
         .map_err(net_error)?;

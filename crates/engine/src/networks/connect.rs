@@ -76,9 +76,7 @@ impl Engine {
         };
         let joined = (|| -> Result<()> {
             let ifname = attach::free_ifname(row.pid)?;
-            let veth = attach::connect(&network, &lease, row.pid, &ifname, false)?;
-            self.db
-                .write(|c| leases::set_veth(c, &network.id, &row.id, &veth))?;
+            attach::connect(&network, &lease, row.pid, &ifname, false)?;
             if dns::serves(&network) {
                 dns::ensure_running(self, &network)?;
             }

@@ -2,9 +2,10 @@
 //! NETWORK-ID`), as aardvark-dns is for podman, since berth has no daemon to
 //! hold Docker's embedded one. It listens on the network's gateway, port
 //! 53/udp (the containers' only nameserver, see files.rs), is started by the
-//! first container that joins and ends once no container is on the
-//! network. It answers from the store: a container asking for a name gets
-//! the address of the container of that name, alias or short ID on a
+//! first container that joins and ends once no container has been on
+//! the network for two seconds (or the network is removed). It answers
+//! from the store: a container asking for a name gets the address of the
+//! container of that name, alias or short ID on a
 //! network the two share; every other name goes to the asker's upstream
 //! servers (`--dns`, else the host's), as it came.
 //!
@@ -160,8 +161,10 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
     }
     let lookup = |querier: Ipv4Addr, name: &str| answer(&engine, &network, querier, name);
     let mut lock = Some(lock);
+    let mut empty_since: Option<std::time::Instant> = None;
     let mut keep_going = || {
         if on_network(&engine, &network.id) {
+            empty_since = None;
             if lock.is_none() {
                 // Started again meanwhile? Then that one serves.
                 match open_lock(&engine, &network.id) {
@@ -169,6 +172,12 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
                     _ => return false,
                 }
             }
+            return true;
+        }
+        // A short grace: scripts that run one container after another on
+        // a network would otherwise start a resolver for each.
+        let since = *empty_since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() < GRACE && network_exists(&engine, &network.id) {
             return true;
         }
         // Let go first, then look again (see the module's comment).
@@ -188,6 +197,16 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
         Ok(()) => 0,
         Err(_) => 1,
     }
+}
+
+/// How long a resolver outlives its network's last container.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn network_exists(engine: &Engine, network_id: &str) -> bool {
+    engine
+        .db
+        .read(|c| Ok(record::by_id(c, network_id)?.is_some()))
+        .unwrap_or(false)
 }
 
 /// Whether the network still exists and a container is on it.

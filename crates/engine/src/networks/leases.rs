@@ -64,6 +64,7 @@ pub fn allocate(
     container: &str,
     wanted_ip: Option<Ipv4Addr>,
     wanted_mac: Option<[u8; 6]>,
+    veth: &str,
 ) -> Result<Lease> {
     let subnet = Subnet::parse(&network.subnet)?;
     let pool = match &network.ip_range {
@@ -108,27 +109,19 @@ pub fn allocate(
         container_id: container.to_string(),
         ip,
         mac: mac_text(wanted_mac.unwrap_or_else(|| mac_for(ip))),
-        veth: String::new(),
+        veth: veth.to_string(),
     };
     conn.execute(
-        "INSERT INTO endpoints (network_id, container_id, ip, mac) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO endpoints (network_id, container_id, ip, mac, veth) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             lease.network_id,
             lease.container_id,
             lease.ip.to_string(),
-            lease.mac
+            lease.mac,
+            lease.veth
         ],
     )?;
     Ok(lease)
-}
-
-/// Records the host end of the lease's veth pair.
-pub fn set_veth(conn: &Connection, network: &str, container: &str, veth: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE endpoints SET veth = ?3 WHERE network_id = ?1 AND container_id = ?2",
-        params![network, container, veth],
-    )?;
-    Ok(())
 }
 
 /// One network's lease of the container (`network disconnect`).
