@@ -12,6 +12,7 @@
 //! engine, a daemon with many threads, can call this at any time.
 
 pub mod dns;
+pub mod docker_user;
 mod error;
 pub mod netns;
 pub mod nft;

@@ -1,6 +1,7 @@
 //! A private dockerd for interoperability tests: its own data root, exec
 //! root, socket, pid file and containerd namespace, with no networking
-//! (`--bridge=none --iptables=false --ip-masq=false`).
+//! (`--bridge=none --iptables=false --ip-masq=false`), or with its
+//! networking inside a network namespace the test made.
 //!
 //! A dockerd started with `--bridge=none` deletes an existing docker0, so one
 //! is never started beside a dockerd this test did not start, and tests that
@@ -43,6 +44,17 @@ impl Dockerd {
 
     /// Starts a private dockerd with extra flags (e.g. `--add-runtime`).
     pub fn start_with(test: &str, extra: &[&str]) -> Option<Dockerd> {
+        Dockerd::start_inner(test, extra, None)
+    }
+
+    /// Starts a private dockerd with its networking (docker0, iptables,
+    /// forwarding) inside the network namespace `netns`, which the test
+    /// made: nothing of it reaches the host's.
+    pub fn start_networked(test: &str, netns: &Path) -> Option<Dockerd> {
+        Dockerd::start_inner(test, &[], Some(netns))
+    }
+
+    fn start_inner(test: &str, extra: &[&str], netns: Option<&Path>) -> Option<Dockerd> {
         if !is_root() {
             skip(test, "dockerd needs root");
             return None;
@@ -68,7 +80,24 @@ impl Dockerd {
         std::fs::create_dir_all(dir.join("config")).ok()?;
         let sock = dir.join("d.sock");
         let log = File::create(dir.join("dockerd.log")).ok()?;
-        let child = Command::new("dockerd")
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).arg("dockerd");
+                c
+            }
+            None => {
+                let mut c = Command::new("dockerd");
+                c.args([
+                    "--bridge=none",
+                    "--iptables=false",
+                    "--ip-masq=false",
+                    "--ip6tables=false",
+                ]);
+                c
+            }
+        };
+        let child = command
             .arg("--data-root")
             .arg(dir.join("data"))
             .arg("--exec-root")
@@ -77,12 +106,6 @@ impl Dockerd {
             .arg(dir.join("d.pid"))
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip6tables=false",
-            ])
             .args([
                 "--containerd-namespace",
                 "berth-test",

@@ -1,7 +1,8 @@
 //! `system check` for networks: the store against the kernel of the
 //! caller's network namespace. Each network's bridge is there; every lease
 //! belongs to a running container; every port of a network's bridge is a
-//! lease's veth; berth's table holds exactly the published ports. Repair
+//! lease's veth; berth's table holds exactly the published ports; beside
+//! dockerd, DOCKER-USER lets the bridges' traffic through. Repair
 //! sets missing bridges up, releases dead leases, removes stray veths and
 //! renders the table again. Nothing is looked at when the store has no
 //! network (the namespace may be another store's).
@@ -34,6 +35,10 @@ pub enum NetworkProblem {
         found: usize,
         expected: usize,
     },
+    /// dockerd's DOCKER-USER chain lacks the bridge's ACCEPT rules.
+    DockerUser {
+        bridge: String,
+    },
 }
 
 impl std::fmt::Display for NetworkProblem {
@@ -50,6 +55,10 @@ impl std::fmt::Display for NetworkProblem {
             NetworkProblem::StrayVeth { bridge, veth } => {
                 write!(f, "bridge {bridge}: {veth} belongs to no container")
             }
+            NetworkProblem::DockerUser { bridge } => write!(
+                f,
+                "dockerd's DOCKER-USER chain lacks berth's rules for {bridge} (its FORWARD policy would drop the bridge's traffic)"
+            ),
             NetworkProblem::Rules { found, expected } => write!(
                 f,
                 "berth's nftables table has {found} DNAT rules where the published ports need {expected}"
@@ -103,6 +112,15 @@ impl Engine {
                 });
             }
         }
+        if berth_net::docker_user::present() {
+            for n in &networks {
+                if !berth_net::docker_user::has(&n.bridge) {
+                    problems.push(NetworkProblem::DockerUser {
+                        bridge: n.bridge.clone(),
+                    });
+                }
+            }
+        }
         let found = berth_net::nft::current_dnat_targets()
             .map_err(net_error)?
             .unwrap_or_default();
@@ -150,7 +168,8 @@ impl Engine {
                     super::attach::disconnect(veth);
                     done.push(format!("removed {veth}"));
                 }
-                NetworkProblem::Rules { .. } => {}
+                // Rendering the table adds them.
+                NetworkProblem::Rules { .. } | NetworkProblem::DockerUser { .. } => {}
             }
         }
         self.apply_rules()?;

@@ -85,6 +85,7 @@ pub(crate) fn bridge_exists(bridge: &str) -> Result<bool> {
 
 /// Removes the bridge, if it is there.
 pub(crate) fn remove_bridge(bridge: &str) -> Result<()> {
+    berth_net::docker_user::forget(bridge);
     let mut rtnl = Rtnl::open().map_err(net_error)?;
     if let Some(index) = link::index_of(&mut rtnl, bridge).map_err(net_error)? {
         link::delete(&mut rtnl, index).map_err(net_error)?;
@@ -124,5 +125,12 @@ pub(crate) fn apply_rules(networks: &[NetworkRow], ports: &[PublishedPort]) -> R
             bridge: network.bridge.clone(),
         });
     }
-    rules.apply().map_err(net_error)
+    rules.apply().map_err(net_error)?;
+    // Beside a dockerd whose FORWARD policy drops (docker_user.rs).
+    if berth_net::docker_user::present() {
+        for n in networks {
+            berth_net::docker_user::allow(&n.bridge).map_err(net_error)?;
+        }
+    }
+    Ok(())
 }
