@@ -52,6 +52,8 @@ fn names_resolve_on_shared_networks_and_connect_adds_one() {
     }
     let mut other = OtherMachine::new(&store);
     other.serve_dns();
+    // (The host's own traffic to its addresses goes over its loopback.)
+    in_host(&store, &["ip", "link", "set", "lo", "up"]);
     store.ok(&["network", "create", "--subnet", "10.88.0.0/24", "apps"]);
     store.ok(&["network", "create", "--subnet", "10.89.0.0/24", "others"]);
     let db = sleeper(
@@ -77,6 +79,26 @@ fn names_resolve_on_shared_networks_and_connect_adds_one() {
     assert_eq!(lookup(&store, "web", &db[..12]), ["10.88.0.2"]);
     let ping = store.ok(&["exec", "web", "ping", "-c", "1", "-W", "2", "db"]);
     assert!(ping.contains("1 packets received"), "{ping}");
+    // Over TCP too (clients retry there when an answer is truncated); from
+    // the host, which is no container, the network's own names.
+    const TCP_QUERY: &str = concat!(
+        "import socket, struct, sys\n",
+        "q = struct.pack('>HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0)\n",
+        "q += b''.join(bytes([len(p)]) + p.encode() for p in sys.argv[2].split('.')) + b'\\0' + struct.pack('>HH', 1, 1)\n",
+        "s = socket.create_connection((sys.argv[1], 53), timeout=3)\n",
+        "s.sendall(struct.pack('>H', len(q)) + q)\n",
+        "n = struct.unpack('>H', s.recv(2))[0]; r = b''\n",
+        "while len(r) < n: r += s.recv(n - len(r))\n",
+        "print(socket.inet_ntoa(r[-4:]) if struct.unpack('>H', r[6:8])[0] else 'none')\n",
+    );
+    assert_eq!(
+        in_host(
+            &store,
+            &["python3", "-c", TCP_QUERY, "10.88.0.1", "database"]
+        )
+        .trim(),
+        "10.88.0.2"
+    );
     // resolv.conf names the network's resolver, as Docker's names 127.0.0.11.
     let resolv = store.ok(&["exec", "web", "cat", "/etc/resolv.conf"]);
     assert!(resolv.starts_with("nameserver 10.88.0.1\n"), "{resolv}");

@@ -3,11 +3,15 @@
 //! as it came, to upstream servers the lookup names, relaying their answer.
 //! Messages are read and written with hickory's protocol crate; the loop is
 //! plain blocking UDP, one thread per forwarded query so that a slow
-//! upstream never holds up local answers.
+//! upstream never holds up local answers; TCP (for answers too big for a
+//! datagram, which clients retry over TCP) has a thread per connection and
+//! forwards over TCP.
 //!
 //! It knows no containers and no store: `Lookup` is the caller's.
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
@@ -35,23 +39,44 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// second) says to stop.
 pub fn serve(
     socket: &UdpSocket,
+    tcp: &TcpListener,
     lookup: &(dyn Fn(Ipv4Addr, &str) -> Answer + Sync),
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
     socket
         .set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| Error::io("dns: set read timeout", e))?;
+    tcp.set_nonblocking(true)
+        .map_err(|e| Error::io("dns: tcp nonblocking", e))?;
     let mut buf = [0u8; 4096];
     let mut last_check = Instant::now();
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<()> {
+        let stop = &stop;
+        scope.spawn(move || accept_tcp(tcp, lookup, stop));
+        let result = serve_udp(socket, lookup, keep_going, &mut buf, &mut last_check, scope);
+        stop.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+fn serve_udp<'scope>(
+    socket: &'scope UdpSocket,
+    lookup: &'scope (dyn Fn(Ipv4Addr, &str) -> Answer + Sync),
+    keep_going: &mut dyn FnMut() -> bool,
+    buf: &mut [u8],
+    last_check: &mut Instant,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<()> {
+    {
         loop {
             if last_check.elapsed() >= Duration::from_millis(500) {
-                last_check = Instant::now();
+                *last_check = Instant::now();
                 if !keep_going() {
                     return Ok(());
                 }
             }
-            let (n, from) = match socket.recv_from(&mut buf) {
+            let (n, from) = match socket.recv_from(buf) {
                 Ok(v) => v,
                 Err(e)
                     if matches!(
@@ -88,7 +113,74 @@ pub fn serve(
                 Reply::Nothing => {}
             }
         }
-    })
+    }
+}
+
+/// TCP connections, each on a thread of its own, until `stop`.
+fn accept_tcp(
+    tcp: &TcpListener,
+    lookup: &(dyn Fn(Ipv4Addr, &str) -> Answer + Sync),
+    stop: &AtomicBool,
+) {
+    std::thread::scope(|scope| {
+        while !stop.load(Ordering::Relaxed) {
+            match tcp.accept() {
+                Ok((stream, SocketAddr::V4(from))) => {
+                    scope.spawn(move || serve_tcp(stream, *from.ip(), lookup));
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    });
+}
+
+/// One TCP connection: length-prefixed queries, answered in order.
+fn serve_tcp(mut stream: TcpStream, querier: Ipv4Addr, lookup: &dyn Fn(Ipv4Addr, &str) -> Answer) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    while let Some(packet) = read_framed(&mut stream) {
+        let reply = match respond(&packet, querier, lookup) {
+            Reply::Now(bytes) => bytes,
+            Reply::Forward(servers) => forward_tcp(&packet, &servers)
+                .unwrap_or_else(|| error_reply(&packet, ResponseCode::ServFail)),
+            Reply::Nothing => return,
+        };
+        if reply.is_empty() || write_framed(&mut stream, &reply).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_framed(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut packet = vec![0u8; u16::from_be_bytes(len) as usize];
+    stream.read_exact(&mut packet).ok()?;
+    Some(packet)
+}
+
+fn write_framed(stream: &mut TcpStream, packet: &[u8]) -> std::io::Result<()> {
+    let len = u16::try_from(packet.len()).unwrap_or(u16::MAX);
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(&packet[..len as usize]);
+    stream.write_all(&out)
+}
+
+/// The query sent on over TCP to each server in turn: the first answer.
+fn forward_tcp(packet: &[u8], servers: &[SocketAddr]) -> Option<Vec<u8>> {
+    for server in servers {
+        let Ok(mut s) = TcpStream::connect_timeout(server, UPSTREAM_TIMEOUT) else {
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(UPSTREAM_TIMEOUT));
+        if write_framed(&mut s, packet).is_ok()
+            && let Some(reply) = read_framed(&mut s)
+        {
+            return Some(reply);
+        }
+    }
+    None
 }
 
 enum Reply {

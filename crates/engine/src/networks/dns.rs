@@ -1,7 +1,7 @@
 //! Names on user networks: one resolver process per network (`berth __dns
 //! NETWORK-ID`), as aardvark-dns is for podman, since berth has no daemon to
 //! hold Docker's embedded one. It listens on the network's gateway, port
-//! 53/udp (the containers' only nameserver, see files.rs), is started by the
+//! 53, UDP and TCP (the containers' only nameserver, see files.rs), is started by the
 //! first container that joins and ends once no container has been on
 //! the network for two seconds (or the network is removed). It answers
 //! from the store: a container asking for a name gets the address of the
@@ -107,6 +107,9 @@ pub(crate) fn ensure_running(engine: &Engine, network: &NetworkRow) -> Result<()
     }
 }
 
+/// The resolver's listening sockets on the gateway: UDP and TCP.
+type Sockets = (UdpSocket, std::net::TcpListener);
+
 /// `berth __dns NETWORK-ID`: the resolver. Its stdout says "ready" (or
 /// why not) once, then is closed. Returns its exit code.
 pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
@@ -124,7 +127,7 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
             return 1;
         }
     };
-    let result = (|| -> Result<Option<(OwnedFd, UdpSocket, NetworkRow)>> {
+    let result = (|| -> Result<Option<(OwnedFd, Sockets, NetworkRow)>> {
         let lock = open_lock(&engine, network_id)?;
         if !try_lock(&lock) {
             // Another resolver serves the network.
@@ -140,9 +143,11 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
             .map_err(|_| Error::internal(format!("network {}: gateway", network.name)))?;
         let socket = UdpSocket::bind((gateway, 53))
             .map_err(|e| Error::internal(format!("listen on {gateway}:53/udp: {e}")))?;
-        Ok(Some((lock, socket, network)))
+        let tcp = std::net::TcpListener::bind((gateway, 53))
+            .map_err(|e| Error::internal(format!("listen on {gateway}:53/tcp: {e}")))?;
+        Ok(Some((lock, (socket, tcp), network)))
     })();
-    let (lock, socket, network) = match result {
+    let (lock, (socket, tcp), network) = match result {
         Ok(Some(v)) => v,
         Ok(None) => {
             say(&mut status, "ready");
@@ -193,7 +198,7 @@ pub fn run(options: &EngineOptions, network_id: &str) -> i32 {
         }
         false
     };
-    match dns::serve(&socket, &lookup, &mut keep_going) {
+    match dns::serve(&socket, &tcp, &lookup, &mut keep_going) {
         Ok(()) => 0,
         Err(_) => 1,
     }
