@@ -6,7 +6,9 @@
 mod support;
 
 use support::Store;
-use support::net_world::{OtherMachine, in_host, prerequisites, ruleset};
+use support::net_world::{
+    OtherMachine, in_host, links_without_veths, prerequisites, remove_all, ruleset,
+};
 
 /// The bridges in the host namespace: "name addr/prefix" lines, sorted.
 fn bridges(store: &Store) -> Vec<String> {
@@ -640,12 +642,7 @@ fn monitors_killed_mid_start_leave_no_veth_rule_or_lease() {
     });
     assert!(killed > 0, "no monitor was killed: the test proved nothing");
     // Whatever survived is removed; the rest was reconciled.
-    let ids = store.ok(&["ps", "-aq"]);
-    if !ids.trim().is_empty() {
-        let mut args = vec!["rm", "-f"];
-        args.extend(ids.lines());
-        store.ok(&args);
-    }
+    remove_all(&store);
     let net: serde_json::Value =
         serde_json::from_str(&store.ok(&["network", "inspect", "crashy"])).unwrap();
     assert_eq!(
@@ -653,14 +650,7 @@ fn monitors_killed_mid_start_leave_no_veth_rule_or_lease() {
         serde_json::json!({}),
         "a lease is left"
     );
-    let mut links = String::new();
-    for _ in 0..50 {
-        links = in_host(&store, &["ip", "-br", "link"]);
-        if !links.contains("veth") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let links = links_without_veths(&store);
     assert!(!links.contains("veth"), "{links}");
     assert!(!ruleset(&store).contains("dnat to"), "{}", ruleset(&store));
     store.ok(&["network", "rm", "crashy"]);

@@ -7,7 +7,9 @@
 mod support;
 
 use support::Store;
-use support::net_world::{OtherMachine, host_get, in_host, prerequisites, ruleset};
+use support::net_world::{
+    OtherMachine, host_get, in_host, links_without_veths, prerequisites, ruleset,
+};
 
 /// A web server container answering `body` on its port 80.
 fn web(store: &Store, name: &str, body: &str, extra: &[&str]) -> String {
@@ -309,14 +311,7 @@ fn a_killed_monitor_leaves_no_port_rule_or_lease() {
     store.ok(&["rm", "-f", "web", "web2"]);
     // The killed one's veth goes with its namespace (the kernel's work
     // queue): give it a moment.
-    let mut links = String::new();
-    for _ in 0..50 {
-        links = in_host(&store, &["ip", "-br", "link"]);
-        if !links.contains("veth") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let links = links_without_veths(&store);
     assert!(!links.contains("veth"), "{links}");
     store.assert_check_clean();
 }

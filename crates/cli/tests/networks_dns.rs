@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::Store;
-use support::net_world::{OtherMachine, in_host, prerequisites, ruleset};
+use support::net_world::{OtherMachine, in_host, prerequisites, remove_all, ruleset};
 
 /// `nslookup NAME` from container `from`: the addresses it answered.
 fn lookup(store: &Store, from: &str, name: &str) -> Vec<String> {
@@ -279,12 +279,7 @@ fn ip_mac_dns_and_add_host_options() {
         "{err}"
     );
     store.ok(&["rm", "-f", "first"]);
-    let leftovers = store.ok(&["ps", "-aq"]);
-    if !leftovers.trim().is_empty() {
-        let mut args = vec!["rm", "-f"];
-        args.extend(leftovers.lines());
-        store.ok(&args);
-    }
+    remove_all(&store);
     store.ok(&["network", "rm", "fixed"]);
     store.assert_check_clean();
 }

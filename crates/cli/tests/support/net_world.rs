@@ -95,20 +95,8 @@ impl OtherMachine {
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
 s.bind(('198.51.100.2',9000)); s.listen(16); print('ready')\n\
 while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
-        let mut server = ns
-            .command(&["python3", "-u", "-c", SERVER])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
         // It says when it listens: a test's first connection must not race it.
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
-            &mut ready,
-        )
-        .unwrap();
-        assert_eq!(ready, "ready\n", "the other machine's server did not start");
+        let server = spawn_ready(&ns, SERVER, "server");
         OtherMachine {
             ns,
             server,
@@ -120,25 +108,51 @@ while True:\n  c,a=s.accept(); c.sendall((a[0]+'\\n').encode()); c.close()\n";
 impl OtherMachine {
     /// Starts its DNS server on 198.51.100.2:53 (see `DNS_SERVER`).
     pub fn serve_dns(&mut self) {
-        let mut dns = self
-            .ns
-            .command(&["python3", "-u", "-c", DNS_SERVER])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(dns.stdout.as_mut().unwrap()),
-            &mut ready,
-        )
-        .unwrap();
-        assert_eq!(
-            ready, "ready\n",
-            "the other machine's DNS server did not start"
-        );
+        let dns = spawn_ready(&self.ns, DNS_SERVER, "DNS server");
         self.dns = Some(dns);
     }
+}
+
+/// A python3 `script` run in `ns` that prints "ready" once it listens.
+fn spawn_ready(ns: &HostNetns, script: &str, what: &str) -> std::process::Child {
+    let mut child = ns
+        .command(&["python3", "-u", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n", "the other machine's {what} did not start");
+    child
+}
+
+/// `rm -f` of every container the store has.
+pub fn remove_all(store: &Store) {
+    let ids = store.ok(&["ps", "-aq"]);
+    if !ids.trim().is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.lines());
+        store.ok(&args);
+    }
+}
+
+/// The host's links once no veth is left (a killed container's pair goes
+/// with its namespace, on the kernel's work queue): up to 5 s.
+pub fn links_without_veths(store: &Store) -> String {
+    let mut links = String::new();
+    for _ in 0..50 {
+        links = in_host(store, &["ip", "-br", "link"]);
+        if !links.contains("veth") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    links
 }
 
 impl Drop for OtherMachine {

@@ -53,9 +53,7 @@ impl Engine {
             "" | "default" => config.host.network_mode = "none".into(),
             "none" | "host" => {}
             "bridge" if self.config.default_bridge.is_none() => {
-                return Err(Error::unsupported(
-                    "network bridge: the default bridge is turned off (BERTH_BRIDGE=none); use --network none, host or a network made with `network create`",
-                ));
+                return Err(crate::networks::default_bridge_turned_off());
             }
             "bridge" => {}
             mode if mode.starts_with("container:") => {

@@ -18,12 +18,17 @@ use crate::error::{Error, Result};
 
 pub(crate) const NAME: &str = "bridge";
 
+/// What `--network bridge` meets when the default bridge is turned off.
+pub(crate) fn turned_off() -> Error {
+    Error::unsupported(
+        "network bridge: the default bridge is turned off (BERTH_BRIDGE=none); set BERTH_BRIDGE or berth.toml's [network] bridge to a name to turn it on, or use --network none, host or a network made with `network create`",
+    )
+}
+
 /// The default bridge's row, its bridge up; made on first use.
 pub(crate) fn ensure(engine: &Engine) -> Result<NetworkRow> {
     let Some(bridge) = engine.config.default_bridge.clone() else {
-        return Err(Error::unsupported(
-            "network bridge: the default bridge is turned off (BERTH_BRIDGE=none or [network] bridge = \"none\"); use --network none, host or a network made with `network create`",
-        ));
+        return Err(turned_off());
     };
     if let Some(row) = engine.db.read(|c| record::by_name(c, NAME))? {
         ensure_up(engine, &row)?;

@@ -471,6 +471,8 @@ pub(crate) fn check_endpoint(
     Ok(())
 }
 
+pub(crate) use default_bridge::turned_off as default_bridge_turned_off;
+
 /// An endpoint's ID: fixed per (network, container), as inspect shows it.
 pub fn endpoint_id(network: &str, container: &str) -> String {
     berth_image::Digest::of(format!("berth endpoint {network} {container}").as_bytes())
