@@ -141,6 +141,24 @@ pub enum Command {
     Version,
     /// Display system-wide information
     Info(InfoArgs),
+    /// Serve the Docker Engine API on a unix socket (in the foreground)
+    Daemon(DaemonArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    /// Where to listen: unix:///path (default unix://RUN_ROOT/berth.sock)
+    #[arg(short = 'H', long = "host", value_name = "list")]
+    pub host: Vec<String>,
+    /// Group that may use the socket (mode 0660)
+    #[arg(short = 'G', long, value_name = "string")]
+    pub group: Option<String>,
+    /// Path of the (locked) pid file
+    #[arg(short = 'p', long, value_name = "string")]
+    pub pidfile: Option<std::path::PathBuf>,
+    /// Do not start containers whose restart policy says so
+    #[arg(long)]
+    pub no_restore: bool,
 }
 
 #[derive(Args, Debug)]

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use berth_image::owner::ProcessToken;
 
 pub use berth_registry::Credentials;
+pub use berth_runtime::ContainerStats;
 pub use config::EngineConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use registries::normalize_server;

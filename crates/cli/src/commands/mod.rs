@@ -2,6 +2,7 @@
 //! engine calls and Docker-shaped output, and returns the exit code.
 
 mod containers;
+mod daemon;
 mod events;
 mod history;
 mod images;
@@ -47,6 +48,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Dns(a) = &cli.command {
         let code = berth_engine::networks::dns::run(&options, &a.network_id);
         return Ok(code as u8);
+    }
+    if let Command::Daemon(a) = cli.command {
+        return daemon::run(&options, a);
     }
     let engine = Engine::open(&options).map_err(|e| match &cli.command {
         Command::Run(_) | Command::Create(_) => containers::run_error(e),
@@ -128,7 +132,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&engine, a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
-        Command::Version => Ok(0),
+        Command::Version | Command::Daemon(_) => Ok(0),
     }
 }
 

@@ -127,7 +127,7 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
             let mut failed = false;
             for name in &a.networks {
                 match engine.network(name) {
-                    Ok(n) => found.push(inspect_json(engine, &n)),
+                    Ok(n) => found.push(engine.network_json(&n)),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         failed = true;
@@ -187,50 +187,4 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
 
 fn created(n: &Network) -> String {
     berth_engine::containers::rfc3339(n.created_at)
-}
-
-/// Docker's `network inspect` object.
-fn inspect_json(engine: &Engine, n: &Network) -> Value {
-    let mut config = Vec::new();
-    if let (Some(subnet), Some(gateway)) = (n.subnet, n.gateway) {
-        let mut c = json!({"Subnet": subnet.to_string(), "Gateway": gateway.to_string()});
-        if let Some(r) = n.ip_range {
-            c["IPRange"] = r.to_string().into();
-        }
-        config.push(c);
-    }
-    let mut options = json!(n.options);
-    if let Some(bridge) = &n.bridge
-        && !n
-            .options
-            .contains_key(berth_engine::networks::BRIDGE_NAME_OPTION)
-    {
-        options[berth_engine::networks::BRIDGE_NAME_OPTION] = bridge.clone().into();
-    }
-    json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": created(n),
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": if n.builtin { Value::Null } else { json!({}) }, "Config": config},
-        "Internal": n.internal,
-        "Attachable": n.attachable,
-        "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
-        "Containers": n.endpoints.iter().map(|(id, ip, mac)| {
-            let name = engine.container(id).map(|c| c.name).unwrap_or_default();
-            (id.clone(), json!({
-                "Name": name,
-                "EndpointID": berth_engine::networks::endpoint_id(&n.id, id),
-                "MacAddress": mac,
-                "IPv4Address": format!("{ip}/{}", n.subnet.map(|s| s.prefix).unwrap_or(32)),
-                "IPv6Address": "",
-            }))
-        }).collect::<serde_json::Map<String, Value>>(),
-        "Options": options,
-        "Labels": n.labels,
-    })
 }

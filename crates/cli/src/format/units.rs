@@ -53,35 +53,7 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// `HumanDuration`: how long ago, in Docker's words.
-pub fn human_duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let minutes = s / 60;
-    let hours = (s as f64 / 3600.0 + 0.5) as i64;
-    if s < 1 {
-        "Less than a second".into()
-    } else if s == 1 {
-        "1 second".into()
-    } else if s < 60 {
-        format!("{s} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", s / 3600 / 24 / 365)
-    }
-}
+pub use berth_engine::times::human_duration;
 
 /// Go's default time format as Docker prints `CreatedAt`:
 /// `2026-11-28 18:00:00 +0000 UTC`.

@@ -3,6 +3,7 @@
 //! builders for (hostile) image archives.
 #![allow(dead_code)]
 
+pub mod berth_daemon;
 pub mod containerd;
 pub mod dockerd;
 pub mod fault_registry;
@@ -319,6 +320,12 @@ impl Store {
             String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// The store's temp dir (data root, run root and whatever else the
+    /// test puts beside them: sockets, logs, host directories).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The store's data root (for certs.d and registries.toml).

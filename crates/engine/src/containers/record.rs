@@ -83,6 +83,26 @@ pub struct ContainerRow {
     pub finished_at: i64,
 }
 
+impl ContainerRow {
+    /// Docker's `Status` (ps's STATUS column): "Up 2 minutes", "Exited (0)
+    /// 3 seconds ago".
+    pub fn status_text(&self) -> String {
+        let since =
+            |nanos: i64| crate::times::human_duration((crate::now_nanos() - nanos) / 1_000_000_000);
+        match self.state {
+            State::Creating | State::Created => "Created".into(),
+            State::Starting | State::Running => format!("Up {}", since(self.started_at)),
+            State::Paused => format!("Up {} (Paused)", since(self.started_at)),
+            State::Exited => format!(
+                "Exited ({}) {} ago",
+                self.exit_code,
+                since(self.finished_at)
+            ),
+            State::Removing => "Removal In Progress".into(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, name, image_id, image_name, config, state, owner_pid, owner_start, pid, \
      exit_code, oom_killed, error, restart_count, stop_requested, created_at, started_at, finished_at";
 

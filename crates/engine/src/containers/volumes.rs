@@ -143,3 +143,19 @@ fn volume_event(action: &str, name: &str) -> crate::events::Event {
     crate::events::Event::new(crate::events::EventType::Volume, action, name)
         .with("driver", "local")
 }
+
+impl Volume {
+    /// Docker's `volume inspect` object (the CLI's and the API's).
+    pub fn docker_json(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        json!({
+            "CreatedAt": crate::containers::rfc3339(self.created_at),
+            "Driver": "local",
+            "Labels": if self.labels.is_empty() { Value::Null } else { json!(self.labels) },
+            "Mountpoint": self.mountpoint,
+            "Name": self.name,
+            "Options": Value::Null,
+            "Scope": "local",
+        })
+    }
+}

@@ -485,3 +485,51 @@ fn network_event(action: &str, row: &NetworkRow) -> crate::events::Event {
         .with("name", &row.name)
         .with("type", &row.driver)
 }
+
+impl Engine {
+    /// Docker's `network inspect` object (the CLI's and the API's).
+    pub fn network_json(&self, n: &Network) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let engine = self;
+        let mut config = Vec::new();
+        if let (Some(subnet), Some(gateway)) = (n.subnet, n.gateway) {
+            let mut c = json!({"Subnet": subnet.to_string(), "Gateway": gateway.to_string()});
+            if let Some(r) = n.ip_range {
+                c["IPRange"] = r.to_string().into();
+            }
+            config.push(c);
+        }
+        let mut options = json!(n.options);
+        if let Some(bridge) = &n.bridge
+            && !n.options.contains_key(BRIDGE_NAME_OPTION)
+        {
+            options[BRIDGE_NAME_OPTION] = bridge.clone().into();
+        }
+        json!({
+            "Name": n.name,
+            "Id": n.id,
+            "Created": crate::containers::rfc3339(n.created_at),
+            "Scope": "local",
+            "Driver": n.driver,
+            "EnableIPv6": false,
+            "IPAM": {"Driver": "default", "Options": if n.builtin { Value::Null } else { json!({}) }, "Config": config},
+            "Internal": n.internal,
+            "Attachable": n.attachable,
+            "Ingress": false,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": false,
+            "Containers": n.endpoints.iter().map(|(id, ip, mac)| {
+                let name = engine.container(id).map(|c| c.name).unwrap_or_default();
+                (id.clone(), json!({
+                    "Name": name,
+                    "EndpointID": endpoint_id(&n.id, id),
+                    "MacAddress": mac,
+                    "IPv4Address": format!("{ip}/{}", n.subnet.map(|s| s.prefix).unwrap_or(32)),
+                    "IPv6Address": "",
+                }))
+            }).collect::<serde_json::Map<String, Value>>(),
+            "Options": options,
+            "Labels": n.labels,
+        })
+    }
+}

@@ -190,3 +190,44 @@ impl crate::Engine {
         self.db.read(all)
     }
 }
+
+/// One line of a container's ports as `ps` and `GET /containers/json` show
+/// them: a published port with its host side, or an exposed one without.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSummary {
+    pub private: u16,
+    pub public: Option<(String, u16)>,
+    pub proto: String,
+}
+
+/// `row`'s ports (none unless it runs on a bridge), from `published` (every
+/// container's, read once per listing).
+pub fn port_summaries(
+    row: &crate::containers::ContainerRow,
+    published: &[PublishedPort],
+) -> Vec<PortSummary> {
+    if !row.state.is_live() || matches!(row.config.host.network_mode.as_str(), "host" | "none") {
+        return Vec::new();
+    }
+    let mut list: Vec<PortSummary> = published
+        .iter()
+        .filter(|p| p.container_id == row.id)
+        .map(|p| PortSummary {
+            private: p.container_port,
+            public: Some((p.host_ip.to_string(), p.host_port)),
+            proto: p.protocol.clone(),
+        })
+        .collect();
+    for key in &row.config.exposed_ports {
+        if let Some((port, proto)) = crate::containers::port_spec::port_key(key)
+            && !list.iter().any(|p| p.private == port && p.proto == proto)
+        {
+            list.push(PortSummary {
+                private: port,
+                public: None,
+                proto: proto.to_string(),
+            });
+        }
+    }
+    list
+}

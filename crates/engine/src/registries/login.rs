@@ -11,13 +11,20 @@ impl Engine {
     /// Checks `credentials` against `server` and stores them in Docker's
     /// config file (or its credential helper). Returns the host logged in to.
     pub fn login(&self, server: &str, credentials: Credentials) -> Result<String> {
+        let host = self.check_login(server, &credentials)?;
+        self.docker_config().store(&host, &credentials)?;
+        Ok(host)
+    }
+
+    /// Asks the registry whether `credentials` are good, storing nothing
+    /// (the API's `POST /auth`: the client keeps its credentials).
+    pub fn check_login(&self, server: &str, credentials: &Credentials) -> Result<String> {
         let host = normalize_server(server)?;
         let config = self.registries_config()?;
         block_on(async {
             let registry = Registry::connect(&host, &config, Some(credentials.clone())).await?;
             Ok(registry.check_login().await?)
         })?;
-        self.docker_config().store(&host, &credentials)?;
         Ok(host)
     }
 

@@ -63,15 +63,7 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
             let mut failed = false;
             for name in &a.volumes {
                 match engine.volume(name) {
-                    Ok(v) => found.push(json!({
-                        "CreatedAt": berth_engine::containers::rfc3339(v.created_at),
-                        "Driver": "local",
-                        "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.labels) },
-                        "Mountpoint": v.mountpoint,
-                        "Name": v.name,
-                        "Options": Value::Null,
-                        "Scope": "local",
-                    })),
+                    Ok(v) => found.push(v.docker_json()),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         failed = true;

@@ -1,0 +1,405 @@
+//! `berth daemon` driven by the real docker CLI (v28) over its unix socket,
+//! on the same store as the daemonless berth CLI: the seed's session, a
+//! pull from a local registry, containers both CLIs see, logs/exec/wait/
+//! inspect, containers that outlive a kill -9 of the daemon, and API
+//! version negotiation and error statuses over raw HTTP. Each test has its
+//! own store and its own daemon. Real namespaces, overlayfs and cgroups;
+//! root only.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::Store;
+use support::berth_daemon::{BerthDaemon, header};
+use support::pty::Pty;
+use support::registry::{Registry, RegistryAuth};
+
+fn prerequisites(test: &str) -> Option<Store> {
+    support::container_store(test)
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Whether `REPOSITORY TAG` is a row of an `images` table.
+fn has_image(images: &str, repo: &str, tag: &str) -> bool {
+    images.lines().skip(1).any(|l| {
+        let mut words = l.split_whitespace();
+        words.next() == Some(repo) && words.next() == Some(tag)
+    })
+}
+
+/// The row of a `ps` table whose NAMES column is `name`.
+fn ps_row<'t>(ps: &'t str, name: &str) -> Option<&'t str> {
+    ps.lines()
+        .skip(1)
+        .find(|l| l.split_whitespace().last() == Some(name))
+}
+
+/// The NAMES column of a `ps` table.
+fn ps_names(ps: &str) -> Vec<&str> {
+    ps.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last())
+        .collect()
+}
+
+/// Sorted lines (IDs from `ps -q`).
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+#[test]
+fn seed_session_through_docker_cli() {
+    let test = "seed_session_through_docker_cli";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+
+    let images = daemon.ok(&["images"]);
+    assert!(images.starts_with("REPOSITORY"), "{images}");
+    assert!(has_image(&images, "busybox", "latest"), "{images}");
+
+    let (code, out, err) = daemon.outcome(&["run", "busybox", "echo", "hello"]);
+    assert_eq!((code, out.as_str()), (0, "hello\n"), "stderr: {err}");
+
+    let mut pty = Pty::spawn(daemon.command(&["run", "-it", "--name", "b1", "busybox", "sh"]));
+    pty.expect("# ", Duration::from_secs(20));
+    pty.send("echo hi-from-pty; tty\n");
+    pty.expect("hi-from-pty\r\n", Duration::from_secs(20));
+    pty.expect("/dev/pts/", Duration::from_secs(20));
+    pty.send("exit 3\n");
+    assert_eq!(pty.wait(Duration::from_secs(20)), 3, "{}", pty.output());
+
+    let ps = daemon.ok(&["ps"]);
+    assert!(ps.starts_with("CONTAINER ID   IMAGE"), "{ps}");
+    assert_eq!(ps.lines().count(), 1, "nothing runs:\n{ps}");
+    let ps_a = daemon.ok(&["ps", "-a"]);
+    assert!(ps_a.starts_with("CONTAINER ID   IMAGE"), "{ps_a}");
+    assert_eq!(ps_a.lines().count(), 3, "{ps_a}");
+    let b1 = ps_row(&ps_a, "b1").unwrap_or_else(|| panic!("no b1 row:\n{ps_a}"));
+    assert!(b1.contains("Exited (3)"), "{ps_a}");
+    assert!(ps_a.contains("Exited (0)"), "the echo container:\n{ps_a}");
+
+    let docker_ids = daemon.ok(&["ps", "-a", "-q"]);
+    assert!(
+        docker_ids
+            .lines()
+            .all(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{docker_ids}"
+    );
+    assert_eq!(
+        sorted_lines(&docker_ids),
+        sorted_lines(&store.ok(&["ps", "-a", "-q"])),
+        "docker and berth list the same containers"
+    );
+
+    let image = daemon.ok(&["commit", "b1", "busybox:0.1"]);
+    assert!(image.trim().starts_with("sha256:"), "{image}");
+    let images = daemon.ok(&["images"]);
+    assert!(has_image(&images, "busybox", "0.1"), "{images}");
+
+    let host = store.dir().join("hostdir");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("x"), "from the host\n").unwrap();
+    let bind = format!("{}:/ctr", host.display());
+    assert_eq!(
+        daemon.ok(&["run", "-v", &bind, "busybox", "cat", "/ctr/x"]),
+        "from the host\n"
+    );
+
+    assert_eq!(daemon.ok(&["rm", "b1"]), "b1\n");
+    let id = daemon.ok(&["run", "-d", "--name", "long", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert!(ps_row(&daemon.ok(&["ps"]), "long").is_some());
+    assert_eq!(daemon.ok(&["rm", "-f", "long"]), "long\n");
+    assert!(ps_row(&daemon.ok(&["ps", "-a"]), "long").is_none());
+
+    let outcome = daemon.outcome(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
+    assert_eq!(
+        outcome,
+        (7, "out\n".to_string(), "err\n".to_string()),
+        "stdout and stderr kept apart, exit code passed on"
+    );
+    store.assert_check_clean();
+}
+
+#[test]
+fn pull_from_local_registry_through_docker_cli() {
+    let test = "pull_from_local_registry_through_docker_cli";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(registry) = Registry::start(test, None, RegistryAuth::None) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let repo = format!("{}/lib/busybox", registry.host());
+    let image = format!("{repo}:1");
+    store.ok(&["tag", "busybox", &image]);
+    store.ok(&["push", &image]);
+    // Untagged again, so the pull is what makes the tag.
+    store.ok(&["rmi", &image]);
+    assert!(!has_image(&daemon.ok(&["images"]), &repo, "1"));
+
+    let pulled = daemon.ok(&["pull", &image]);
+    assert!(
+        pulled.lines().any(|l| {
+            l.contains("Status: Downloaded newer image") || l.contains("Image is up to date")
+        }),
+        "{pulled}"
+    );
+    let images = daemon.ok(&["images"]);
+    assert!(has_image(&images, &repo, "1"), "{images}");
+    assert_eq!(
+        daemon.ok(&["run", "--rm", &image, "echo", "pulled"]),
+        "pulled\n"
+    );
+    store.assert_check_clean();
+}
+
+#[test]
+fn berth_and_docker_cli_see_the_same_containers() {
+    let test = "berth_and_docker_cli_see_the_same_containers";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+
+    store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "made-by-berth",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let ps = daemon.ok(&["ps"]);
+    assert!(ps_names(&ps).contains(&"made-by-berth"), "{ps}");
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.Running}}", "made-by-berth"]),
+        "true\n"
+    );
+
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "made-by-docker",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let ps = store.ok(&["ps"]);
+    assert!(ps_names(&ps).contains(&"made-by-docker"), "{ps}");
+
+    assert_eq!(
+        daemon.ok(&["stop", "-t", "1", "made-by-berth"]),
+        "made-by-berth\n"
+    );
+    let ps_a = store.ok(&["ps", "-a"]);
+    let row =
+        ps_row(&ps_a, "made-by-berth").unwrap_or_else(|| panic!("no made-by-berth row:\n{ps_a}"));
+    assert!(row.contains("Exited ("), "{ps_a}");
+    let ps = daemon.ok(&["ps"]);
+    assert_eq!(ps_names(&ps), ["made-by-docker"], "{ps}");
+
+    assert_eq!(daemon.ok(&["rm", "-f", "made-by-berth"]), "made-by-berth\n");
+    assert_eq!(
+        store.ok(&["rm", "-f", "made-by-docker"]),
+        "made-by-docker\n"
+    );
+    assert_eq!(daemon.ok(&["ps", "-a", "-q"]), "");
+    assert_eq!(store.ok(&["ps", "-a", "-q"]), "");
+    store.assert_check_clean();
+}
+
+#[test]
+fn logs_exec_wait_inspect_through_docker_cli() {
+    let test = "logs_exec_wait_inspect_through_docker_cli";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 1000",
+    ]);
+    wait_for("`one` in the logs", || {
+        !daemon.ok(&["logs", "lg"]).is_empty()
+    });
+    assert_eq!(daemon.ok(&["logs", "lg"]), "one\n");
+    assert_eq!(daemon.ok(&["exec", "lg", "echo", "in-exec"]), "in-exec\n");
+    let (code, _, err) = daemon.outcome(&["exec", "lg", "sh", "-c", "exit 5"]);
+    assert_eq!(code, 5, "exec passes the exit code on; stderr: {err}");
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.Config.Image}}", "lg"]),
+        "busybox\n"
+    );
+    assert_eq!(daemon.ok(&["kill", "lg"]), "lg\n");
+    assert_eq!(daemon.ok(&["wait", "lg"]), "137\n");
+    assert_eq!(daemon.ok(&["rm", "lg"]), "lg\n");
+
+    // Docker's name rule wants two characters at least.
+    let (code, _, err) = daemon.outcome(&["create", "--name", "l", "busybox"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("Invalid container name (l)"), "{err}");
+
+    let (code, _, err) = daemon.outcome(&["logs", "nosuch"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    store.assert_check_clean();
+}
+
+#[test]
+fn containers_outlive_a_killed_daemon() {
+    let test = "containers_outlive_a_killed_daemon";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(mut daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+
+    daemon.ok(&[
+        "run", "-d", "--name", "survivor", "busybox", "sleep", "1000",
+    ]);
+    let pid: u32 = store
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"])
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(alive(pid));
+
+    daemon.kill9();
+    assert_eq!(
+        store.ok(&["ps", "--format", "{{.Names}} {{.State}}"]),
+        "survivor running\n",
+        "the container outlives the daemon"
+    );
+    assert!(alive(pid), "the container's process outlives the daemon");
+
+    daemon.restart();
+    let ps = daemon.ok(&["ps"]);
+    let row = ps_row(&ps, "survivor").unwrap_or_else(|| panic!("no survivor row:\n{ps}"));
+    assert!(row.contains(" Up "), "{ps}");
+    assert_eq!(
+        daemon
+            .ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"])
+            .trim(),
+        pid.to_string(),
+        "the same process"
+    );
+    daemon.ok(&["exec", "survivor", "true"]);
+    assert_eq!(daemon.ok(&["rm", "-f", "survivor"]), "survivor\n");
+    wait_for("the container's process to be gone", || !alive(pid));
+    assert_eq!(store.ok(&["ps", "-a", "-q"]), "");
+    store.assert_check_clean();
+}
+
+#[test]
+fn version_negotiation_and_errors() {
+    let test = "version_negotiation_and_errors";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+
+    let (status, headers, body) = daemon.request_full("GET", "/_ping", None);
+    assert_eq!(status, 200);
+    assert_eq!(body, b"OK");
+    assert_eq!(header(&headers, "Api-Version"), Some("1.50"), "{headers:?}");
+    assert_eq!(
+        daemon.ok(&["version", "--format", "{{.Server.APIVersion}}"]),
+        "1.50\n"
+    );
+
+    let (status, body) = daemon.request("GET", "/v1.99/version", None);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("is too new"), "{text}");
+
+    let (status, body) = daemon.request("GET", "/v1.23/version", None);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("is too old"), "{text}");
+
+    let (status, body) = daemon.request("GET", "/v1.24/version", None);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let version = json(&body);
+    assert!(version["ApiVersion"].is_string(), "{version}");
+
+    let (status, body) = daemon.request("GET", "/containers/nosuch/json", None);
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    let error = json(&body);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No such container: nosuch")),
+        "{error}"
+    );
+
+    let (status, body) = daemon.request("POST", "/containers/create", Some(b"{".as_slice()));
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(json(&body)["message"].is_string());
+
+    let (status, body) = daemon.request("GET", "/v1.50/info", None);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let info = json(&body);
+    assert!(info["Containers"].is_u64(), "{info}");
+}
