@@ -5,7 +5,7 @@
 #   - `run --rm busybox true`                      (interleaved, median of RUNS each)
 #   - `run -d busybox sleep`, 100 times on each, then `ps` with the 100 running
 #     (interleaved, median of RUNS each)
-#   - `exec c true` on a running container          (interleaved, median of RUNS each)
+#   - `exec ex true` on a running container          (interleaved, median of RUNS each)
 #   - `pull` of bench/pull.sh's image (3 gzip layers) from a docker-registry on
 #     127.0.0.1, `rmi` between runs, page cache dropped before each
 #     (interleaved, median of PULL_RUNS each)
@@ -370,20 +370,20 @@ fi
 
 # One running container on each, for exec and for the request loads below
 # (so that /containers/json lists something).
-bdock run -d --name c "${net[@]}" busybox sleep 100000 >/dev/null
-dock run -d --name c "${net[@]}" busybox sleep 100000 >/dev/null
+bdock run -d --name ex "${net[@]}" busybox sleep 100000 >/dev/null
+dock run -d --name ex "${net[@]}" busybox sleep 100000 >/dev/null
 
 if want exec; then
     for _ in 1 2 3; do
-        bdock exec c true
-        dock exec c true
+        bdock exec ex true
+        dock exec ex true
     done
     bt=(); dt=()
     for _ in $(seq 1 "$runs"); do
-        bt+=("$(time_cmd bdock exec c true)")
-        dt+=("$(time_cmd dock exec c true)")
+        bt+=("$(time_cmd bdock exec ex true)")
+        dt+=("$(time_cmd dock exec ex true)")
     done
-    report "exec c true" "${bt[@]}" -- "${dt[@]}"
+    report "exec ex true" "${bt[@]}" -- "${dt[@]}"
 fi
 
 # Memory over 10 000 requests (100 per keep-alive connection), after 1 000
@@ -422,8 +422,8 @@ if want rps; then
     row "req/s, $clients clients (higher is better)" "$b_rps" "$d_rps" "$(fmt "$(ratio "$b_rps" "$d_rps")")" "-" "-"
 fi
 
-bdock rm -f c >/dev/null
-dock rm -f c >/dev/null
+bdock rm -f ex >/dev/null
+dock rm -f ex >/dev/null
 
 if want ps; then
     bt=(); dt=()

@@ -48,6 +48,12 @@ pub fn routes() -> Router<Arc<Daemon>> {
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/attach", post(attach))
         .route("/containers/{id}/wait", post(wait))
+        .route(
+            "/containers/{id}/archive",
+            get(crate::archive::get)
+                .head(crate::archive::head)
+                .put(crate::archive::put),
+        )
         .route("/containers/{id}", delete(remove))
 }
 
@@ -609,15 +615,18 @@ async fn attach(state: State, Path(id): Path<String>, Query(q): Q, mut req: Requ
         hijack::attach(
             state.engine.clone(),
             &state.pending,
-            row.id.clone(),
-            options,
-            Framing {
-                tty: row.config.tty,
-                stdin: options.stdin,
-                stdout,
-                stderr,
+            hijack::AttachRequest {
+                id: row.id.clone(),
+                options,
+                framing: Framing {
+                    tty: row.config.tty,
+                    stdin: options.stdin,
+                    stdout,
+                    stderr,
+                },
+                detach_keys,
+                running: row.state.is_live(),
             },
-            detach_keys,
             on_upgrade,
         );
         Ok(response)

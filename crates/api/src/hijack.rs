@@ -41,6 +41,11 @@ impl PendingAttaches {
     fn add(&self, id: &str, options: AttachOptions) -> oneshot::Receiver<MonitorStream> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut w) = self.waiting.lock() {
+            // Waiters whose client went (or that were served) go first.
+            w.retain(|_, list| {
+                list.retain(|x| !x.deliver.is_closed());
+                !list.is_empty()
+            });
             w.entry(id.to_string()).or_default().push(Waiter {
                 options,
                 deliver: tx,
@@ -131,17 +136,37 @@ pub fn switch(
     Ok((response, on_upgrade))
 }
 
+/// An attach request, checked.
+pub struct AttachRequest {
+    pub id: String,
+    pub options: AttachOptions,
+    pub framing: Framing,
+    pub detach_keys: Vec<u8>,
+    /// The container ran when asked: attach at once.
+    pub running: bool,
+}
+
 /// Attach: connect now if the container runs, else wait for its start.
 pub fn attach(
     engine: Arc<Engine>,
     pending: &PendingAttaches,
-    id: String,
-    options: AttachOptions,
-    framing: Framing,
-    detach_keys: Vec<u8>,
+    request: AttachRequest,
     on_upgrade: hyper::upgrade::OnUpgrade,
 ) {
-    let waiting = pending.add(&id, options);
+    let AttachRequest {
+        id,
+        options,
+        framing,
+        detach_keys,
+        running,
+    } = request;
+    // A running container is attached to at once; only an attach before
+    // the start waits for it.
+    let waiting = if running {
+        oneshot::channel().1
+    } else {
+        pending.add(&id, options)
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;

@@ -231,7 +231,7 @@ async fn create(state: State, Query(q): Q, headers: HeaderMap, body: Body) -> Ap
 }
 
 /// A request body as a blocking reader (for the engine's load/import).
-fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
+pub(crate) fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
     let stream = body
         .into_data_stream()
         .map(|r| r.map_err(std::io::Error::other));
@@ -297,7 +297,16 @@ async fn load(state: State, Query(q): Q, body: Body) -> ApiResult<Response> {
         }
     }
     let _ = quiet;
-    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+    // A stream of JSON lines, as Docker's (docker-py reads it line by line).
+    let lines: Vec<Result<bytes::Bytes, std::io::Error>> = out
+        .split_inclusive('\n')
+        .map(|l| Ok(bytes::Bytes::from(l.to_string())))
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(futures_util::stream::iter(lines)),
+    )
+        .into_response())
 }
 
 async fn prune(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
@@ -342,7 +351,7 @@ async fn save_many(state: State, RawQuery(raw): RawQuery) -> ApiResult<Response>
         .unwrap_or_default()
         .split('&')
         .filter_map(|kv| kv.strip_prefix("names="))
-        .map(|v| percent_decode(v))
+        .map(percent_decode)
         .collect();
     if names.is_empty() {
         return Err(ApiError::bad_request("no image names given"));

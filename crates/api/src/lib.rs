@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod archive;
 mod containers;
 mod create;
 mod error;

@@ -29,7 +29,7 @@ pub fn routes() -> Router<Arc<Daemon>> {
     }
     r.route("/plugins", get(no_plugins))
         .route("/build", post(no_build))
-        .route("/build/prune", post(no_build))
+        .route("/build/prune", post(no_build_cache))
         .route("/session", post(no_build))
 }
 
@@ -48,4 +48,9 @@ async fn no_build() -> ApiError {
     ApiError::not_implemented(
         "berth daemon does not build images yet (POST /build arrives with berth build)",
     )
+}
+
+/// Nothing to prune: berth keeps no build cache yet (`system prune` asks).
+async fn no_build_cache() -> Json<Value> {
+    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
 }

@@ -22,11 +22,7 @@ fn layer(status: &str, d: &berth_image::Digest) -> Value {
 /// Docker's text bar: `[=====>     ]  1.2MB/3.4MB`.
 fn bar(done: u64, total: u64) -> String {
     let width = 50u64;
-    let filled = if total > 0 {
-        (done.min(total) * width / total) as usize
-    } else {
-        0
-    };
+    let filled = (done.min(total) * width).checked_div(total).unwrap_or(0) as usize;
     let mut s = String::from("[");
     s.push_str(&"=".repeat(filled.saturating_sub(1)));
     if filled > 0 {

@@ -268,6 +268,8 @@ pub enum SystemCommand {
     Check(CheckArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Start the containers whose restart policy says so (at boot)
+    Restore,
     /// Display system-wide information
     Info(InfoArgs),
 }

@@ -403,3 +403,182 @@ fn version_negotiation_and_errors() {
     let info = json(&body);
     assert!(info["Containers"].is_u64(), "{info}");
 }
+
+/// The rest of an everyday session through the docker CLI: `logs -f`,
+/// `exec -it`, `attach` and detach, `cp` both ways, `stats`, `events`,
+/// `save | load`, volumes, `system df`/`prune`, `update`, `rename`, `top`,
+/// `diff`, `export`, `pause`.
+#[test]
+fn wider_session_through_docker_cli() {
+    let test = "wider_session_through_docker_cli";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let t0 = daemon.ok(&["version", "-f", "{{.Server.Version}}"]);
+    assert!(!t0.trim().is_empty());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+
+    // logs -f follows until the container ends.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; sleep 1; echo b",
+    ]);
+    let follow = daemon.ok(&["logs", "-f", "talker"]);
+    assert_eq!(follow, "a\nb\n");
+    assert_eq!(daemon.ok(&["wait", "talker"]), "0\n");
+
+    // exec -it on a pty; attach and detach with ctrl-p ctrl-q.
+    daemon.ok(&["run", "-dit", "--name", "shell", "busybox", "sh"]);
+    let mut pty = Pty::spawn(daemon.command(&["exec", "-it", "shell", "sh"]));
+    pty.expect("# ", Duration::from_secs(20));
+    pty.send("echo in-exec-tty; exit 4\n");
+    pty.expect("in-exec-tty", Duration::from_secs(20));
+    assert_eq!(pty.wait(Duration::from_secs(20)), 4, "{}", pty.output());
+    let mut pty = Pty::spawn(daemon.command(&["attach", "shell"]));
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("echo attached-here\n");
+    pty.expect("attached-here", Duration::from_secs(20));
+    pty.send("\x10\x11");
+    // docker's CLI ends `attach` on a detach with this error and 1 (its
+    // `run -it` with 0).
+    assert_eq!(pty.wait(Duration::from_secs(20)), 1, "{}", pty.output());
+    pty.expect("read escape sequence", Duration::from_secs(5));
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.Running}}", "shell"]),
+        "true\n",
+        "detaching leaves the container running"
+    );
+
+    // cp both ways, diff, export, top, stats, pause, update, rename.
+    let host = store.dir().join("cp-src");
+    std::fs::create_dir_all(host.join("sub")).unwrap();
+    std::fs::write(host.join("sub/f"), "from-host\n").unwrap();
+    daemon.ok(&["cp", host.to_str().unwrap(), "shell:/tmp/in"]);
+    assert_eq!(
+        daemon.ok(&["exec", "shell", "cat", "/tmp/in/sub/f"]),
+        "from-host\n"
+    );
+    let out = store.dir().join("cp-out");
+    std::fs::create_dir_all(&out).unwrap();
+    daemon.ok(&["cp", "shell:/tmp/in/sub/f", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("f")).unwrap(),
+        "from-host\n"
+    );
+    let (code, _, err) = daemon.outcome(&["cp", "shell:/nosuch", out.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("Could not find the file /nosuch"), "{err}");
+    let diff = daemon.ok(&["diff", "shell"]);
+    assert!(diff.lines().any(|l| l == "A /tmp/in/sub/f"), "{diff}");
+    let export = daemon.command(&["export", "shell"]).output().unwrap();
+    assert!(export.status.success());
+    let tar = String::from_utf8_lossy(&export.stdout);
+    assert!(tar.contains("tmp/in/sub/f"), "export holds the new file");
+    let top = daemon.ok(&["top", "shell"]);
+    assert!(top.starts_with("UID"), "{top}");
+    assert!(top.lines().count() >= 2, "{top}");
+    let stats = daemon.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "shell",
+    ]);
+    assert!(stats.starts_with("shell "), "{stats}");
+    daemon.ok(&["pause", "shell"]);
+    assert!(
+        daemon
+            .ok(&["ps", "--format", "{{.Status}}"])
+            .contains("(Paused)")
+    );
+    daemon.ok(&["unpause", "shell"]);
+    daemon.ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "shell",
+    ]);
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "shell"]),
+        "67108864\n"
+    );
+    daemon.ok(&["rename", "shell", "shell2"]);
+    assert_eq!(store.ok(&["ps", "--format", "{{.Names}}"]), "shell2\n");
+    daemon.ok(&["rm", "-f", "shell2", "talker"]);
+
+    // events saw it all, in order.
+    // A second on: `until` is whole seconds, the events are not.
+    let now = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = daemon.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &now,
+        "--filter",
+        "container=talker",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = events.lines().collect();
+    for want in ["create", "start", "die", "destroy"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+
+    // save | load, volumes, system df and prune.
+    let saved = daemon.command(&["save", "busybox"]).output().unwrap();
+    assert!(saved.status.success());
+    let loaded = support::run_with_stdin(daemon.command(&["load"]), &saved.stdout);
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&loaded.stdout),
+        "Loaded image: busybox:latest\n"
+    );
+    daemon.ok(&["volume", "create", "vol1"]);
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "vol1:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo kept > /data/x; cat /data/x"
+        ]),
+        "kept\n"
+    );
+    assert!(store.ok(&["volume", "ls", "-q"]).contains("vol1"));
+    let df = daemon.ok(&["system", "df"]);
+    assert!(df.starts_with("TYPE"), "{df}");
+    daemon.ok(&["run", "--name", "leftover", "busybox", "true"]);
+    let prune = daemon.ok(&["system", "prune", "-f"]);
+    assert!(prune.contains("Deleted Containers"), "{prune}");
+    assert_eq!(daemon.ok(&["ps", "-aq"]), "");
+    daemon.ok(&["volume", "rm", "vol1"]);
+    store.assert_check_clean();
+}

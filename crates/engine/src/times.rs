@@ -52,36 +52,6 @@ pub fn duration(s: &str) -> Option<time::Duration> {
     Some(time::Duration::seconds_f64(total))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_time_arguments() {
-        let now = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
-        assert_eq!(
-            parse_at("10m", "since", now).unwrap().unix_timestamp(),
-            1_000_000 - 600
-        );
-        assert_eq!(
-            parse_at("1h30m", "since", now).unwrap().unix_timestamp(),
-            1_000_000 - 5400
-        );
-        assert_eq!(parse_at("42.5", "since", now).unwrap().unix_timestamp(), 42);
-        assert_eq!(
-            parse_at("2026-01-02T03:04:05Z", "until", now)
-                .unwrap()
-                .unix_timestamp(),
-            1_767_323_045
-        );
-        let e = parse_at("soon", "until", now).unwrap_err();
-        assert!(
-            e.message.contains("\"until\"") && e.message.contains("soon"),
-            "{e}"
-        );
-    }
-}
-
 /// `HumanDuration`: how long ago, in Docker's words.
 pub fn human_duration(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -109,5 +79,35 @@ pub fn human_duration(seconds: i64) -> String {
         format!("{} months", hours / 24 / 30)
     } else {
         format!("{} years", s / 3600 / 24 / 365)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_time_arguments() {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        assert_eq!(
+            parse_at("10m", "since", now).unwrap().unix_timestamp(),
+            1_000_000 - 600
+        );
+        assert_eq!(
+            parse_at("1h30m", "since", now).unwrap().unix_timestamp(),
+            1_000_000 - 5400
+        );
+        assert_eq!(parse_at("42.5", "since", now).unwrap().unix_timestamp(), 42);
+        assert_eq!(
+            parse_at("2026-01-02T03:04:05Z", "until", now)
+                .unwrap()
+                .unix_timestamp(),
+            1_767_323_045
+        );
+        let e = parse_at("soon", "until", now).unwrap_err();
+        assert!(
+            e.message.contains("\"until\"") && e.message.contains("soon"),
+            "{e}"
+        );
     }
 }

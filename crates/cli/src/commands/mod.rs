@@ -130,6 +130,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Search(a) => login::search(&engine, a),
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
+        Command::System(SystemCommand::Restore) => system::restore(&engine),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&engine, a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
         Command::Version | Command::Daemon(_) => Ok(0),

@@ -148,3 +148,20 @@ pub fn check(engine: &Engine, args: CheckArgs) -> Result<u8> {
     out.flush()?;
     Ok(if unrepaired == 0 { 0 } else { 1 })
 }
+
+/// `system restore`: what `berth daemon` does at its start, for hosts
+/// without the daemon (contrib/systemd/berth-restore.service runs it at
+/// boot): containers whose restart policy says so are started.
+pub fn restore(engine: &Engine) -> Result<u8> {
+    let mut failed = false;
+    for (row, result) in engine.restore_containers()? {
+        match result {
+            Ok(()) => crate::output::print(&format!("{}\n", row.name))?,
+            Err(e) => {
+                eprintln!("Error: start {}: {e}", row.name);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

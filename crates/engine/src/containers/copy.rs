@@ -289,3 +289,51 @@ fn copy_dir_in(src: &Path, dir: &OwnedFd, shown: &Path) -> Result<()> {
     let _ = dir.as_fd();
     Ok(())
 }
+
+/// What `docker cp` learns about a container path before copying (the
+/// API's `X-Docker-Container-Path-Stat`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStat {
+    pub name: String,
+    pub size: u64,
+    /// Go's `os.FileMode` bits: permissions, plus 1<<31 for a directory
+    /// and 1<<27 for a symlink.
+    pub mode: u32,
+    pub mtime_unix: i64,
+    pub link_target: String,
+}
+
+/// Stats `path` in the container (the last component not followed, as
+/// Docker's `lstat`).
+pub fn stat_path(root: &ContainerRoot, path: &str) -> Result<PathStat> {
+    let p = Path::new(path);
+    let (parent, name) = match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => (parent, name.to_string_lossy().into_owned()),
+        _ => (Path::new("/"), String::from("/")),
+    };
+    let dir =
+        in_root(root, parent, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| sys("stat", p, e))?;
+    let target = if name == "/" { "." } else { name.as_str() };
+    let st = rustix::fs::statat(&dir, target, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| sys("stat", p, e))?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    let mut mode = st.st_mode & 0o777;
+    let mut link_target = String::new();
+    match kind {
+        FileType::Directory => mode |= 1 << 31,
+        FileType::Symlink => {
+            mode |= 1 << 27;
+            link_target = rustix::fs::readlinkat(&dir, target, Vec::new())
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
+        _ => {}
+    }
+    Ok(PathStat {
+        name,
+        size: st.st_size as u64,
+        mode,
+        mtime_unix: st.st_mtime,
+        link_target,
+    })
+}

@@ -29,7 +29,7 @@ pub(crate) mod record;
 mod remove;
 pub(crate) mod rename;
 mod restore;
-pub(crate) mod root;
+pub mod root;
 pub(crate) mod security;
 pub(crate) mod spec;
 #[cfg(test)]

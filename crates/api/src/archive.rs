@@ -1,0 +1,179 @@
+//! `/containers/{id}/archive` (what `docker cp` and docker-py's
+//! `put_archive`/`get_archive` use): HEAD stats a path, GET streams it as
+//! a tar, PUT extracts a tar into a directory.
+//!
+//! Both ways go through a private host directory and the engine's
+//! confined copy (`containers::copy`: paths resolved inside the
+//! container's root, no symlink followed out of it), so nothing in the
+//! archive or the container can reach outside either tree; the tar is
+//! only ever unpacked into that fresh directory (the `tar` crate refuses
+//! `..` and absolute names).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use berth_engine::containers::copy::{self, PathStat};
+use serde_json::json;
+
+use crate::containers::BodyWriter;
+use crate::error::{ApiError, ApiResult};
+use crate::system::tokio_stream;
+use crate::{State, blocking};
+
+type Q = Query<HashMap<String, String>>;
+
+fn path_of(q: &HashMap<String, String>) -> ApiResult<String> {
+    let path = q
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    // Relative paths are from the container's root, as Docker's.
+    Ok(if path.starts_with('/') {
+        path.clone()
+    } else {
+        format!("/{path}")
+    })
+}
+
+/// Stats `path`, with Docker's words for a path that is not there.
+fn stat_in(
+    root: &berth_engine::containers::root::ContainerRoot,
+    path: &str,
+    container: &str,
+) -> ApiResult<PathStat> {
+    copy::stat_path(root, path).map_err(|e| {
+        if e.kind == berth_engine::ErrorKind::NotFound {
+            ApiError::not_found(format!(
+                "Could not find the file {path} in container {container}"
+            ))
+        } else {
+            e.into()
+        }
+    })
+}
+
+fn stat_header(stat: &PathStat) -> HeaderValue {
+    let mtime = time::OffsetDateTime::from_unix_timestamp(stat.mtime_unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let v = json!({
+        "name": stat.name,
+        "size": stat.size,
+        "mode": stat.mode,
+        "mtime": mtime,
+        "linkTarget": stat.link_target,
+    });
+    let encoded = base64::engine::general_purpose::STANDARD.encode(v.to_string());
+    HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub async fn head(state: State, UrlPath(id): UrlPath<String>, Query(q): Q) -> ApiResult<Response> {
+    let path = path_of(&q)?;
+    let stat = blocking(&state, move |e| {
+        let row = e.container(&id)?;
+        let root = e.container_root(&row)?;
+        stat_in(&root, &path, &id)
+    })
+    .await?;
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", stat_header(&stat));
+    Ok(r)
+}
+
+pub async fn get(state: State, UrlPath(id): UrlPath<String>, Query(q): Q) -> ApiResult<Response> {
+    let path = path_of(&q)?;
+    // Copied out first (errors become statuses), then streamed as a tar.
+    let (stat, staging) = blocking(&state, move |e| {
+        let row = e.container(&id)?;
+        let root = e.container_root(&row)?;
+        let stat = stat_in(&root, &path, &id)?;
+        let staging = tempfile::Builder::new()
+            .prefix("berth-archive-")
+            .tempdir()
+            .map_err(|e| ApiError::internal(format!("make a staging directory: {e}")))?;
+        copy::copy_out(&root, &path, &staging.path().join(&stat.name))?;
+        Ok((stat, staging))
+    })
+    .await?;
+    let (mut writer, rx) = BodyWriter::new();
+    let header = stat_header(&stat);
+    tokio::task::spawn_blocking(move || {
+        let mut builder = tar::Builder::new(&mut writer);
+        builder.follow_symlinks(false);
+        let name = if stat.name == "/" {
+            "."
+        } else {
+            stat.name.as_str()
+        };
+        let source = staging.path().join(&stat.name);
+        let result = if source.is_dir() {
+            builder.append_dir_all(name, &source)
+        } else {
+            builder.append_path_with_name(&source, name)
+        }
+        .and_then(|_| builder.finish());
+        drop(builder);
+        if let Err(e) = result {
+            writer.fail(e.to_string());
+        }
+        drop(staging);
+    });
+    let mut r = (
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(tokio_stream(rx)),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", header);
+    Ok(r)
+}
+
+pub async fn put(
+    state: State,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Q,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let path = path_of(&q)?;
+    let reader = crate::images::body_reader(body);
+    blocking(&state, move |e| {
+        let row = e.container(&id)?;
+        let root = e.container_root(&row)?;
+        let stat = stat_in(&root, &path, &id)?;
+        if stat.mode & (1 << 31) == 0 {
+            return Err(ApiError::bad_request(format!(
+                "extraction point is not a directory: {path}"
+            )));
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("berth-archive-")
+            .tempdir()
+            .map_err(|e| ApiError::internal(format!("make a staging directory: {e}")))?;
+        let mut archive = tar::Archive::new(reader);
+        archive.set_preserve_permissions(true);
+        archive.set_overwrite(true);
+        archive
+            .unpack(staging.path())
+            .map_err(|e| ApiError::bad_request(format!("extract the archive: {e}")))?;
+        let entries = std::fs::read_dir(staging.path())
+            .map_err(|e| ApiError::internal(format!("read the staging directory: {e}")))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let dest = Path::new(&path).join(&name);
+            copy::copy_in(&entry.path(), &root, &dest.to_string_lossy())?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::OK)
+}
