@@ -14,11 +14,24 @@
 #   time, bc        the benchmarks
 #   nftables, python3, iproute2  namespace worlds for networks (NAT, ports, servers, routes)
 #   iperf3          the network benchmark's throughput
+#   docker-compose  compose 1.29 (docker-py inside) drives berth daemon
+#   python3-venv    a venv for docker-py from PyPI (below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-packages.sh zstd docker.io skopeo docker-registry curl openssl runc containerd \
-    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3 iproute2 iperf3
+    linux-image-amd64 qemu-system-x86 cpio procps time bc nftables python3 iproute2 iperf3 \
+    docker-compose python3-venv
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
+fi
+
+# docker-py (the `docker` package from PyPI) for the daemon's SDK tests, in
+# its own venv: Debian's python refuses system-wide pip installs, and
+# docker-compose keeps Debian's older python3-docker. The tests look here
+# first (crates/cli/tests/api_docker_py.rs).
+venv=/opt/berth-test/python
+if ! "$venv/bin/python3" -c 'import docker' >/dev/null 2>&1; then
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet 'docker>=7'
 fi

@@ -105,7 +105,7 @@ pub fn summary_json(row: &ContainerRow, published: &[PublishedPort]) -> Value {
         "Names": [format!("/{}", row.name)],
         "Image": row.image_name,
         "ImageID": row.image_id,
-        "Command": args.join(" "),
+        "Command": command_line(&args),
         "Created": row.created_at / 1_000_000_000,
         "Ports": ports_json(&port_summaries(row, published)),
         "Labels": c.labels,
@@ -472,10 +472,18 @@ async fn start(state: State, Path(id): Path<String>) -> ApiResult<StatusCode> {
         if row.state.is_live() {
             return Ok(StatusCode::NOT_MODIFIED);
         }
-        if daemon.pending.any_for(&row.id) {
-            daemon.pending.start_attached(e, &row.id)?;
+        let started = if daemon.pending.any_for(&row.id) {
+            daemon.pending.start_attached(e, &row.id)
         } else {
-            e.start_container(&row.id)?;
+            e.start_container(&row.id).map(|_| ())
+        };
+        if let Err(err) = started {
+            // A --rm container that could not start is removed, as dockerd
+            // does: the CLI waits for `condition=removed` before exiting.
+            if row.config.host.auto_remove {
+                let _ = e.remove_container(&row.id, true, true);
+            }
+            return Err(err.into());
         }
         Ok(StatusCode::NO_CONTENT)
     })
@@ -745,4 +753,20 @@ async fn prune(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}),
     ))
+}
+
+/// The Command column as dockerd writes it: the path, then the arguments,
+/// each holding a space in single quotes (the path never is).
+fn command_line(args: &[String]) -> String {
+    let mut words = args.iter();
+    let mut line = words.next().cloned().unwrap_or_default();
+    for a in words {
+        line.push(' ');
+        if a.contains(' ') {
+            line.push_str(&format!("'{a}'"));
+        } else {
+            line.push_str(a);
+        }
+    }
+    line
 }

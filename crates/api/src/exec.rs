@@ -113,19 +113,47 @@ async fn start(state: State, Path(id): Path<String>, mut req: Request) -> Respon
             .await?;
             return Ok(StatusCode::OK.into_response());
         }
+        // Refused before the hijack while a plain error response can still
+        // say why; the process itself starts only after the 101 is on the
+        // wire, as dockerd does: clients read the headers through a buffer
+        // and then the raw socket, so output sent with the headers is lost.
+        let container_id = record.container_id.clone();
+        blocking(&state, move |e| {
+            let row = e.container(&container_id)?;
+            if row.state == berth_engine::containers::State::Paused {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    row.id
+                )));
+            }
+            if !row.state.is_live() {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is not running",
+                    row.id
+                )));
+            }
+            Ok(())
+        })
+        .await?;
         let tty = record.request.tty || w.tty;
         let (response, on_upgrade) = hijack::switch(&mut req, tty)?;
-        let stream = blocking(&state, move |e| Ok(e.start_exec(&id, &options)?)).await?;
         let stdin = record.request.open_stdin;
+        let daemon = state.clone();
         tokio::spawn(async move {
-            if let Ok(upgraded) = on_upgrade.await {
-                let framing = Framing {
-                    tty,
-                    stdin,
-                    stdout: true,
-                    stderr: true,
-                };
-                hijack::relay(stream, upgraded, framing, Vec::new()).await;
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            match blocking(&daemon, move |e| Ok(e.start_exec(&id, &options)?)).await {
+                Ok(stream) => {
+                    let framing = Framing {
+                        tty,
+                        stdin,
+                        stdout: true,
+                        stderr: true,
+                    };
+                    hijack::relay(stream, upgraded, framing, Vec::new()).await;
+                }
+                Err(err) => hijack::refuse(upgraded, tty, &err.to_string()).await,
             }
         });
         Ok(response)

@@ -287,6 +287,21 @@ pub async fn relay(
     let _ = write_half.shutdown().await;
 }
 
+/// A hijacked connection whose process could not start: the reason goes
+/// down the stream as output (dockerd writes it the same way, since the
+/// status line has already been sent), then the connection closes.
+pub async fn refuse(upgraded: hyper::upgrade::Upgraded, tty: bool, message: &str) {
+    let mut io = TokioIo::new(upgraded);
+    let framing = Framing {
+        tty,
+        stdin: false,
+        stdout: true,
+        stderr: true,
+    };
+    let _ = write_frame(&mut io, framing, 1, format!("{message}\r\n").as_bytes()).await;
+    let _ = io.shutdown().await;
+}
+
 async fn write_frame(
     w: &mut (impl AsyncWriteExt + Unpin),
     framing: Framing,

@@ -13,6 +13,7 @@
 mod support;
 
 use std::fs::File;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,10 +61,23 @@ const EPILOGUE: &str = r#"
 print("BERTH-TEST-RESULTS " + json.dumps(results), flush=True)
 "#;
 
-/// A container store, when docker-py is installed for `python3`.
+/// The venv scripts/install-test-deps.sh puts docker-py in.
+const TEST_VENV_PYTHON: &str = "/opt/berth-test/python/bin/python3";
+
+/// The python that has docker-py: the test venv when it exists (what CI
+/// installs), else `python3` on PATH (a developer's own pip install).
+fn python() -> &'static str {
+    if Path::new(TEST_VENV_PYTHON).exists() {
+        TEST_VENV_PYTHON
+    } else {
+        "python3"
+    }
+}
+
+/// A container store, when docker-py is installed for [`python`].
 fn prerequisites(test: &str) -> Option<Store> {
     let store = support::container_store(test)?;
-    let found = Command::new("python3")
+    let found = Command::new(python())
         .args(["-c", "import docker; print(docker.__version__)"])
         .stdin(Stdio::null())
         .output();
@@ -73,7 +87,8 @@ fn prerequisites(test: &str) -> Option<Store> {
             support::skip(
                 test,
                 &format!(
-                    "docker-py is not installed for python3 (pip install docker): {}",
+                    "docker-py is not installed for {} (scripts/install-test-deps.sh): {}",
+                    python(),
                     String::from_utf8_lossy(&out.stderr).trim()
                 ),
             );
@@ -110,7 +125,7 @@ fn run_script(daemon: &BerthDaemon, store: &Store, name: &str, body: &str) -> Sc
     // docker-py reads config.json (proxies, detach keys): a private, empty one.
     let config = store.dir().join("docker-py-config");
     std::fs::create_dir_all(&config).expect("docker-py config dir");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .arg("-u")
         .arg(&script)
         .env("DOCKER_HOST", daemon.host())
