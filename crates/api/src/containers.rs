@@ -143,9 +143,14 @@ async fn list(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     Ok(Json(Value::Array(list)))
 }
 
-async fn inspect(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<Value>> {
+async fn inspect(
+    state: State,
+    Path(id): Path<String>,
+    Query(q): Q,
+    axum::Extension(version): axum::Extension<crate::versions::ApiVersion>,
+) -> ApiResult<Json<Value>> {
     let size = query::truthy(q.get("size"));
-    let v = blocking(&state, move |e| {
+    let mut v = blocking(&state, move |e| {
         let row = e.container(&id)?;
         let mut v = e.inspect_container(&row);
         if size {
@@ -156,7 +161,38 @@ async fn inspect(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult
         Ok(v)
     })
     .await?;
+    if version < crate::versions::ApiVersion(1, 45) {
+        short_id_aliases(&mut v);
+    }
     Ok(Json(v))
+}
+
+/// Before API 1.45 dockerd lists the container's short ID among the
+/// Aliases of each user network (1.45 moved it to DNSNames). Old clients
+/// rely on it: docker-compose 1.29 disconnects and reconnects a container
+/// whose aliases lack it.
+fn short_id_aliases(v: &mut Value) {
+    let Some(short) = v["Id"]
+        .as_str()
+        .and_then(|id| id.get(..12))
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let Some(networks) = v["NetworkSettings"]["Networks"].as_object_mut() else {
+        return;
+    };
+    for endpoint in networks.values_mut() {
+        // User networks are those with DNS names; `bridge` has none.
+        if endpoint.get("DNSNames").is_none_or(Value::is_null) {
+            continue;
+        }
+        let mut aliases: Vec<Value> = endpoint["Aliases"].as_array().cloned().unwrap_or_default();
+        if !aliases.iter().any(|a| a.as_str() == Some(short.as_str())) {
+            aliases.push(Value::String(short.clone()));
+        }
+        endpoint["Aliases"] = Value::Array(aliases);
+    }
 }
 
 async fn top(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<Value>> {

@@ -139,7 +139,12 @@ impl Engine {
         }
         // Every network it is on: its first, then those it was connected to.
         let mut networks = serde_json::Map::new();
-        networks.insert(network.clone(), endpoint.clone());
+        let disconnected = !matches!(network.as_str(), "" | "host" | "none")
+            && !network.starts_with("container:")
+            && !row.config.networks.contains_key(network);
+        if !disconnected {
+            networks.insert(network.clone(), endpoint.clone());
+        }
         for name in row.config.networks.keys().filter(|n| *n != network) {
             networks.insert(name.clone(), self.endpoint_json(&row.id, name));
         }

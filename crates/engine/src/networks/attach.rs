@@ -37,8 +37,14 @@ pub(crate) fn networks_of(row: &ContainerRow) -> Vec<(String, EndpointConfig)> {
     if matches!(mode, "" | "none" | "host") || mode.starts_with("container:") {
         return Vec::new();
     }
-    let first = row.config.networks.get(mode).cloned().unwrap_or_default();
-    let mut out = vec![(mode.to_string(), first)];
+    // A network mode the container was disconnected from is not joined.
+    let mut out: Vec<(String, EndpointConfig)> = row
+        .config
+        .networks
+        .get(mode)
+        .map(|first| (mode.to_string(), first.clone()))
+        .into_iter()
+        .collect();
     out.extend(
         row.config
             .networks

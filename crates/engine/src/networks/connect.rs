@@ -123,18 +123,19 @@ impl Engine {
             let mut now = containers::get(c, &row.id)?
                 .ok_or_else(|| containers::no_such_container(container))?;
             now.config.networks.remove(&n.name);
-            if now.config.host.network_mode == n.name {
-                // Its first network gone: the next, or none, is first.
-                now.config.host.network_mode = now
-                    .config
-                    .networks
-                    .keys()
-                    .next()
-                    .cloned()
-                    .unwrap_or_else(|| "none".into());
+            if now.config.host.network_mode == n.name
+                && let Some(next) = now.config.networks.keys().next().cloned()
+            {
+                // Its first network gone: the next is first.
+                now.config.host.network_mode = next;
                 now.config.host.port_bindings.clear();
                 now.config.host.publish_all_ports = false;
             }
+            // Its last network gone, the mode stays (as dockerd's
+            // HostConfig.NetworkMode does): the container is on no network,
+            // not in `none` mode, and may be connected again — compose 1.29
+            // disconnects and reconnects every container it creates.
+
             containers::set_config(c, &row.id, &now.config)?;
             if let Some(net) = &network {
                 event_log::record(c, &network_event("disconnect", net, &row.id))?;

@@ -1,0 +1,181 @@
+//! docker-compose against `berth daemon`: Debian's docker-compose 1.29
+//! (Python, which speaks the Engine API through docker-py at API 1.30 and
+//! older, so it also exercises the old-version paths) brings a two-service
+//! project with a named volume up, lists it, reads its logs, execs in it
+//! and takes it down with its volume.
+//!
+//! The daemon runs in a network namespace the test made (playing the
+//! host): the project's default network and its bridge live there, and the
+//! services reach each other by name through it. Root only; needs
+//! `docker-compose` (apt-get install docker-compose).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::berth_daemon::BerthDaemon;
+use support::{Store, skip};
+
+const COMPOSE: &str = "/usr/bin/docker-compose";
+
+/// `web` serves a page from the named volume; `client` fetches it by the
+/// service's name.
+const PROJECT: &str = r#"version: "3"
+services:
+  web:
+    image: busybox
+    command: sh -c "echo web-up; echo hello-from-web > /www/index.html; exec httpd -f -p 80 -h /www"
+    volumes: [data:/www]
+  client:
+    image: busybox
+    command: sh -c "echo client-up; exec sleep 300"
+    volumes: [data:/data]
+volumes:
+  data:
+"#;
+
+fn compose(daemon: &BerthDaemon, dir: &Path, args: &[&str]) -> Output {
+    Command::new(COMPOSE)
+        .args(["--no-ansi", "-p", "bproj"])
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_HOST", daemon.host())
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_API_VERSION")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .output()
+        .expect("run docker-compose")
+}
+
+fn ok(daemon: &BerthDaemon, dir: &Path, args: &[&str]) -> String {
+    let out = compose(daemon, dir, args);
+    assert!(
+        out.status.success(),
+        "docker-compose {args:?} failed ({}):\nstdout: {}\nstderr: {}\nberth daemon log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        daemon.log_tail()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn compose_up_ps_logs_exec_down() {
+    let test = "compose_up_ps_logs_exec_down";
+    if !support::is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return;
+    }
+    if !Path::new(COMPOSE).is_file() {
+        skip(
+            test,
+            "docker-compose is not installed (apt-get install docker-compose)",
+        );
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox:latest").is_none() {
+        skip(test, "no busybox image (busybox-static missing)");
+        return;
+    }
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let project = store.dir().join("project");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::write(project.join("docker-compose.yml"), PROJECT).expect("compose file");
+
+    ok(&daemon, &project, &["up", "-d"]);
+
+    // Both services run, under compose's names, in berth's own listing too.
+    let ps = ok(&daemon, &project, &["ps"]);
+    for name in ["bproj_web_1", "bproj_client_1"] {
+        let line = ps.lines().find(|l| l.starts_with(name));
+        assert!(
+            line.is_some_and(|l| l.contains(" Up")),
+            "docker-compose ps does not show {name} up:\n{ps}"
+        );
+    }
+    let berth_ps = store.ok(&["ps", "--format", "{{.Names}}"]);
+    for name in ["bproj_web_1", "bproj_client_1"] {
+        assert!(
+            berth_ps.lines().any(|l| l == name),
+            "berth ps lacks {name}:\n{berth_ps}"
+        );
+    }
+
+    // The client reaches web by its service name, and the page it serves
+    // came through the shared named volume.
+    let mut fetched = String::new();
+    for _ in 0..50 {
+        let out = compose(
+            &daemon,
+            &project,
+            &["exec", "-T", "client", "wget", "-qO-", "http://web/"],
+        );
+        fetched = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && fetched.contains("hello-from-web") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        fetched.trim(),
+        "hello-from-web",
+        "client could not fetch http://web/"
+    );
+    let shared = ok(
+        &daemon,
+        &project,
+        &["exec", "-T", "client", "cat", "/data/index.html"],
+    );
+    assert_eq!(shared.trim(), "hello-from-web");
+
+    // exec's exit code comes back through compose.
+    let failed = compose(
+        &daemon,
+        &project,
+        &["exec", "-T", "client", "sh", "-c", "exit 4"],
+    );
+    assert_eq!(
+        failed.status.code(),
+        Some(4),
+        "exec exit code through compose"
+    );
+
+    // logs of both services, prefixed by compose.
+    let logs = ok(&daemon, &project, &["logs"]);
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with("web_1") && l.ends_with("web-up")),
+        "logs lack web's line:\n{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with("client_1") && l.ends_with("client-up")),
+        "logs lack client's line:\n{logs}"
+    );
+
+    // down -v: containers, the project's network and its volume gone.
+    ok(&daemon, &project, &["down", "-v", "-t", "1"]);
+    let left = store.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(
+        left.trim().is_empty(),
+        "containers left after down:\n{left}"
+    );
+    let volumes = store.ok(&["volume", "ls", "-q"]);
+    assert!(
+        !volumes.contains("bproj_data"),
+        "volume left after down -v:\n{volumes}"
+    );
+    let networks = store.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !networks.contains("bproj_default"),
+        "network left after down:\n{networks}"
+    );
+    store.assert_check_clean();
+}
