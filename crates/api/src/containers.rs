@@ -14,11 +14,12 @@ use axum::routing::{delete, get, post};
 use berth_engine::containers::attach::{AttachOptions, parse_detach_keys};
 use berth_engine::containers::list::ContainerFilters;
 use berth_engine::containers::logs::{LogStream, LogsOptions};
-use berth_engine::containers::{ContainerRow, MountKind, State as RowState};
+use berth_engine::containers::{ContainerRow, State as RowState};
 use berth_engine::events::{EventFilters, EventsOptions};
-use berth_engine::networks::ports::{PortSummary, PublishedPort, port_summaries};
 use serde_json::{Value, json};
 
+use crate::container_json::short_id_aliases;
+pub use crate::container_json::summary_json;
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, Framing};
 use crate::system::tokio_stream;
@@ -55,66 +56,6 @@ pub fn routes() -> Router<Arc<Daemon>> {
                 .put(crate::archive::put),
         )
         .route("/containers/{id}", delete(remove))
-}
-
-fn ports_json(ports: &[PortSummary]) -> Value {
-    ports
-        .iter()
-        .map(|p| match &p.public {
-            Some((ip, port)) => {
-                json!({"IP": ip, "PrivatePort": p.private, "PublicPort": port, "Type": p.proto})
-            }
-            None => json!({"PrivatePort": p.private, "Type": p.proto}),
-        })
-        .collect()
-}
-
-/// A row as `GET /containers/json` shows it.
-pub fn summary_json(row: &ContainerRow, published: &[PublishedPort]) -> Value {
-    let c = &row.config;
-    let mut args = c.entrypoint.clone().unwrap_or_default();
-    args.extend(c.cmd.iter().cloned());
-    let networks: serde_json::Map<String, Value> = c
-        .networks
-        .keys()
-        .map(|n| (n.clone(), json!({"NetworkID": "", "Aliases": Value::Null})))
-        .collect();
-    let mounts: Vec<Value> = c
-        .host
-        .mounts
-        .iter()
-        .map(|m| {
-            let kind = match m.kind {
-                MountKind::Bind => "bind",
-                MountKind::Volume => "volume",
-                MountKind::Tmpfs => "tmpfs",
-            };
-            json!({
-                "Type": kind,
-                "Name": if m.kind == MountKind::Volume { m.source.clone() } else { String::new() },
-                "Source": m.source,
-                "Destination": m.target,
-                "Mode": "",
-                "RW": !m.read_only,
-                "Propagation": "",
-            })
-        })
-        .collect();
-    json!({
-        "Id": row.id,
-        "Names": [format!("/{}", row.name)],
-        "Image": row.image_name,
-        "ImageID": row.image_id,
-        "Command": command_line(&args),
-        "Created": row.created_at / 1_000_000_000,
-        "Ports": ports_json(&port_summaries(row, published)),
-        "Labels": c.labels,
-        "State": row.state.docker_status(),
-        "Status": row.status_text(),
-        "HostConfig": {"NetworkMode": c.host.network_mode},
-        "NetworkSettings": {"Networks": networks},
-        "Mounts": mounts,
-    })
 }
 
 async fn list(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
@@ -165,34 +106,6 @@ async fn inspect(
         short_id_aliases(&mut v);
     }
     Ok(Json(v))
-}
-
-/// Before API 1.45 dockerd lists the container's short ID among the
-/// Aliases of each user network (1.45 moved it to DNSNames). Old clients
-/// rely on it: docker-compose 1.29 disconnects and reconnects a container
-/// whose aliases lack it.
-fn short_id_aliases(v: &mut Value) {
-    let Some(short) = v["Id"]
-        .as_str()
-        .and_then(|id| id.get(..12))
-        .map(str::to_string)
-    else {
-        return;
-    };
-    let Some(networks) = v["NetworkSettings"]["Networks"].as_object_mut() else {
-        return;
-    };
-    for endpoint in networks.values_mut() {
-        // User networks are those with DNS names; `bridge` has none.
-        if endpoint.get("DNSNames").is_none_or(Value::is_null) {
-            continue;
-        }
-        let mut aliases: Vec<Value> = endpoint["Aliases"].as_array().cloned().unwrap_or_default();
-        if !aliases.iter().any(|a| a.as_str() == Some(short.as_str())) {
-            aliases.push(Value::String(short.clone()));
-        }
-        endpoint["Aliases"] = Value::Array(aliases);
-    }
 }
 
 async fn top(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<Value>> {
@@ -789,20 +702,4 @@ async fn prune(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}),
     ))
-}
-
-/// The Command column as dockerd writes it: the path, then the arguments,
-/// each holding a space in single quotes (the path never is).
-fn command_line(args: &[String]) -> String {
-    let mut words = args.iter();
-    let mut line = words.next().cloned().unwrap_or_default();
-    for a in words {
-        line.push(' ');
-        if a.contains(' ') {
-            line.push_str(&format!("'{a}'"));
-        } else {
-            line.push_str(a);
-        }
-    }
-    line
 }

@@ -79,7 +79,7 @@ struct WireStart {
 }
 
 async fn start(state: State, Path(id): Path<String>, mut req: Request) -> Response {
-    let result = async {
+    let result: ApiResult<Response> = async {
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, 64 * 1024)
             .await
@@ -91,12 +91,8 @@ async fn start(state: State, Path(id): Path<String>, mut req: Request) -> Respon
             parse_body(&bytes)?
         };
         let id2 = id.clone();
-        let record = blocking(&state, move |e| Ok(e.exec_record(&id2)?)).await?;
-        if record.state != ExecState::Created {
-            return Err(ApiError::conflict(format!(
-                "Error: Exec command {id} has already run"
-            )));
-        }
+        // Refused before the hijack while an error can still be a status.
+        let (record, _) = blocking(&state, move |e| Ok(e.exec_startable(&id2)?)).await?;
         let size = match w.console_size.as_deref() {
             Some([h, w]) if *h > 0 && *w > 0 => Some((*h, *w)),
             _ => None,
@@ -113,28 +109,9 @@ async fn start(state: State, Path(id): Path<String>, mut req: Request) -> Respon
             .await?;
             return Ok(StatusCode::OK.into_response());
         }
-        // Refused before the hijack while a plain error response can still
-        // say why; the process itself starts only after the 101 is on the
-        // wire, as dockerd does: clients read the headers through a buffer
-        // and then the raw socket, so output sent with the headers is lost.
-        let container_id = record.container_id.clone();
-        blocking(&state, move |e| {
-            let row = e.container(&container_id)?;
-            if row.state == berth_engine::containers::State::Paused {
-                return Err(ApiError::conflict(format!(
-                    "Container {} is paused, unpause the container before exec",
-                    row.id
-                )));
-            }
-            if !row.state.is_live() {
-                return Err(ApiError::conflict(format!(
-                    "Container {} is not running",
-                    row.id
-                )));
-            }
-            Ok(())
-        })
-        .await?;
+        // The process starts only after the 101 is on the wire, as dockerd
+        // does: clients read the headers through a buffer and then the raw
+        // socket, so output sent with the headers would be lost.
         let tty = record.request.tty || w.tty;
         let (response, on_upgrade) = hijack::switch(&mut req, tty)?;
         let stdin = record.request.open_stdin;

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod container_json;
 mod containers;
 mod create;
 mod error;

@@ -9,6 +9,10 @@
 //! `repr`) and prints it as one JSON line that the test asserts on; an
 //! exception in the script fails the test with the script, its output and
 //! the daemon's log. Real namespaces, overlayfs and cgroups; root only.
+//!
+//! Over 800 lines on purpose: most of it is the Python scripts themselves,
+//! each beside the Rust test that runs it, so a failing assertion is read
+//! next to the docker-py call it checks.
 
 mod support;
 

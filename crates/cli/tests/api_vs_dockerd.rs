@@ -76,45 +76,33 @@ struct Row {
     stdout: Out,
 }
 
-const fn row(args: &'static [&'static str]) -> Row {
+const fn row_of(args: &'static [&'static str], strict_stderr: bool, stdout: Out) -> Row {
     Row {
         args,
-        strict_stderr: false,
-        stdout: Out::Full,
+        strict_stderr,
+        stdout,
     }
+}
+
+const fn row(args: &'static [&'static str]) -> Row {
+    row_of(args, false, Out::Full)
 }
 
 /// An error whose first stderr line must match too.
 const fn strict(args: &'static [&'static str]) -> Row {
-    Row {
-        args,
-        strict_stderr: true,
-        stdout: Out::Full,
-    }
+    row_of(args, true, Out::Full)
 }
 
 const fn shape(args: &'static [&'static str]) -> Row {
-    Row {
-        args,
-        strict_stderr: false,
-        stdout: Out::Shape,
-    }
+    row_of(args, false, Out::Shape)
 }
 
 const fn sorted(args: &'static [&'static str]) -> Row {
-    Row {
-        args,
-        strict_stderr: false,
-        stdout: Out::Sorted,
-    }
+    row_of(args, false, Out::Sorted)
 }
 
 const fn first_line_only(args: &'static [&'static str]) -> Row {
-    Row {
-        args,
-        strict_stderr: false,
-        stdout: Out::FirstLine,
-    }
+    row_of(args, false, Out::FirstLine)
 }
 
 const REPO_TAG: &str = "{{.Repository}}:{{.Tag}}";

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::attach::MonitorStream;
 use super::exec_record as record;
 use super::lifecycle::not_running;
-use super::record::State;
+use super::record::{ContainerRow, State};
 use crate::Engine;
 use crate::error::{Error, Result, Subject};
 use crate::monitor::protocol::{Hello, Op};
@@ -94,17 +94,7 @@ impl Engine {
     /// Starts an exec; its stdio (unless detached) come over the stream,
     /// which ends with the process's exit code.
     pub fn start_exec(&self, exec_id: &str, options: &ExecStartOptions) -> Result<MonitorStream> {
-        let rec = self.exec_record(exec_id)?;
-        let row = self.container(&rec.container_id)?;
-        if row.state == State::Paused {
-            return Err(Error::conflict(format!(
-                "Container {} is paused, unpause the container before exec",
-                row.id
-            )));
-        }
-        if !row.state.is_live() {
-            return Err(not_running(&row));
-        }
+        let (rec, row) = self.exec_startable(exec_id)?;
         let hello = Hello {
             stdin: rec.request.open_stdin && !options.detach,
             stdout: true,
@@ -115,6 +105,29 @@ impl Engine {
             ..Hello::new(Op::Exec)
         };
         self.connect_monitor(&row, &hello)
+    }
+
+    /// An exec and its container, if the exec could start now: not run
+    /// yet, its container running and not paused. (The daemon asks before
+    /// it hands the connection over, while an error can still be a status.)
+    pub fn exec_startable(&self, exec_id: &str) -> Result<(ExecRecord, ContainerRow)> {
+        let rec = self.exec_record(exec_id)?;
+        if rec.state != ExecState::Created {
+            return Err(Error::conflict(format!(
+                "Error: Exec command {exec_id} has already run"
+            )));
+        }
+        let row = self.container(&rec.container_id)?;
+        if row.state == State::Paused {
+            return Err(Error::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                row.id
+            )));
+        }
+        if !row.state.is_live() {
+            return Err(not_running(&row));
+        }
+        Ok((rec, row))
     }
 
     pub fn exec_record(&self, exec_id: &str) -> Result<ExecRecord> {
