@@ -1,4 +1,5 @@
-//! berth-api: the Docker Engine API on a unix socket, for `berth daemon`.
+//! berth-api: the Docker Engine API on a unix socket (or TCP with TLS
+//! client verification), for `berth daemon`.
 //!
 //! Translation only: Docker's wire types in, [`berth_engine::Engine`] calls
 //! out, engine results and errors back as Docker's JSON and status codes.
@@ -26,6 +27,7 @@ mod progress;
 mod query;
 mod server;
 mod system;
+mod tls;
 mod versions;
 mod volumes;
 
@@ -34,7 +36,8 @@ use std::sync::Arc;
 use berth_engine::Engine;
 
 pub use error::ApiError;
-pub use server::{ServeOptions, serve};
+pub use server::{Listener, ServeOptions, serve};
+pub use tls::{TlsError, TlsFiles, acceptor as tls_acceptor};
 pub use versions::{MAX_VERSION, MIN_VERSION};
 
 /// What every handler shares.

@@ -147,9 +147,25 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
-    /// Where to listen: unix:///path (default unix://RUN_ROOT/berth.sock)
+    /// Where to listen: unix:///path (default unix://RUN_ROOT/berth.sock), or
+    /// tcp://host:port with --tlsverify; may be given more than once
     #[arg(short = 'H', long = "host", value_name = "list")]
     pub host: Vec<String>,
+    /// Use TLS (implied by --tlsverify; TCP also needs --tlsverify)
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and require client certificates signed by --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust client certificates signed only by this CA (default ~/.docker/ca.pem)
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// Path to the daemon's TLS certificate (default ~/.docker/cert.pem)
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// Path to the daemon's TLS key (default ~/.docker/key.pem)
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<std::path::PathBuf>,
     /// Group that may use the socket (mode 0660)
     #[arg(short = 'G', long, value_name = "string")]
     pub group: Option<String>,

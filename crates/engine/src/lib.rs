@@ -90,7 +90,7 @@ impl Engine {
             owner: ProcessToken::current(),
         };
         if first_open_in_process(root) {
-            store::sweep::sweep(&engine.db, &engine.paths)?;
+            engine.sweep()?;
         }
         Ok(engine)
     }
@@ -99,7 +99,9 @@ impl Engine {
     /// [`Engine::open`] does it once per process and data root; a
     /// long-lived process calls this now and then.
     pub fn sweep(&self) -> Result<store::sweep::SweepReport> {
-        store::sweep::sweep(&self.db, &self.paths)
+        let report = store::sweep::sweep(&self.db, &self.paths)?;
+        self.thaw_abandoned(&report.freezes_released)?;
+        Ok(report)
     }
 
     pub fn root(&self) -> &Path {

@@ -1,4 +1,5 @@
-//! `berth daemon`: the Docker Engine API (berth-api) on a unix socket, in
+//! `berth daemon`: the Docker Engine API (berth-api) on unix sockets (and
+//! TCP with TLS client verification), in
 //! the foreground, logging to stderr. The pid file is locked, never read:
 //! a stale one from a crash is simply taken over. Containers are not the
 //! daemon's children (each has its monitor), so stopping or killing the
@@ -14,26 +15,103 @@ use berth_engine::{Engine, EngineOptions};
 
 use crate::cli::DaemonArgs;
 
-/// The socket path of `-H`.
-fn socket_path(hosts: &[String], run_root: &Path) -> Result<PathBuf> {
-    match hosts {
-        [] => Ok(run_root.join("berth.sock")),
-        [one] => {
-            if let Some(path) = one.strip_prefix("unix://") {
-                if !path.starts_with('/') {
-                    bail!("invalid -H {one:?}: the socket path must be absolute");
-                }
-                Ok(PathBuf::from(path))
-            } else if one.starts_with("tcp://") || one.starts_with("fd://") {
-                bail!(
-                    "-H {one}: berth daemon listens on unix sockets only (TCP would need TLS client verification, which is not built yet)"
-                )
-            } else {
-                bail!("invalid -H {one:?}: expected unix:///path")
-            }
-        }
-        _ => bail!("berth daemon listens on one socket; give -H once"),
+/// One `-H`.
+#[derive(Debug, PartialEq)]
+enum Host {
+    Unix(PathBuf),
+    /// `host:port` as given (resolved when bound).
+    Tcp(String),
+}
+
+/// How often the daemon cleans up after crashed berth processes.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Docker's port for the API over TLS.
+const TLS_PORT: u16 = 2376;
+
+/// The listeners of `-H` (default unix://RUN_ROOT/berth.sock).
+fn hosts(given: &[String], run_root: &Path) -> Result<Vec<Host>> {
+    if given.is_empty() {
+        return Ok(vec![Host::Unix(run_root.join("berth.sock"))]);
     }
+    given.iter().map(|one| parse_host(one)).collect()
+}
+
+fn parse_host(one: &str) -> Result<Host> {
+    if let Some(path) = one.strip_prefix("unix://") {
+        if !path.starts_with('/') {
+            bail!("invalid -H {one:?}: the socket path must be absolute");
+        }
+        return Ok(Host::Unix(PathBuf::from(path)));
+    }
+    if let Some(rest) = one.strip_prefix("tcp://") {
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            bail!("invalid -H {one:?}: a TCP address takes no path");
+        }
+        // Docker's defaults: an empty host is 127.0.0.1, no port is 2376.
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')) => {
+                let port: u16 = p
+                    .parse()
+                    .map_err(|_| anyhow!("invalid -H {one:?}: bad port {p:?}"))?;
+                (h, port)
+            }
+            _ => (rest, TLS_PORT),
+        };
+        let host = if host.is_empty() { "127.0.0.1" } else { host };
+        return Ok(Host::Tcp(format!("{host}:{port}")));
+    }
+    if one.starts_with("fd://") {
+        bail!("-H {one}: socket activation (fd://) is not supported; give unix:///path");
+    }
+    bail!("invalid -H {one:?}: expected unix:///path or tcp://host:port")
+}
+
+/// The TLS files of `--tlscacert/--tlscert/--tlskey`, defaulting as
+/// dockerd does to ca.pem, cert.pem and key.pem in $DOCKER_CERT_PATH or
+/// ~/.docker.
+fn tls_files(a: &DaemonArgs) -> berth_api::TlsFiles {
+    let dir = std::env::var_os("DOCKER_CERT_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".docker")
+        });
+    berth_api::TlsFiles {
+        ca: a.tlscacert.clone().unwrap_or_else(|| dir.join("ca.pem")),
+        cert: a.tlscert.clone().unwrap_or_else(|| dir.join("cert.pem")),
+        key: a.tlskey.clone().unwrap_or_else(|| dir.join("key.pem")),
+    }
+}
+
+/// Binds a TCP listener; only ever with client verification (the API is
+/// root on this host to whoever reaches it).
+fn bind_tcp(addr: &str, a: &DaemonArgs) -> Result<berth_api::Listener> {
+    if !a.tlsverify {
+        bail!(
+            "-H tcp://{addr}: berth daemon serves TCP only with client certificates; \
+             add --tlsverify --tlscacert CA.pem --tlscert CERT.pem --tlskey KEY.pem{}",
+            if a.tls {
+                " (--tls alone lets any client in)"
+            } else {
+                ""
+            }
+        );
+    }
+    let acceptor = berth_api::tls_acceptor(&tls_files(a))?;
+    let resolved: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .with_context(|| format!("-H tcp://{addr}: resolve"))?
+        .collect();
+    let first = *resolved
+        .first()
+        .ok_or_else(|| anyhow!("-H tcp://{addr}: resolves to no address"))?;
+    let std_listener =
+        std::net::TcpListener::bind(first).with_context(|| format!("listen on tcp://{addr}"))?;
+    std_listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(std_listener)
+        .with_context(|| format!("listen on tcp://{addr}"))?;
+    Ok(berth_api::Listener::Tls(listener, acceptor))
 }
 
 /// Locks (and writes) the pid file; held until the process ends.
@@ -77,7 +155,7 @@ fn group_id(name: &str) -> Result<u32> {
 
 /// Binds the socket: a leftover file of a dead daemon is replaced, a live
 /// daemon's is not.
-fn bind(path: &Path, group: Option<u32>) -> Result<tokio::net::UnixListener> {
+fn bind_unix(path: &Path, group: Option<u32>) -> Result<berth_api::Listener> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!("{} is in use by another daemon", path.display());
@@ -97,11 +175,11 @@ fn bind(path: &Path, group: Option<u32>) -> Result<tokio::net::UnixListener> {
         std::os::unix::fs::chown(path, None, Some(gid))
             .with_context(|| format!("chown {}", path.display()))?;
     }
-    Ok(listener)
+    Ok(berth_api::Listener::Unix(listener))
 }
 
 pub fn run(options: &EngineOptions, a: DaemonArgs) -> Result<u8> {
-    let path = socket_path(&a.host, &options.run_root)?;
+    let hosts = hosts(&a.host, &options.run_root)?;
     let group = a.group.as_deref().map(group_id).transpose()?;
     let _pidfile = a.pidfile.as_deref().map(lock_pidfile).transpose()?;
     let engine = Arc::new(Engine::open(options)?);
@@ -123,18 +201,72 @@ pub fn run(options: &EngineOptions, a: DaemonArgs) -> Result<u8> {
         .thread_name("berth-api")
         .build()
         .context("start the daemon's runtime")?;
-    let daemon = berth_api::Daemon::new(engine, env!("CARGO_PKG_VERSION"));
+    let daemon = berth_api::Daemon::new(engine.clone(), env!("CARGO_PKG_VERSION"));
     runtime.block_on(async {
-        let listener = bind(&path, group)?;
-        eprintln!("berth daemon: API listening on unix://{}", path.display());
+        // Every listener is bound before any serves: a bad -H or TLS file
+        // fails the start and leaves no socket behind.
+        let mut listeners = Vec::new();
+        let mut sockets = Vec::new();
+        let mut bound = || -> Result<()> {
+            for host in &hosts {
+                match host {
+                    Host::Unix(path) => {
+                        listeners.push((
+                            bind_unix(path, group)?,
+                            format!("unix://{}", path.display()),
+                        ));
+                        sockets.push(path.clone());
+                    }
+                    Host::Tcp(addr) => listeners.push((
+                        bind_tcp(addr, &a)?,
+                        format!("tcp://{addr} (TLS, client certificates verified)"),
+                    )),
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = bound() {
+            for path in &sockets {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+        let mut servers = tokio::task::JoinSet::new();
+        // What a crashed CLI process left (a killed commit's freeze, a
+        // dead pull's lease) is cleaned by the next process to open the
+        // store; a daemon opens it once, so it sweeps now and then.
+        let sweeper = engine.clone();
+        servers.spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let engine = sweeper.clone();
+                match tokio::task::spawn_blocking(move || engine.sweep()).await {
+                    Ok(Err(e)) => eprintln!("berth daemon: sweep: {e}"),
+                    Err(e) => eprintln!("berth daemon: sweep: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        });
+        for (listener, name) in listeners {
+            eprintln!("berth daemon: API listening on {name}");
+            servers.spawn(berth_api::serve(
+                listener,
+                daemon.clone(),
+                berth_api::ServeOptions::default(),
+            ));
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::select! {
-            _ = berth_api::serve(listener, daemon, berth_api::ServeOptions::default()) => {}
+            _ = servers.join_next() => {}
             _ = term.recv() => eprintln!("berth daemon: terminated; containers keep running"),
             _ = int.recv() => eprintln!("berth daemon: interrupted; containers keep running"),
         }
-        let _ = std::fs::remove_file(&path);
+        for path in &sockets {
+            let _ = std::fs::remove_file(path);
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     // Connections still streaming (logs -f, events) are not waited for.

@@ -36,6 +36,8 @@ pub struct BerthDaemon<'s> {
     log: PathBuf,
     docker: PathBuf,
     docker_config: PathBuf,
+    /// Arguments after `daemon -H unix://…` (more listeners, TLS files).
+    extra_args: Vec<String>,
     /// None once killed (and reaped): never signal a pid we reaped.
     child: Option<Child>,
 }
@@ -45,6 +47,16 @@ impl<'s> BerthDaemon<'s> {
     /// waits until `/_ping` answers; panics (with its log) when it does not
     /// within 10 s. None (after `skip`) when no docker CLI is installed.
     pub fn start(store: &'s Store, test: &str) -> Option<BerthDaemon<'s>> {
+        Self::start_with_args(store, test, &[])
+    }
+
+    /// As `start`, with more arguments to `berth daemon` after its `-H
+    /// unix://…` (another `-H`, the TLS flags).
+    pub fn start_with_args(
+        store: &'s Store,
+        test: &str,
+        extra_args: &[&str],
+    ) -> Option<BerthDaemon<'s>> {
         let Some(docker) = DOCKER_CLIS
             .into_iter()
             .map(PathBuf::from)
@@ -66,6 +78,7 @@ impl<'s> BerthDaemon<'s> {
             log: store.dir().join("berth-daemon.log"),
             docker,
             docker_config,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         daemon.spawn();
@@ -79,9 +92,11 @@ impl<'s> BerthDaemon<'s> {
             .open(&self.log)
             .expect("daemon log file");
         let host = format!("unix://{}", self.sock.display());
+        let mut args = vec!["daemon", "-H", &host];
+        args.extend(self.extra_args.iter().map(String::as_str));
         let child = self
             .store
-            .command(&["daemon", "-H", &host])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("daemon log fd"))
             .stderr(log)

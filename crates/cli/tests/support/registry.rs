@@ -12,12 +12,15 @@ use std::time::{Duration, Instant};
 
 use super::token_server::TokenServerConfig;
 
-/// A throwaway CA and a server certificate it signed for `127.0.0.1` (IP
-/// SAN) and `localhost` (DNS SAN), all PEM.
+/// A throwaway CA, a server certificate it signed for `127.0.0.1` (IP
+/// SAN) and `localhost` (DNS SAN), and a client certificate it signed (for
+/// servers that verify clients), all PEM.
 pub struct TestCa {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 impl Default for TestCa {
@@ -52,10 +55,21 @@ impl TestCa {
         // webpki-based clients want serverAuth spelled out.
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.signed_by(&key, &ca).expect("server cert");
+
+        let client_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("client key");
+        let mut client = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        client
+            .distinguished_name
+            .push(DnType::CommonName, "berth test client");
+        client.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client.signed_by(&client_key, &ca).expect("client cert");
         TestCa {
             ca_pem: ca.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
         }
     }
 

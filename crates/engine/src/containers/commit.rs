@@ -26,20 +26,6 @@ pub struct CommitOptions {
     pub pause: bool,
 }
 
-/// Resumes a container paused for the commit, however the commit ends.
-struct Unpause<'a> {
-    engine: &'a Engine,
-    id: Option<String>,
-}
-
-impl Drop for Unpause<'_> {
-    fn drop(&mut self) {
-        if let Some(id) = &self.id {
-            let _ = self.engine.runtime().resume(id);
-        }
-    }
-}
-
 impl Engine {
     pub fn commit_container(&self, name: &str, options: &CommitOptions) -> Result<Digest> {
         let tag = options
@@ -57,20 +43,24 @@ impl Engine {
             container_run_config(&row.config, parent.config.clone().unwrap_or_default());
         changes::apply(&mut run_config, &options.changes)?;
 
-        let _unpause = Unpause {
-            engine: self,
-            id: if options.pause && row.state == State::Running {
-                self.runtime().pause(&row.id)?;
-                Some(row.id.clone())
-            } else {
-                None
-            },
+        let lease = self.acquire_lease()?;
+        // The freeze belongs to the lease, not to this process: a commit
+        // killed while the container is frozen leaves a hold the next
+        // berth's sweep lets go of (see `freeze`).
+        let freeze = if options.pause && row.state == State::Running {
+            Some(self.hold_freeze(&row.id, lease.lease)?)
+        } else {
+            None
         };
         crate::failpoint::hit("commit:start");
-        let lease = self.acquire_lease()?;
         let snapshot = self.container_snapshot(&row)?;
         let (blob, ready) =
             self.commit_snapshot(lease.lease, &snapshot, format!("commit {}", row.id))?;
+        // The layer is taken: the container runs on while the image is
+        // recorded.
+        if let Some(freeze) = freeze {
+            freeze.release()?;
+        }
         let diff_id = blob.digest().clone();
         crate::failpoint::hit("commit:layer-stored");
 

@@ -16,6 +16,7 @@ mod create;
 pub mod exec;
 pub(crate) mod exec_record;
 pub(crate) mod files;
+pub(crate) mod freeze;
 mod inspect;
 pub use inspect::rfc3339;
 pub(crate) mod lifecycle;

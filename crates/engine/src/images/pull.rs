@@ -419,8 +419,24 @@ impl Engine {
             .map_err(|e| Error::internal(format!("pull: {e}")))??
             .ok_or_else(|| Error::internal("pull: partial download lock"))?;
         if self.paths.content.contains(&layer.digest) {
-            // Another pull finished this blob while we waited.
-            drop(ingest);
+            // Another pull finished this blob while we waited; the empty
+            // partial file our open made is of no use to anyone.
+            ingest.discard();
+            // And unpacked it: its snapshot serves us too (mark_ready finds
+            // it and our lease takes it over).
+            if matches!(plan, Plan::Unpack { .. })
+                && let Some(theirs) = self
+                    .db
+                    .read(|c| snapshots::ready_for(c, diff_id.as_str()))?
+            {
+                progress.event(PullEvent::LayerDone {
+                    layer: layer.digest.clone(),
+                });
+                return Ok(Some(LayerDone {
+                    ingested: None,
+                    unpacked_size: theirs.size,
+                }));
+            }
             let path = self.paths.content.blob_path(&layer.digest);
             let done =
                 tokio::task::spawn_blocking(move || pull_layer::run(job, Source::Stored { path }))

@@ -170,6 +170,15 @@ CREATE INDEX IF NOT EXISTS published_ports_by_container ON published_ports(conta
 -- The host end of the endpoint's veth pair, removed with the lease.
 ALTER TABLE endpoints ADD COLUMN veth TEXT NOT NULL DEFAULT '';
 "#,
+    r#"
+-- A commit's hold on a running container's freeze (containers/freeze.rs):
+-- frozen while any row remains; a killed commit's row goes with its lease.
+CREATE TABLE IF NOT EXISTS commit_freezes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    lease_id     INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    PRIMARY KEY (container_id, lease_id)
+);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

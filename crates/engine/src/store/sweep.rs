@@ -5,6 +5,7 @@
 //!   for a resume) once nobody has touched them for a day;
 //! - dead leases are released, and what only they protected is collected
 //!   (incomplete snapshots, blobs of a load that never recorded its image);
+//!   the containers their commits held frozen are reported for thawing;
 //! - trash left by a crash is deleted, or restored if the transaction that
 //!   moved it there never committed (the object is still referenced).
 //!
@@ -27,6 +28,9 @@ pub struct SweepReport {
     pub trash_removed: usize,
     pub trash_restored: usize,
     pub containers_removed: usize,
+    /// Containers a dead commit held frozen: the engine thaws them unless
+    /// another commit holds them (`containers::freeze`).
+    pub freezes_released: Vec<String>,
 }
 
 pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
@@ -50,6 +54,7 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
             let mut candidates = Candidates::default();
             // Re-read inside the transaction: another sweeper may have been first.
             let (_, dead) = leases::partition(conn)?;
+            report.freezes_released = crate::containers::freeze::held_by(conn, &dead)?;
             for lease in &dead {
                 candidates.extend(Candidates::from_refs(&leases::delete(conn, *lease)?));
             }

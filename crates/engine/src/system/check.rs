@@ -48,6 +48,9 @@ pub enum Problem {
     },
     /// The networks' kernel state disagrees with the store.
     Network(crate::networks::check::NetworkProblem),
+    /// A running container whose cgroup is frozen though no live commit
+    /// holds it and nobody paused it (a commit killed before it let go).
+    Frozen(String),
 }
 
 impl std::fmt::Display for Problem {
@@ -55,6 +58,11 @@ impl std::fmt::Display for Problem {
         match self {
             Problem::Database(m) => write!(f, "database: {m}"),
             Problem::Network(p) => write!(f, "{p}"),
+            Problem::Frozen(id) => write!(
+                f,
+                "container {}: frozen, but not paused and no commit holds it",
+                &id[..12.min(id.len())]
+            ),
             Problem::CorruptBlob { digest, actual } => {
                 write!(f, "blob {digest}: corrupt (content hashes to {actual})")
             }
@@ -246,6 +254,11 @@ impl Engine {
         report
             .problems
             .extend(self.check_networks()?.into_iter().map(Problem::Network));
+        report.problems.extend(
+            self.frozen_without_holder(false)?
+                .into_iter()
+                .map(Problem::Frozen),
+        );
 
         if repair && !report.problems.is_empty() {
             self.repair(&mut report)?;
@@ -339,7 +352,7 @@ impl Engine {
                         crate::store::perms::set_mode(path, *expected)?;
                         repaired.push(format!("set {} to mode {expected:04o}", path.display()));
                     }
-                    Problem::Database(_) | Problem::Network(_) => {}
+                    Problem::Database(_) | Problem::Network(_) | Problem::Frozen(_) => {}
                 }
             }
             // Snapshot rows whose directory vanished are useless: drop them
@@ -370,6 +383,11 @@ impl Engine {
             })
             .collect();
         repaired.extend(self.repair_networks(&network)?);
+        if problems.iter().any(|p| matches!(p, Problem::Frozen(_))) {
+            for id in self.frozen_without_holder(true)? {
+                repaired.push(format!("thawed container {}", &id[..12.min(id.len())]));
+            }
+        }
         report.repaired = repaired;
         Ok(())
     }

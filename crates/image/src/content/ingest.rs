@@ -30,6 +30,10 @@ pub struct Ingested {
     digest: Digest,
     size: u64,
     committed: bool,
+    /// A resumable download's locked file: held until the blob is renamed
+    /// into the store (or removed), so another pull of the same blob waits
+    /// for the blob itself rather than finding the ingest file in flux.
+    lock: Option<File>,
 }
 
 impl Ingest {
@@ -78,6 +82,7 @@ impl Ingest {
             digest,
             size,
             committed: false,
+            lock: None,
         })
     }
 }
@@ -108,13 +113,20 @@ impl Drop for Ingest {
 impl Ingested {
     /// A complete, verified file already in the ingest dir (a finished
     /// resumable download).
-    pub(super) fn adopt(path: PathBuf, digest: Digest, size: u64, blobs_dir: PathBuf) -> Ingested {
+    pub(super) fn adopt(
+        path: PathBuf,
+        digest: Digest,
+        size: u64,
+        blobs_dir: PathBuf,
+        lock: File,
+    ) -> Ingested {
         Ingested {
             path,
             blobs_dir,
             digest,
             size,
             committed: false,
+            lock: Some(lock),
         }
     }
 
@@ -151,6 +163,8 @@ impl Ingested {
             .and_then(|d| d.sync_all())
             .ctx("fsync", &self.blobs_dir)?;
         self.committed = true;
+        // A waiting pull of this blob may go on: it finds it stored.
+        self.lock = None;
         Ok(self.digest.clone())
     }
 }
@@ -160,5 +174,7 @@ impl Drop for Ingested {
         if !self.committed {
             let _ = fs::remove_file(&self.path);
         }
+        // Unlocked only now, after the removal: a waiter sees the file gone.
+        self.lock = None;
     }
 }

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -47,23 +47,35 @@ impl ContentStore {
             expected.algorithm(),
             expected.hex()
         ));
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&path)
-            .ctx("open partial download", &path)?;
         let operation = if wait {
             FlockOperation::LockExclusive
         } else {
             FlockOperation::NonBlockingLockExclusive
         };
-        match flock(&file, operation) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-            Err(e) => return Err(io::Error::from(e)).ctx("lock partial download", &path),
-        }
+        // The holder may rename the file into blobs/ (committed) or remove
+        // it (bad bytes) before it lets go: the lock we then get is on a
+        // file no longer at `path`, so open it again.
+        let file = loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&path)
+                .ctx("open partial download", &path)?;
+            match flock(&file, operation) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+                Err(e) => return Err(io::Error::from(e)).ctx("lock partial download", &path),
+            }
+            let held = file.metadata().ctx("stat partial download", &path)?;
+            match std::fs::metadata(&path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => break file,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("stat partial download", &path),
+            }
+        };
         let existing = file.metadata().ctx("stat partial download", &path)?.len();
         Ok(Some(ResumableIngest {
             file,
@@ -161,6 +173,7 @@ impl ResumableIngest {
             self.expected.clone(),
             size,
             self.blobs_dir.clone(),
+            self.file,
         ))
     }
 

@@ -57,11 +57,19 @@ impl Runtime {
         if state.status(&self.root) == Status::Stopped && !all {
             return Err(Error::state("container not running"));
         }
+        let paused = state.status(&self.root) == Status::Paused;
         if all {
-            let cgroup = cgroup_of(&state)?;
-            return Ok(cgroup.kill_all(signal)?);
+            cgroup_of(&state)?.kill_all(signal)?;
+        } else {
+            send(state.pid, signal)?;
         }
-        send(state.pid, signal)
+        // A frozen process takes no signal, not even SIGKILL, until it is
+        // thawed (v1 freezer): thaw after SIGKILL so it dies now, as runc
+        // does. Other signals wait for the unpause.
+        if paused && signal == libc::SIGKILL {
+            cgroup_of(&state)?.freeze(berth_cgroups::FreezerState::Thawed)?;
+        }
+        Ok(())
     }
 }
 
