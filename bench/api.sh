@@ -20,7 +20,7 @@
 #   bench/api.sh [RUNS] [PULL_RUNS]   (root; needs docker.io, docker-registry,
 #                                      curl, python3, bc, busybox-static)
 #   DOCKER_CLI=/path/to/docker        the CLI for both (default /usr/local/bin/docker, v28)
-#   SKIP="pull rps"                   sections to leave out: run ps exec pull rss rps
+#   SKIP="pull rps"                   sections to leave out: floor run ps exec pull rss rps
 #   BENCH_PULL_DIRS="d1 d2 d3"        directories that become the pull image's three layers
 #   RSS_SLACK_KIB=N                   growth over 10 000 requests still counted as none (default 0)
 #
@@ -358,6 +358,18 @@ report() { # name berth-times... -- docker-times...
     printf '%-34s berth %8s s   docker %8s s   berth/docker %s\n' "$name" "$(fmt "$bm")" "$(fmt "$dm")" "$r"
     row "$name" "$(fmt "$bm") s" "$(fmt "$dm") s" "$(fmt "$r")" "<= 0.25" "$(yes_no le "$r" 0.25)"
 }
+
+# The docker CLI's own floor: `version` is one round trip, so its time is
+# mostly the CLI starting up. No command through the CLI can take less;
+# read the ratios below against it.
+if want floor; then
+    bt=(); dt=()
+    for _ in $(seq 1 "$runs"); do
+        bt+=("$(time_cmd bdock version)")
+        dt+=("$(time_cmd dock version)")
+    done
+    report "version (the CLI's floor)" "${bt[@]}" -- "${dt[@]}"
+fi
 
 if want run; then
     bt=(); dt=()

@@ -350,6 +350,106 @@ fn containers_outlive_a_killed_daemon() {
     store.assert_check_clean();
 }
 
+/// A monitor killed while nobody asks the daemon anything: the daemon's
+/// watch notices within seconds, records the exit and applies the restart
+/// policy, and `docker events` shows it (die, then start).
+#[test]
+fn the_daemon_restarts_a_container_whose_monitor_died() {
+    let test = "the_daemon_restarts_a_container_whose_monitor_died";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        "phoenix",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let init: u32 = daemon
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "phoenix"])
+        .trim()
+        .parse()
+        .expect("a pid");
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).expect("init status");
+    let monitor: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the monitor's pid");
+
+    let mut events = daemon
+        .command(&[
+            "events",
+            "--filter",
+            "container=phoenix",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker events");
+    let stdout = events.stdout.take().expect("events stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The subscription is live once the stream has started.
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while !(seen.contains(&"die".to_string()) && seen.contains(&"start".to_string())) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(action) => seen.push(action),
+            Err(_) => break,
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(
+        seen,
+        ["die", "start"],
+        "the daemon noticed the dead monitor by itself\n{}",
+        daemon.log_tail()
+    );
+    assert!(!alive(init), "the old init died with its monitor");
+    assert_eq!(
+        daemon.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "phoenix"
+        ]),
+        "1 running\n"
+    );
+    daemon.ok(&["rm", "-f", "phoenix"]);
+    store.assert_check_clean();
+}
+
 #[test]
 fn version_negotiation_and_errors() {
     let test = "version_negotiation_and_errors";

@@ -175,3 +175,224 @@ fn aborted_commit_leaves_the_store_as_it_was() {
         "data\n"
     );
 }
+
+/// The pid of `name`'s init and of its monitor (the init's parent).
+fn init_and_monitor(store: &Store, name: &str) -> (u32, u32) {
+    let init: u32 = store
+        .ok(&["inspect", "-f", "{{.State.Pid}}", name])
+        .trim()
+        .parse()
+        .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    let monitor = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (init, monitor)
+}
+
+/// Whether `pid` is gone or a zombie.
+fn dead(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
+}
+
+fn kill_stop(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn killed_monitor_takes_its_container_along_and_the_policy_restarts_it() {
+    let Some(store) =
+        prerequisites("killed_monitor_takes_its_container_along_and_the_policy_restarts_it")
+    else {
+        return;
+    };
+    let mut victims = Vec::new();
+    for (name, flags) in [
+        ("always", &["--restart", "always"][..]),
+        ("onfail", &["--restart", "on-failure:3"][..]),
+        ("nopolicy", &[][..]),
+        ("autorm", &["--rm"][..]),
+    ] {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sleep", "600"]);
+        store.ok(&args);
+        victims.push((name, init_and_monitor(&store, name)));
+    }
+    for (_, (_, monitor)) in &victims {
+        kill9(*monitor);
+    }
+    // No berth command has run: the inits went with their monitors
+    // (nobody is left to supervise them).
+    for (name, (init, _)) in &victims {
+        wait_for(&format!("{name}'s init to die with its monitor"), || {
+            dead(*init)
+        });
+    }
+    // The next command records the exits and applies the policies.
+    let ps = store.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}"]);
+    let line = |name: &str| {
+        ps.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{ps}"))
+            .to_string()
+    };
+    assert!(line("always").starts_with("always running Up"), "{ps}");
+    assert!(line("onfail").starts_with("onfail running Up"), "{ps}");
+    assert!(
+        line("nopolicy").starts_with("nopolicy exited Exited (137)"),
+        "{ps}"
+    );
+    assert!(
+        !ps.lines().any(|l| l.starts_with("autorm ")),
+        "a --rm container whose monitor died is removed:\n{ps}"
+    );
+    for name in ["always", "onfail"] {
+        assert_eq!(
+            store
+                .ok(&["inspect", "-f", "{{.RestartCount}}", name])
+                .trim(),
+            "1",
+            "{name}"
+        );
+        let (init, _) = init_and_monitor(&store, name);
+        assert!(!dead(init), "{name} runs again");
+    }
+    store.ok(&["rm", "-f", "always", "onfail", "nopolicy"]);
+    store.assert_check_clean();
+    assert_eq!(store.cgroup_dirs(), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn stop_with_a_stopped_monitor_stops_the_container() {
+    let Some(store) = prerequisites("stop_with_a_stopped_monitor_stops_the_container") else {
+        return;
+    };
+    for (name, command) in [
+        ("stopped", &["stop", "-t", "1"][..]),
+        ("removed", &["rm", "-f"][..]),
+    ] {
+        store.ok(&["run", "-d", "--name", name, "busybox", "sleep", "600"]);
+        let (init, monitor) = init_and_monitor(&store, name);
+        kill_stop(monitor);
+        let started = Instant::now();
+        let mut args = command.to_vec();
+        args.push(name);
+        let out = store.run(&args);
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Well under stop's 10 s wait for a monitor: a stopped one is not
+        // waited for.
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        assert!(dead(init), "{args:?}: the container's init still runs");
+        assert!(dead(monitor), "{args:?}: the stopped monitor was left");
+        let ps = store.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.State}}",
+        ]);
+        if name == "stopped" {
+            assert_eq!(ps.trim(), "exited", "stop says what is true");
+            store.ok(&["rm", name]);
+        } else {
+            assert_eq!(ps.trim(), "", "rm -f removed it");
+        }
+    }
+    store.assert_check_clean();
+    assert_eq!(store.cgroup_dirs(), Vec::<std::path::PathBuf>::new());
+}
+
+/// A reboot as berth sees one: every monitor and container process gone
+/// at once with no berth command in between, the run root (a tmpfs on a
+/// real host) empty and the cgroups gone; then the boot-time `system
+/// restore`. Policies are honoured as dockerd honours them at its start:
+/// `always` (even stopped by hand), `unless-stopped` unless stopped by
+/// hand, `on-failure` (the lost exit counts as a failure); `--rm`
+/// containers are removed; the rest stay exited and start again.
+#[test]
+fn simulated_reboot_honours_restart_policies() {
+    let Some(store) = prerequisites("simulated_reboot_honours_restart_policies") else {
+        return;
+    };
+    for (name, flags) in [
+        ("always", &["--restart", "always"][..]),
+        ("always-stopped", &["--restart", "always"][..]),
+        ("unless", &["--restart", "unless-stopped"][..]),
+        ("unless-stopped", &["--restart", "unless-stopped"][..]),
+        ("onfail", &["--restart", "on-failure"][..]),
+        ("nopolicy", &[][..]),
+        ("autorm", &["--rm"][..]),
+    ] {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sleep", "600"]);
+        store.ok(&args);
+    }
+    store.ok(&["stop", "-t", "0", "always-stopped", "unless-stopped"]);
+    // The power goes: every berth process of the store at once.
+    for pid in store.processes() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    wait_for("every process of the store to be gone", || {
+        store.processes().into_iter().all(dead)
+    });
+    // The run root is a fresh tmpfs after a boot, the cgroups are new.
+    for entry in std::fs::read_dir(&store.run).unwrap().flatten() {
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+    for dir in store.cgroup_dirs() {
+        std::fs::remove_dir(&dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+    }
+
+    let restored = store.ok(&["system", "restore"]);
+    let ps = store.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    let mut states: Vec<&str> = ps.lines().collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            "always running",
+            "always-stopped running",
+            "nopolicy exited",
+            "onfail running",
+            "unless running",
+            "unless-stopped exited",
+        ],
+        "after the reboot (restore said: {restored})"
+    );
+    // The rest start as usual (their writable layers mount again).
+    store.ok(&["start", "nopolicy", "unless-stopped"]);
+    assert_eq!(store.ok(&["exec", "nopolicy", "echo", "up"]), "up\n");
+    store.ok(&[
+        "rm",
+        "-f",
+        "always",
+        "always-stopped",
+        "nopolicy",
+        "onfail",
+        "unless",
+        "unless-stopped",
+    ]);
+    store.assert_check_clean();
+}

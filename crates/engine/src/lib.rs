@@ -95,12 +95,14 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Cleans what crashed processes left behind (see `store::sweep`).
+    /// Cleans what crashed processes left behind (see `store::sweep`) and
+    /// closes surplus idle database connections.
     /// [`Engine::open`] does it once per process and data root; a
     /// long-lived process calls this now and then.
     pub fn sweep(&self) -> Result<store::sweep::SweepReport> {
         let report = store::sweep::sweep(&self.db, &self.paths)?;
         self.thaw_abandoned(&report.freezes_released)?;
+        self.db.trim_idle();
         Ok(report)
     }
 

@@ -23,8 +23,11 @@ enum Host {
     Tcp(String),
 }
 
-/// How often the daemon cleans up after crashed berth processes.
-const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often the daemon looks for containers whose monitor died.
+const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Every how many looks it also cleans up after crashed berth processes.
+const SWEEP_EVERY: u64 = 15;
 
 /// Docker's port for the API over TLS.
 const TLS_PORT: u16 = 2376;
@@ -232,20 +235,33 @@ pub fn run(options: &EngineOptions, a: DaemonArgs) -> Result<u8> {
             return Err(e);
         }
         let mut servers = tokio::task::JoinSet::new();
-        // What a crashed CLI process left (a killed commit's freeze, a
-        // dead pull's lease) is cleaned by the next process to open the
-        // store; a daemon opens it once, so it sweeps now and then.
-        let sweeper = engine.clone();
+        // Containers whose monitor died are noticed (exit recorded, restart
+        // policy applied, `--rm` removed) by whoever looks first; the
+        // daemon looks every 2 s. What a crashed CLI process left (a
+        // killed commit's freeze, a dead pull's lease) is cleaned by the
+        // next process to open the store; a daemon opens it once, so it
+        // sweeps every 30 s.
+        let watcher = engine.clone();
         servers.spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-            tick.tick().await;
+            let mut tick = tokio::time::interval(WATCH_INTERVAL);
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
-                let engine = sweeper.clone();
-                match tokio::task::spawn_blocking(move || engine.sweep()).await {
-                    Ok(Err(e)) => eprintln!("berth daemon: sweep: {e}"),
-                    Err(e) => eprintln!("berth daemon: sweep: {e}"),
-                    Ok(Ok(_)) => {}
+                ticks += 1;
+                let engine = watcher.clone();
+                let sweep = ticks.is_multiple_of(SWEEP_EVERY);
+                let done = tokio::task::spawn_blocking(move || {
+                    engine.containers()?;
+                    if sweep {
+                        engine.sweep()?;
+                    }
+                    Ok::<_, berth_engine::Error>(())
+                })
+                .await;
+                match done {
+                    Ok(Err(e)) => eprintln!("berth daemon: watch: {e}"),
+                    Err(e) => eprintln!("berth daemon: watch: {e}"),
+                    Ok(Ok(())) => {}
                 }
             }
         });

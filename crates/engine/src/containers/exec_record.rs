@@ -41,7 +41,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<ExecRecord>> {
 
 /// A container's execs, oldest first.
 pub fn of_container(conn: &Connection, container_id: &str) -> Result<Vec<ExecRecord>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM execs WHERE container_id = ?1 ORDER BY created_at, id"
     ))?;
     let rows = stmt.query_map([container_id], from_row)?;

@@ -57,7 +57,8 @@ pub(crate) fn held(c: &Connection, id: &str) -> Result<bool> {
 
 /// Containers held by the given (dead) leases, before the sweep drops them.
 pub(crate) fn held_by(c: &Connection, dead: &[Lease]) -> Result<Vec<String>> {
-    let mut stmt = c.prepare("SELECT container_id FROM commit_freezes WHERE lease_id = ?1")?;
+    let mut stmt =
+        c.prepare_cached("SELECT container_id FROM commit_freezes WHERE lease_id = ?1")?;
     let mut out = Vec::new();
     for lease in dead {
         let ids = stmt.query_map([lease.0], |r| r.get::<_, String>(0))?;
@@ -139,8 +140,9 @@ impl Engine {
         for row in rows.iter().filter(|r| r.state == State::Running) {
             let held = self.db.read(|c| {
                 let (live, _) = leases::partition(c)?;
-                let mut stmt =
-                    c.prepare("SELECT lease_id FROM commit_freezes WHERE container_id = ?1")?;
+                let mut stmt = c.prepare_cached(
+                    "SELECT lease_id FROM commit_freezes WHERE container_id = ?1",
+                )?;
                 let ids = stmt
                     .query_map([&row.id], |r| r.get::<_, i64>(0))?
                     .collect::<std::result::Result<Vec<_>, _>>()?;

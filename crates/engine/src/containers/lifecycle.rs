@@ -41,6 +41,43 @@ fn wait_monitor(owner: ProcessToken, timeout: Duration) -> bool {
     wait_pid_exit(owner.pid as i32, timeout)
 }
 
+/// Whether `pid` is stopped (SIGSTOP, or traced): it will not finish
+/// anything until someone continues it.
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| matches!(state, "T" | "t"))
+    })
+}
+
+/// After the container's init is gone, waits (up to `timeout`) for its
+/// monitor to record the exit and end. A monitor that is stopped, or still
+/// there at the timeout, will not: every process left in the container is
+/// killed, then the monitor, and the next look records the exit as "the
+/// container's monitor died" — so `stop` never returns with the container
+/// still said to be up. Returns whether the monitor had to be killed.
+fn finish_monitor(runtime: &berth_runtime::Runtime, row: &ContainerRow, timeout: Duration) -> bool {
+    let owner = row.owner;
+    let deadline = std::time::Instant::now() + timeout;
+    while owner.pid != 0 && owner.is_alive() {
+        if is_stopped(owner.pid) || std::time::Instant::now() >= deadline {
+            let _ = runtime.kill(&row.id, 9, true);
+            // Still the same process (pid and start time): ours to kill.
+            if owner.is_alive()
+                && let Some(pid) = rustix::process::Pid::from_raw(owner.pid as i32)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            wait_pid_exit(owner.pid as i32, Duration::from_secs(5));
+            return true;
+        }
+        wait_pid_exit(owner.pid as i32, Duration::from_millis(100));
+    }
+    false
+}
+
 pub fn not_running(row: &ContainerRow) -> Error {
     Error::conflict(format!("Container {} is not running", row.id))
 }
@@ -99,7 +136,7 @@ impl Engine {
         } else if timeout < 0 {
             wait_pid_exit(row.pid, Duration::from_secs(u64::MAX / 4));
         }
-        wait_monitor(row.owner, Duration::from_secs(10));
+        finish_monitor(&runtime, &row, Duration::from_secs(10));
         self.event(crate::events::container_event(&row, "stop"));
         match self.container(&row.id) {
             // `--rm`: its monitor removed it as it stopped, as asked.
@@ -138,7 +175,27 @@ impl Engine {
             .kill(&row.id, number, false)
             .map_err(|e| Error::internal(format!("kill container {}: {e}", row.id)))?;
         self.event(crate::events::container_event(&row, "kill").with("signal", number.to_string()));
+        if number == 9 {
+            // As dockerd: a SIGKILL returns once the exit is recorded, so
+            // `kill; rm` and `kill; inspect` see an exited container.
+            self.wait_exit_recorded(&row, Duration::from_secs(10));
+        }
         Ok(row)
+    }
+
+    /// Waits until the run of `row` (its init `row.pid`) is over in the
+    /// store: its monitor recorded the exit (or started it again, per its
+    /// policy), or died and the next look recorded it.
+    fn wait_exit_recorded(&self, row: &ContainerRow, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        wait_pid_exit(row.pid, timeout);
+        while std::time::Instant::now() < deadline {
+            match self.container(&row.id) {
+                Ok(now) if now.state.is_live() && now.pid == row.pid => {}
+                _ => return,
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn pause_container(&self, name: &str) -> Result<()> {

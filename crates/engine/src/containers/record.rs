@@ -144,7 +144,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<ContainerRow>> {
 
 /// Every container, newest first (as `ps` lists them).
 pub fn all(conn: &Connection) -> Result<Vec<ContainerRow>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM containers ORDER BY created_at DESC, id"
     ))?;
     let rows = stmt.query_map([], from_row)?;
@@ -172,7 +172,7 @@ pub fn resolve(conn: &Connection, name_or_id: &str) -> Result<ContainerRow> {
         return Ok(row);
     }
     if key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM containers WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2"
         ))?;
         let rows: Vec<ContainerRow> = stmt
@@ -307,7 +307,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<()> {
 
 /// How many containers use an image (`rmi` refuses to delete those).
 pub fn using_image(conn: &Connection, image_id: &str) -> Result<Vec<(String, State)>> {
-    let mut stmt = conn.prepare("SELECT id, state FROM containers WHERE image_id = ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT id, state FROM containers WHERE image_id = ?1")?;
     let rows = stmt.query_map([image_id], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -371,6 +371,16 @@ pub fn set_restarting(conn: &Connection, id: &str, restarts: i64, code: i32) -> 
         "UPDATE containers SET restart_count = ?2, state = 'starting', pid = 0, exit_code = ?3
          WHERE id = ?1",
         params![id, restarts, code],
+    )?;
+    Ok(())
+}
+
+/// A restart the policy asked for after the monitor that would have done
+/// it died: counted as the monitor counts its own.
+pub fn count_restart(conn: &Connection, id: &str, restarts: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE containers SET restart_count = ?2 WHERE id = ?1",
+        params![id, restarts],
     )?;
     Ok(())
 }

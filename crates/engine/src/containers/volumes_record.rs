@@ -19,7 +19,7 @@ pub fn attach(conn: &Connection, container: &str, volume: &str, anonymous: bool)
 
 /// The anonymous volumes of a container that no other container uses.
 pub fn anonymous_only_of(conn: &Connection, container: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT v.name FROM volumes v JOIN container_volumes cv ON cv.volume = v.name
          WHERE cv.container_id = ?1 AND v.anonymous = 1
            AND NOT EXISTS (SELECT 1 FROM container_volumes o
@@ -49,8 +49,8 @@ pub fn insert(conn: &Connection, name: &str, labels: &str, anonymous: bool) -> R
 
 /// Every volume, by name.
 pub fn all(conn: &Connection) -> Result<Vec<VolumeRow>> {
-    let mut stmt =
-        conn.prepare("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -65,7 +65,8 @@ pub fn exists(conn: &Connection, name: &str) -> Result<bool> {
 
 /// The containers that use a volume.
 pub fn users(conn: &Connection, name: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT container_id FROM container_volumes WHERE volume = ?1")?;
     let rows = stmt.query_map([name], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

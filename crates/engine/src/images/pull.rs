@@ -239,20 +239,60 @@ impl Engine {
         let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
         let plans = self.plan_layers(lease.lease, manifest, diff_ids)?;
 
+        let first = |i: usize| diff_ids.iter().position(|d| d == &diff_ids[i]) == Some(i);
+        // Every blob this pull may write is locked, in digest order, before
+        // any is fetched. A fetched blob stays locked until the image is
+        // recorded (so another pull of it waits for the blob, not for a
+        // file in flux); taken as each layer started, two pulls sharing
+        // layers in a different order would each hold one and wait for
+        // the other's. In one global order, whoever waits holds nothing the
+        // holder needs; a second pull of the same image waits for the
+        // first, then finds every layer stored and unpacked.
+        let mut to_lock: Vec<&Digest> = manifest
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| first(*i) && !matches!(plans[&diff_ids[*i]], Plan::Reuse { .. }))
+            .map(|(_, l)| &l.digest)
+            .collect();
+        to_lock.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        to_lock.dedup();
+        let mut locked = HashMap::new();
+        for digest in to_lock {
+            let content = self.paths.content.clone();
+            let blob = digest.clone();
+            let ingest = tokio::task::spawn_blocking(move || content.resumable_ingest(&blob, true))
+                .await
+                .map_err(|e| Error::internal(format!("pull: {e}")))??
+                .ok_or_else(|| Error::internal("pull: partial download lock"))?;
+            locked.insert(digest.clone(), ingest);
+        }
+        let locked = std::sync::Mutex::new(locked);
+
         let concurrency = self.registries_config()?.max_concurrent_downloads.max(1);
         let mut outcomes: Vec<Option<LayerDone>> =
             (0..manifest.layers.len()).map(|_| None).collect();
         let mut layer_futures = futures_util::stream::iter(manifest.layers.iter().enumerate())
             .map(|(i, layer)| {
                 let plan = &plans[&diff_ids[i]];
-                let first = diff_ids.iter().position(|d| d == &diff_ids[i]) == Some(i);
+                let first = first(i);
+                let ingest = locked.lock().ok().and_then(|mut l| l.remove(&layer.digest));
                 async move {
                     if !first {
                         return Ok((i, None));
                     }
-                    self.pull_layer(registry, repository, i, layer, &diff_ids[i], plan, progress)
-                        .await
-                        .map(|done| (i, done))
+                    self.pull_layer(
+                        registry,
+                        repository,
+                        i,
+                        layer,
+                        &diff_ids[i],
+                        plan,
+                        ingest,
+                        progress,
+                    )
+                    .await
+                    .map(|done| (i, done))
                 }
             })
             .buffer_unordered(concurrency);
@@ -386,6 +426,7 @@ impl Engine {
         layer: &Descriptor,
         diff_id: &Digest,
         plan: &Plan,
+        ingest: Option<berth_image::content::ResumableIngest>,
         progress: &dyn PullProgress,
     ) -> Result<Option<LayerDone>> {
         let work = match plan {
@@ -411,13 +452,10 @@ impl Engine {
             limits: self.config.limits,
             what: format!("layer {index} ({})", layer.digest),
         };
-        // Wait (off the async threads) for any other pull of the same blob.
-        let content = self.paths.content.clone();
-        let blob = layer.digest.clone();
-        let ingest = tokio::task::spawn_blocking(move || content.resumable_ingest(&blob, true))
-            .await
-            .map_err(|e| Error::internal(format!("pull: {e}")))??
-            .ok_or_else(|| Error::internal("pull: partial download lock"))?;
+        // Locked by `pull` (after any other pull of the same blob let go).
+        let ingest = ingest.ok_or_else(|| {
+            Error::internal(format!("pull: layer {} was not locked", layer.digest))
+        })?;
         if self.paths.content.contains(&layer.digest) {
             // Another pull finished this blob while we waited; the empty
             // partial file our open made is of no use to anyone.

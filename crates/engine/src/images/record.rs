@@ -62,7 +62,7 @@ pub fn insert(conn: &Connection, image: &NewImage) -> Result<()> {
         ],
     )?;
     if inserted == 1 {
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "INSERT INTO image_layers (image_id, idx, diff_id, blob_digest, blob_size, media_type)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
@@ -122,7 +122,7 @@ pub fn get(conn: &Connection, id: &Digest) -> Result<Option<ImageRow>> {
 }
 
 pub fn all(conn: &Connection) -> Result<Vec<ImageRow>> {
-    let mut stmt = conn.prepare(&format!("SELECT {IMAGE_COLUMNS} FROM images"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images"))?;
     let rows = stmt.query_map([], image_row)?;
     let mut out = Vec::new();
     for row in rows {
@@ -211,7 +211,7 @@ fn names_of(conn: &Connection, sql: &str, id: &Digest) -> Result<Vec<Reference>>
 
 /// Every tag in the store as (name, image id).
 pub fn all_tags(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT name, image_id FROM tags ORDER BY name")?;
+    let mut stmt = conn.prepare_cached("SELECT name, image_id FROM tags ORDER BY name")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -255,7 +255,7 @@ pub fn name_target(conn: &Connection, name: &str, by_digest: bool) -> Result<Opt
 
 /// Every repo digest (name, image ID), by name.
 pub fn all_repo_digests(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT name, image_id FROM repo_digests ORDER BY name")?;
+    let mut stmt = conn.prepare_cached("SELECT name, image_id FROM repo_digests ORDER BY name")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -280,7 +280,7 @@ pub fn exists(conn: &Connection, id: &Digest) -> Result<bool> {
 
 /// Up to `limit` image IDs (`sha256:…`) starting with `prefix`.
 pub fn ids_with_prefix(conn: &Connection, prefix: &str, limit: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id FROM images WHERE id >= ?1 AND substr(id, 1, ?2) = ?1 ORDER BY id LIMIT ?3",
     )?;
     let ids = stmt.query_map(rusqlite::params![prefix, prefix.len() as i64, limit], |r| {

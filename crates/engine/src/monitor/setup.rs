@@ -193,6 +193,9 @@ pub fn create(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<(i32
         spec: Some(spec),
         console: ends.console,
         stdio: ends.io,
+        // We are its supervisor: if we die (kill -9), so does it, and the
+        // next berth records the exit and applies the restart policy.
+        die_with_parent: true,
         ..Default::default()
     };
     let state = engine.runtime().create(&row.id, &options)?;

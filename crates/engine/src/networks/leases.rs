@@ -152,7 +152,7 @@ fn lease(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
 }
 
 pub fn of_network(conn: &Connection, network: &str) -> Result<Vec<Lease>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT network_id, container_id, ip, mac, veth FROM endpoints WHERE network_id = ?1 ORDER BY ip",
     )?;
     let rows = stmt.query_map([network], lease)?;
@@ -160,7 +160,7 @@ pub fn of_network(conn: &Connection, network: &str) -> Result<Vec<Lease>> {
 }
 
 pub fn of_container(conn: &Connection, container: &str) -> Result<Vec<Lease>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT network_id, container_id, ip, mac, veth FROM endpoints WHERE container_id = ?1",
     )?;
     let rows = stmt.query_map([container], lease)?;

@@ -163,7 +163,7 @@ const COLUMNS: &str =
 
 /// Every published port (for the rules, and `ps`).
 pub fn all(conn: &Connection) -> Result<Vec<PublishedPort>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM published_ports ORDER BY container_id, container_port, protocol, host_ip"
     ))?;
     let rows = stmt.query_map([], port)?;
@@ -171,7 +171,7 @@ pub fn all(conn: &Connection) -> Result<Vec<PublishedPort>> {
 }
 
 pub fn of_container(conn: &Connection, container: &str) -> Result<Vec<PublishedPort>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM published_ports WHERE container_id = ?1 ORDER BY container_port, protocol, host_ip"
     ))?;
     let rows = stmt.query_map([container], port)?;

@@ -64,7 +64,7 @@ pub fn insert(conn: &Connection, n: &NetworkRow) -> Result<()> {
 
 /// Every network, by name.
 pub fn all(conn: &Connection) -> Result<Vec<NetworkRow>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM networks ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM networks ORDER BY name"))?;
     let rows = stmt.query_map([], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -31,7 +31,7 @@ pub fn record(conn: &Connection, event: &Event) -> Result<()> {
 }
 
 pub fn read_after(conn: &Connection, after: i64) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, time_nano, type, action, actor, attributes FROM events WHERE seq > ?1 ORDER BY seq",
     )?;
     let rows = stmt.query_map([after], |r| {

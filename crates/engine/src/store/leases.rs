@@ -54,14 +54,14 @@ pub fn delete(conn: &Connection, lease: Lease) -> Result<Vec<(String, String)>> 
 }
 
 pub fn refs_of(conn: &Connection, lease: Lease) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT kind, key FROM lease_refs WHERE lease_id = ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT kind, key FROM lease_refs WHERE lease_id = ?1")?;
     let rows = stmt.query_map([lease.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// All leases, split into live and dead by their owner's liveness.
 pub fn partition(conn: &Connection) -> Result<(HashSet<i64>, Vec<Lease>)> {
-    let mut stmt = conn.prepare("SELECT id, pid, start_time FROM leases")?;
+    let mut stmt = conn.prepare_cached("SELECT id, pid, start_time FROM leases")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,

@@ -79,7 +79,8 @@ pub fn mark_ready(
 }
 
 pub fn all(conn: &Connection) -> Result<Vec<Snapshot>> {
-    let mut stmt = conn.prepare("SELECT id, diff_id, state, size FROM snapshots ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, diff_id, state, size FROM snapshots ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(Snapshot {
             id: r.get(0)?,

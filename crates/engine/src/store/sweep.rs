@@ -75,7 +75,7 @@ pub fn sweep(db: &Db, paths: &Paths) -> Result<SweepReport> {
         .collect();
     if !dirs.is_empty() {
         let conn = db.conn()?;
-        let mut stmt = conn.prepare("SELECT id FROM containers")?;
+        let mut stmt = conn.prepare_cached("SELECT id FROM containers")?;
         let known: std::collections::HashSet<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<_, _>>()?;

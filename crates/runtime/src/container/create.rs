@@ -38,6 +38,9 @@ pub struct CreateOptions {
     /// Keep fds 3..3+N (inherited from the caller) open in the container,
     /// with LISTEN_FDS set, as runc does.
     pub preserve_fds: u32,
+    /// The init dies (SIGKILL) when the process that created it does (see
+    /// `InitConfig::die_with_parent`); runc's outlives it.
+    pub die_with_parent: bool,
 }
 
 impl Runtime {
@@ -177,6 +180,7 @@ impl Runtime {
                     no_pivot: opts.no_pivot,
                     mount_ns: ns.mount,
                     cgroup_binds,
+                    die_with_parent: opts.die_with_parent,
                 })
             }
             sys::Forked::Parent(pid) => pid,

@@ -141,6 +141,13 @@ pub struct InitConfig<'a> {
     /// the v2 one, it joins the v1 ones first thing); unset when the
     /// runtime does it and says so with Continue.
     pub cgroup: Option<&'a berth_cgroups::Placement>,
+    /// Keep dying with the parent (SIGKILL) after `start`, instead of
+    /// outliving it as runc's init does: berth's monitor, the init's
+    /// parent, is its only supervisor, and an init it no longer watches
+    /// would run on with nobody to record its exit or apply its restart
+    /// policy. (Lost only if the program execs a set-user-ID binary or one
+    /// with file capabilities: the kernel clears it then.)
+    pub die_with_parent: bool,
 }
 
 /// The container's init. Never returns.
@@ -309,8 +316,11 @@ fn run_init(cfg: &InitConfig) -> Result<std::convert::Infallible, Failure> {
     // user or working directory fails `create`, not the started process.
     finish_setup(spec, process, &mut env, cfg.seccomp_program)?;
 
-    // Ready: the runtime may exit now, and we must outlive it.
-    rustix::process::set_parent_process_death_signal(None).ok();
+    // Ready: the runtime may exit now, and we must outlive it — unless our
+    // parent is the container's supervisor. (finish_setup's change of
+    // user cleared the setting: set it again.)
+    let on_parent_death = cfg.die_with_parent.then_some(rustix::process::Signal::KILL);
+    rustix::process::set_parent_process_death_signal(on_parent_death).ok();
     cfg.channel.send(&Msg::Ready).map_err(Failure::from)?;
 
     // Block until `start` opens the fifo for reading.
