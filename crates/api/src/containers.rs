@@ -11,10 +11,10 @@ use axum::extract::{Path, Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use berth_engine::containers::ContainerRow;
 use berth_engine::containers::attach::{AttachOptions, parse_detach_keys};
 use berth_engine::containers::list::ContainerFilters;
 use berth_engine::containers::logs::{LogStream, LogsOptions};
-use berth_engine::containers::{ContainerRow, State as RowState};
 use berth_engine::events::{EventFilters, EventsOptions};
 use serde_json::{Value, json};
 
@@ -680,23 +680,10 @@ async fn remove(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<
 }
 
 async fn prune(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
-    if !query::filters(q.get("filters"))?.is_empty() {
-        return Err(ApiError::not_implemented(
-            "container prune filters are not supported yet",
-        ));
-    }
-    let (deleted, reclaimed) = blocking(&state, |e| {
-        let mut deleted = Vec::new();
-        let mut reclaimed = 0u64;
-        for row in e.containers()? {
-            if row.state.is_live() || row.state == RowState::Creating {
-                continue;
-            }
-            reclaimed += e.container_size(&row.id).0;
-            e.remove_container(&row.id, false, false)?;
-            deleted.push(row.id);
-        }
-        Ok((deleted, reclaimed))
+    let filters = query::filters(q.get("filters"))?;
+    let (deleted, reclaimed) = blocking(&state, move |e| {
+        let filters = berth_engine::containers::prune::ContainerPruneFilters::parse(&filters)?;
+        Ok(e.prune_containers(&filters)?)
     })
     .await?;
     Ok(Json(

@@ -286,6 +286,8 @@ pub enum SystemCommand {
     Events(EventsArgs),
     /// Start the containers whose restart policy says so (at boot)
     Restore,
+    /// Remove unused data
+    Prune(SystemPruneArgs),
     /// Display system-wide information
     Info(InfoArgs),
 }
@@ -424,6 +426,22 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Args, Debug)]

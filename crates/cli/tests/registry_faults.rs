@@ -279,10 +279,10 @@ fn a_token_realm_on_another_plain_http_host_gets_no_credentials() {
     assert_nothing_stored(&s);
 }
 
-#[test]
-fn kill_9_mid_pull_then_pull_again_resumes() {
-    let reg = FaultRegistry::start();
-    let served = serve_image(&reg, "app", "1");
+/// A pull killed (-9) once the registry has sent `stall_at` bytes of the
+/// layer and stalls: the store, the image name, what is served, stall_at.
+fn killed_mid_pull(reg: &FaultRegistry) -> (Store, String, Served, usize) {
+    let served = serve_image(reg, "app", "1");
     let stall_at = 100_000;
     reg.fault_blob(&served.layer, Fault::StallAfter(stall_at));
     let s = store();
@@ -315,6 +315,65 @@ fn kill_9_mid_pull_then_pull_again_resumes() {
     }
     child.kill().expect("kill -9");
     child.wait().expect("wait");
+    (s, name, served, stall_at)
+}
+
+/// What a killed pull leaves is visible and collectable: `system df` shows
+/// it as build cache, `system check` says it is kept, a declined `system
+/// prune` keeps it and `system prune -f` removes it (issue 14).
+#[test]
+fn partial_downloads_show_in_df_and_check_and_prune_collects_them() {
+    let reg = FaultRegistry::start();
+    let (s, _, _, stall_at) = killed_mid_pull(&reg);
+    let ingest = s.root().join("content/ingest");
+    let count = || std::fs::read_dir(&ingest).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(count(), 1, "the killed pull's partial download");
+
+    let df = s.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Reclaimable}}",
+    ]);
+    let cache = df
+        .lines()
+        .find(|l| l.starts_with("Build Cache|"))
+        .unwrap_or_else(|| panic!("{df}"));
+    let fields: Vec<&str> = cache.split('|').collect();
+    assert_eq!(&fields[1..3], ["1", "0"], "{df}");
+    assert_ne!(fields[3], "0B", "reclaimable: {df}");
+
+    let check = s.ok(&["system", "check"]);
+    assert!(
+        check.contains("kept for resuming pulls: 1 partial download(s)")
+            && check.contains("no problems"),
+        "{check}"
+    );
+
+    let declined = s.run_stdin(&["system", "prune"], b"n\n");
+    assert!(declined.status.success());
+    let asked = String::from_utf8_lossy(&declined.stdout);
+    assert!(
+        asked.starts_with("WARNING! This will remove:\n  - all stopped containers\n")
+            && asked.ends_with("Are you sure you want to continue? [y/N] "),
+        "{asked}"
+    );
+    assert_eq!(count(), 1, "n keeps everything");
+
+    let pruned = s.ok(&["system", "prune", "-f"]);
+    assert_eq!(count(), 0, "{pruned}");
+    assert!(
+        pruned.starts_with("Total reclaimed space: ") && !pruned.contains(" 0B"),
+        "{pruned} (at least {stall_at} bytes)"
+    );
+    s.assert_check_clean();
+    s.assert_no_leftovers();
+}
+
+#[test]
+fn kill_9_mid_pull_then_pull_again_resumes() {
+    let reg = FaultRegistry::start();
+    let (s, name, served, stall_at) = killed_mid_pull(&reg);
 
     // The truth afterwards: no image, a clean check (the partial download is
     // kept for a resume, not an orphan).

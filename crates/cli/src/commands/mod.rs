@@ -13,6 +13,7 @@ mod load;
 mod login;
 mod network;
 mod progress;
+mod prune;
 mod pull;
 mod rmi;
 mod save;
@@ -131,6 +132,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
         Command::System(SystemCommand::Restore) => system::restore(&engine),
+        Command::System(SystemCommand::Prune(a)) => prune::system(&engine, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&engine, a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
         Command::Version | Command::Daemon(_) => Ok(0),

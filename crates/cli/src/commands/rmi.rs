@@ -1,6 +1,6 @@
 //! `rmi` / `image rm`, and `image prune`.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use anyhow::Result;
 use berth_engine::Engine;
@@ -30,7 +30,7 @@ pub fn run(engine: &Engine, args: RmiArgs) -> Result<u8> {
     Ok(code)
 }
 
-fn line(e: &RemoveEvent, lowercase: bool) -> String {
+pub(super) fn line(e: &RemoveEvent, lowercase: bool) -> String {
     let (verb, what) = match e {
         RemoveEvent::Untagged(r) => ("Untagged", r.familiar_string()),
         RemoveEvent::Deleted(d) => ("Deleted", d.to_string()),
@@ -50,10 +50,7 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<u8> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        if !super::prune::confirm(warning)? {
             return Ok(0);
         }
     }

@@ -62,6 +62,16 @@ fn tree_size(path: &std::path::Path) -> u64 {
         .sum()
 }
 
+/// Build Cache: until builds land, the partial downloads pulls left to
+/// resume from — reclaimable unless a pull is writing them now.
+fn partials_row(partials: &[berth_image::content::PartialDownload]) -> Value {
+    let size: u64 = partials.iter().map(|p| p.size).sum();
+    let idle: u64 = partials.iter().filter(|p| !p.held).map(|p| p.size).sum();
+    let active = partials.iter().filter(|p| p.held).count();
+    json!({"Type": "Build Cache", "TotalCount": partials.len().to_string(), "Active": active.to_string(),
+          "Size": units::human_size(size, 4), "Reclaimable": units::human_size(idle, 4)})
+}
+
 pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
     let usage = engine.disk_usage()?;
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
@@ -75,7 +85,7 @@ pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
         }),
         containers_row(engine)?,
         volumes_row(engine)?,
-        json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        partials_row(&usage.partial_downloads),
     ];
     let header = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
     let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
@@ -123,6 +133,14 @@ pub fn check(engine: &Engine, args: CheckArgs) -> Result<u8> {
     }
     for r in &report.repaired {
         writeln!(out, "repaired: {r}")?;
+    }
+    if report.partial_downloads.0 > 0 {
+        writeln!(
+            out,
+            "kept for resuming pulls: {} partial download(s), {} (`berth image prune -a`, `berth system prune` or `--repair` remove them)",
+            report.partial_downloads.0,
+            units::human_size(report.partial_downloads.1, 3)
+        )?;
     }
     let unrepaired = if args.repair {
         report

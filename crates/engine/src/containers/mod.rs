@@ -25,6 +25,7 @@ pub mod logs;
 pub(crate) mod names;
 pub mod parse;
 pub mod port_spec;
+pub mod prune;
 mod reconcile;
 pub(crate) mod record;
 mod remove;

@@ -193,7 +193,7 @@ pub fn parse_time(s: Option<&str>) -> Option<OffsetDateTime> {
 }
 
 /// `until=` takes an RFC 3339 time, a unix timestamp, or a duration like `24h`.
-fn parse_until(v: &str) -> Result<OffsetDateTime> {
+pub(crate) fn parse_until(v: &str) -> Result<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
         return Ok(t);
     }

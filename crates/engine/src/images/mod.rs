@@ -7,7 +7,7 @@ mod history;
 pub(crate) mod import;
 mod inspect;
 pub(crate) mod layers;
-mod list;
+pub(crate) mod list;
 mod load;
 mod prune;
 pub(crate) mod pull;

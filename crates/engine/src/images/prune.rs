@@ -1,5 +1,5 @@
 //! `image prune`: remove dangling images (or, with `all`, every image no
-//! container uses).
+//! container uses, and the partial downloads of pulls no one is running).
 
 use super::list::{ImageFilters, label_matches};
 use super::record;
@@ -56,6 +56,9 @@ impl Engine {
                 report.reclaimed += collected.reclaimed_bytes();
                 collected.empty_trash();
             }
+        }
+        if all && filters.label.is_empty() && filters.until.is_none() {
+            report.reclaimed += self.prune_partial_downloads()?;
         }
         Ok(report)
     }

@@ -98,6 +98,10 @@ pub struct CheckReport {
     pub snapshots: usize,
     pub problems: Vec<Problem>,
     pub repaired: Vec<String>,
+    /// Partial downloads kept for a resume: (how many, bytes). Not a
+    /// problem (a pull picks them up), but space the user should see;
+    /// `--repair` removes those no pull is writing.
+    pub partial_downloads: (usize, u64),
 }
 
 impl Engine {
@@ -262,6 +266,16 @@ impl Engine {
 
         if repair && !report.problems.is_empty() {
             self.repair(&mut report)?;
+        }
+        let partials = self.paths.content.partial_downloads()?;
+        report.partial_downloads = (partials.len(), partials.iter().map(|p| p.size).sum());
+        if repair && !partials.is_empty() {
+            let freed = self.prune_partial_downloads()?;
+            report
+                .repaired
+                .push(format!("removed partial downloads ({freed} bytes)"));
+            let left = self.paths.content.partial_downloads()?;
+            report.partial_downloads = (left.len(), left.iter().map(|p| p.size).sum());
         }
         Ok(report)
     }

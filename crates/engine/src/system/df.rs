@@ -1,5 +1,5 @@
-//! `system df`: space used by images (and, as they land, containers,
-//! volumes and build cache).
+//! `system df`: space used by images, and by partial downloads kept for a
+//! resume (shown as build cache: reclaimable, collected by prunes).
 
 use std::collections::HashMap;
 
@@ -24,6 +24,9 @@ pub struct DiskUsage {
     /// Bytes that removing every image not used by a container would free.
     pub images_reclaimable: u64,
     pub active_images: usize,
+    /// Downloads a pull left to resume from (`content/ingest/partial-*`):
+    /// what berth shows as its build cache until builds land.
+    pub partial_downloads: Vec<berth_image::content::PartialDownload>,
 }
 
 impl Engine {
@@ -90,6 +93,13 @@ impl Engine {
             layers_size,
             images_reclaimable: layers_size - active_size,
             active_images,
+            partial_downloads: self.paths.content.partial_downloads()?,
         })
+    }
+
+    /// Removes the partial downloads no pull is writing (`image prune -a`,
+    /// `system prune`, `system check --repair`); the bytes freed.
+    pub fn prune_partial_downloads(&self) -> Result<u64> {
+        Ok(self.paths.content.remove_idle_partials()?)
     }
 }

@@ -13,7 +13,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub use ingest::{Ingest, Ingested};
-pub use resumable::{PARTIAL_LIFETIME, ResumableIngest, is_partial};
+pub use resumable::{PARTIAL_LIFETIME, PartialDownload, ResumableIngest, is_partial};
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};

@@ -23,6 +23,15 @@ const PREFIX: &str = "partial-";
 /// How long an untouched partial download is kept for a later resume.
 pub const PARTIAL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
+/// A partial download as `system df` and prunes see it.
+#[derive(Debug, Clone)]
+pub struct PartialDownload {
+    pub path: PathBuf,
+    pub size: u64,
+    /// A pull is writing it now.
+    pub held: bool,
+}
+
 /// A locked partial download of one blob.
 pub struct ResumableIngest {
     file: File,
@@ -85,6 +94,47 @@ impl ContentStore {
             written: 0,
             blobs_dir: self.blobs_dir(),
         }))
+    }
+
+    /// Every partial download, with its size and whether a pull holds it.
+    pub fn partial_downloads(&self) -> Result<Vec<PartialDownload>> {
+        let dir = self.ingest_dir();
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).ctx("list", &dir)? {
+            let entry = entry.ctx("list", &dir)?;
+            if !is_partial(&entry.path()) {
+                continue;
+            }
+            let Ok(file) = File::open(entry.path()) else {
+                continue; // committed or removed meanwhile
+            };
+            let held = flock(&file, FlockOperation::NonBlockingLockShared).is_err();
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push(PartialDownload {
+                path: entry.path(),
+                size,
+                held,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes the partial downloads no pull holds; returns the bytes freed.
+    pub fn remove_idle_partials(&self) -> Result<u64> {
+        let mut freed = 0;
+        for p in self.partial_downloads()?.into_iter().filter(|p| !p.held) {
+            // Locked while removed: a pull starting now waits, then finds
+            // the file gone and starts a new one.
+            let Ok(file) = File::open(&p.path) else {
+                continue;
+            };
+            if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok()
+                && std::fs::remove_file(&p.path).is_ok()
+            {
+                freed += p.size;
+            }
+        }
+        Ok(freed)
     }
 
     /// Partial downloads nobody holds that are older than `max_age`.

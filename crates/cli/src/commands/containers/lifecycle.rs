@@ -2,7 +2,7 @@
 //! takes several containers, prints the name it was given for each success
 //! and reports failures at the end, as Docker does.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use berth_engine::Engine;
 
 use crate::cli::{ContainersArgs, KillArgs, PruneArgs, RmArgs, StopArgs};
@@ -66,23 +66,15 @@ pub fn wait(engine: &Engine, a: ContainersArgs) -> Result<u8> {
 }
 
 pub fn prune(engine: &Engine, a: PruneArgs) -> Result<u8> {
-    if !a.filter.is_empty() {
-        bail!("container prune --filter is not supported yet");
+    // Bad filters are refused before anything is asked.
+    berth_engine::containers::prune::ContainerPruneFilters::parse(&a.filter)?;
+    if !a.force
+        && !crate::commands::prune::confirm("WARNING! This will remove all stopped containers.")?
+    {
+        return Ok(0);
     }
-    let mut reclaimed = 0u64;
-    let mut out = String::from("Deleted Containers:\n");
-    for row in engine.containers()? {
-        if row.state.is_live() || row.state == berth_engine::containers::State::Creating {
-            continue;
-        }
-        reclaimed += engine.container_size(&row.id).0;
-        engine.remove_container(&row.id, false, false)?;
-        out.push_str(&row.id);
-        out.push('\n');
-    }
-    if out.lines().count() == 1 {
-        out.clear();
-    } else {
+    let (mut out, reclaimed) = crate::commands::prune::containers(engine, &a.filter)?;
+    if !out.is_empty() {
         out.push('\n');
     }
     out.push_str(&format!(

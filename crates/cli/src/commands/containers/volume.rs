@@ -88,6 +88,14 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
             return Ok(if failed { 1 } else { 0 });
         }
         VolumeCommand::Prune(a) => {
+            let warning = if a.all {
+                "WARNING! This will remove all local volumes not used by at least one container."
+            } else {
+                "WARNING! This will remove anonymous local volumes not used by at least one container."
+            };
+            if !a.force && !crate::commands::prune::confirm(warning)? {
+                return Ok(0);
+            }
             let removed = engine.prune_volumes(a.all)?;
             let mut out = String::new();
             if !removed.is_empty() {

@@ -1,0 +1,128 @@
+//! Every prune asks first, as docker does: the warning and `[y/N]` on
+//! stdout, anything but y/yes keeps everything (exit 0); `-f` skips it.
+//! `system prune` runs the others in docker's order and adds up what they
+//! freed.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+use berth_engine::Engine;
+use berth_engine::containers::prune::ContainerPruneFilters;
+use berth_engine::images::ImageFilters;
+
+use crate::cli::SystemPruneArgs;
+use crate::format::units;
+
+/// Asks `warning` and whether to continue; true on y or yes.
+pub fn confirm(warning: &str) -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    write!(out, "{warning}\nAre you sure you want to continue? [y/N] ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// `container prune` (and system prune's first step): the output block
+/// and the bytes freed.
+pub fn containers(engine: &Engine, filters: &[String]) -> Result<(String, u64)> {
+    let filters = ContainerPruneFilters::parse(filters)?;
+    let (deleted, reclaimed) = engine.prune_containers(&filters)?;
+    let mut out = String::new();
+    if !deleted.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        for id in deleted {
+            out.push_str(&id);
+            out.push('\n');
+        }
+    }
+    Ok((out, reclaimed))
+}
+
+fn block(title: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{title}:\n");
+    for n in names {
+        out.push_str(n);
+        out.push('\n');
+    }
+    out
+}
+
+pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
+    // Bad filters are refused before anything is asked or removed.
+    ContainerPruneFilters::parse(&a.filter)?;
+    let image_filters = ImageFilters::parse(&a.filter)?;
+    if !a.force {
+        let mut warning = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container",
+        );
+        if a.volumes {
+            warning.push_str("\n  - all anonymous volumes not used by at least one container");
+        }
+        warning.push_str(if a.all {
+            "\n  - all images without at least one container associated to them\n  - all build cache"
+        } else {
+            "\n  - all dangling images\n  - unused build cache"
+        });
+        if !a.filter.is_empty() {
+            warning.push_str("\n\n  Items to be pruned will be filtered with:");
+            for f in &a.filter {
+                warning.push_str(&format!("\n  - {f}"));
+            }
+        }
+        warning.push('\n');
+        if !confirm(&warning)? {
+            return Ok(0);
+        }
+    }
+    let mut out = crate::output::stdout();
+    let mut total = 0u64;
+    let section = |out: &mut dyn Write, text: String| -> Result<()> {
+        if !text.is_empty() {
+            writeln!(out, "{text}")?;
+        }
+        Ok(())
+    };
+    let (text, freed) = containers(engine, &a.filter)?;
+    total += freed;
+    section(&mut out, text)?;
+    // Networks and volumes record no creation time to filter on here:
+    // with filters they are left alone rather than pruned unfiltered.
+    if a.filter.is_empty() {
+        section(
+            &mut out,
+            block("Deleted Networks", &engine.prune_networks()?),
+        )?;
+        if a.volumes {
+            section(
+                &mut out,
+                block("Deleted Volumes", &engine.prune_volumes(false)?),
+            )?;
+        }
+    }
+    let report = engine.prune_images(a.all, &image_filters)?;
+    total += report.reclaimed;
+    if !report.events.is_empty() {
+        let lines: Vec<String> = report
+            .events
+            .iter()
+            .map(|e| super::rmi::line(e, true))
+            .collect();
+        section(&mut out, block("Deleted Images", &lines))?;
+    }
+    // The build cache: partial downloads no pull is writing (`-a` took
+    // them with the images already).
+    if !a.all && a.filter.is_empty() {
+        total += engine.prune_partial_downloads()?;
+    }
+    writeln!(
+        out,
+        "Total reclaimed space: {}",
+        units::human_size(total, 3)
+    )?;
+    out.flush()?;
+    Ok(0)
+}
