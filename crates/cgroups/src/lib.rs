@@ -149,9 +149,9 @@ impl Cgroup {
         }
     }
 
-    /// Sends `signal` to every process in the cgroup. With SIGKILL on v2 this
-    /// is atomic (`cgroup.kill`); otherwise the cgroup is frozen first so no
-    /// process can fork past the signal, then thawed.
+    /// Signals every process of the cgroup: v2's cgroup.kill for SIGKILL,
+    /// else each listed process (frozen meanwhile, for other signals, so
+    /// none forks out of reach).
     pub fn kill_all(&self, signal: i32) -> Result<()> {
         if let Hierarchy::V2 { root } = &self.hierarchy
             && signal == libc::SIGKILL
@@ -160,6 +160,26 @@ impl Cgroup {
             if kill.exists() {
                 return error::write(&kill, "1");
             }
+        }
+        if signal == libc::SIGKILL {
+            // No freeze for SIGKILL: a caller killed between freeze and
+            // thaw would leave the container frozen with nobody to thaw it
+            // (the crash harness found one after a killed `rm -f`).
+            // Instead, again until no process is left or none is new: a
+            // process that forked after the list was read gets it too,
+            // and a killed one forks no more.
+            let mut signalled = std::collections::HashSet::new();
+            for _ in 0..KILL_ROUNDS {
+                let pids = self.pids()?;
+                let fresh: Vec<i32> = pids.into_iter().filter(|p| signalled.insert(*p)).collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                for pid in fresh {
+                    error::signal(pid, signal);
+                }
+            }
+            return Ok(());
         }
         let frozen = self.freeze(FreezerState::Frozen).is_ok();
         for pid in self.pids()? {
@@ -186,6 +206,9 @@ impl Cgroup {
         self.dirs().iter().any(|d| d.is_dir())
     }
 }
+
+/// Rounds of SIGKILL `kill_all` gives a cgroup whose processes keep forking.
+const KILL_ROUNDS: usize = 50;
 
 /// Removes a cgroup directory and any child cgroups (deepest first).
 fn remove_dir_tree(dir: &std::path::Path) -> Result<()> {

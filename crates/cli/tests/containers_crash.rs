@@ -396,3 +396,71 @@ fn simulated_reboot_honours_restart_policies() {
     ]);
     store.assert_check_clean();
 }
+
+/// A monitor's mount namespace is a slave of the host's: a file system the
+/// host unmounts leaves every monitor too (else a loop device stays busy
+/// for as long as any container runs). On a host whose `/` is shared (as
+/// systemd makes it) that is every mount; this VM's `/` is private, so the
+/// test makes a shared mount of its own to show it.
+#[test]
+fn a_host_unmount_reaches_the_monitors() {
+    let Some(store) = prerequisites("a_host_unmount_reaches_the_monitors") else {
+        return;
+    };
+    let shared = store.dir.path().join("shared");
+    let sub = shared.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mount = |args: &[&str]| {
+        let out = std::process::Command::new("mount")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let shared_s = shared.to_str().unwrap();
+    let sub_s = sub.to_str().unwrap();
+    /// Whatever the test mounted goes, however it ends.
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .args(["-R", "-l", &self.0])
+                .status();
+        }
+    }
+    let _unmount = Unmount(shared_s.to_string());
+    mount(&["--bind", shared_s, shared_s]);
+    mount(&["--make-shared", shared_s]);
+    mount(&["-t", "tmpfs", "berth-test-sub", sub_s]);
+
+    store.ok(&["run", "-d", "--name", "watcher", "busybox", "sleep", "600"]);
+    let (_, monitor) = init_and_monitor(&store, "watcher");
+    let in_monitor = || {
+        std::fs::read_to_string(format!("/proc/{monitor}/mountinfo"))
+            .unwrap()
+            .lines()
+            .any(|l| l.split_whitespace().nth(4) == Some(sub_s))
+    };
+    assert!(
+        in_monitor(),
+        "the monitor's namespace starts as a copy of the host's"
+    );
+
+    let out = std::process::Command::new("umount")
+        .arg(sub_s)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("the host's unmount to reach the monitor", || !in_monitor());
+
+    store.ok(&["rm", "-f", "watcher"]);
+    store.assert_check_clean();
+}

@@ -73,25 +73,35 @@ impl Engine {
     /// Holds `id` frozen for a commit under `lease`; freezes it if this is
     /// the first hold and it runs.
     pub(crate) fn hold_freeze(&self, id: &str, lease: Lease) -> Result<FreezeHold<'_>> {
+        // The hold is on disk before the freeze: a commit killed at any
+        // moment after freezing leaves a row under its (dead) lease, which
+        // the sweep finds and thaws.
         self.db.write(|c| {
             c.execute(
                 "INSERT INTO commit_freezes (container_id, lease_id) VALUES (?1, ?2)",
                 params![id, lease.0],
             )?;
+            Ok(())
+        })?;
+        let hold = FreezeHold {
+            engine: self,
+            id: id.to_string(),
+            lease,
+            held: true,
+        };
+        // Serialised with other holders and with the last one's thaw: the
+        // first to get here freezes, the others find it frozen.
+        self.db.write(|c| {
             let running = record::get(c, id)?.is_some_and(|r| r.state == State::Running);
-            if holders(c, id)? == 1 && running {
+            if running && !self.frozen(id) {
                 self.runtime().pause(id).map_err(|e| {
                     Error::internal(format!("pause container {id} for commit: {e}"))
                 })?;
             }
             Ok(())
         })?;
-        Ok(FreezeHold {
-            engine: self,
-            id: id.to_string(),
-            lease,
-            held: true,
-        })
+        // (A failed freeze lets go of the hold as `hold` drops.)
+        Ok(hold)
     }
 
     fn let_go(&self, id: &str, lease: Lease) -> Result<()> {
