@@ -32,6 +32,10 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Runtime state as a real install keeps it: dockerd's exec root and
+# berth's run root on one tmpfs (as /run is).
+mount_run_tmpfs "$work/run"
+export BERTH_RUN_ROOT="$RUN_TMPFS/berth"
 
 rustlib=$(ls -d /root/.rustup/toolchains/*/lib/rustlib 2>/dev/null | head -1 || true)
 read -r -a dirs <<< "${BENCH_PULL_DIRS:-${rustlib:-/usr/lib/x86_64-linux-gnu} /usr/share/locale /usr/lib/gcc}"

@@ -430,15 +430,9 @@ pub struct PruneArgs {
 
 #[derive(Args, Debug)]
 pub struct SystemPruneArgs {
-    /// Remove all unused images not just dangling ones
-    #[arg(short, long)]
-    pub all: bool,
-    /// Provide filter values (e.g. "label=<key>=<value>")
-    #[arg(long = "filter")]
-    pub filter: Vec<String>,
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    pub force: bool,
+    /// -a, --filter and -f as `image prune` has them
+    #[command(flatten)]
+    pub prune: PruneArgs,
     /// Prune anonymous volumes
     #[arg(long)]
     pub volumes: bool,

@@ -1,3 +1,7 @@
+//! Over 800 lines on purpose: it is one corpus (each bad request beside the
+//! answer Docker gives it), read as a whole; split, a reader would lose
+//! which answers are meant to be alike.
+//!
 //! Hostile and malformed requests to `berth daemon`, over raw unix-socket
 //! connections so the test controls every byte: broken and mistyped
 //! create bodies, a 100 MB body, headers sent a byte at a time, a header
@@ -8,10 +12,6 @@
 //! outside the store is read or touched, and that the daemon still
 //! answers `/_ping` afterwards; each test ends with `system check` clean.
 //! Real namespaces, overlayfs and cgroups; root only.
-//!
-//! Over 800 lines on purpose: it is one corpus (each bad request beside the
-//! answer Docker gives it), read as a whole; split, a reader would lose
-//! which answers are meant to be alike.
 
 mod support;
 

@@ -373,17 +373,7 @@ fn the_daemon_restarts_a_container_whose_monitor_died() {
         "sleep",
         "1000",
     ]);
-    let init: u32 = daemon
-        .ok(&["inspect", "-f", "{{.State.Pid}}", "phoenix"])
-        .trim()
-        .parse()
-        .expect("a pid");
-    let status = std::fs::read_to_string(format!("/proc/{init}/status")).expect("init status");
-    let monitor: u32 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .and_then(|p| p.trim().parse().ok())
-        .expect("the monitor's pid");
+    let (init, monitor) = store.init_and_monitor("phoenix");
 
     let mut events = daemon
         .command(&[

@@ -1,3 +1,7 @@
+//! Over 800 lines on purpose: most of it is the Python scripts themselves,
+//! each beside the Rust test that runs it, so a failing assertion is read
+//! next to the docker-py call it checks.
+//!
 //! `berth daemon` driven by docker-py (the Python SDK, 7.1), the second
 //! client after the docker CLI: it negotiates its version from `/version`,
 //! demultiplexes logs and exec output itself, hijacks attach sockets with
@@ -9,10 +13,6 @@
 //! `repr`) and prints it as one JSON line that the test asserts on; an
 //! exception in the script fails the test with the script, its output and
 //! the daemon's log. Real namespaces, overlayfs and cgroups; root only.
-//!
-//! Over 800 lines on purpose: most of it is the Python scripts themselves,
-//! each beside the Rust test that runs it, so a failing assertion is read
-//! next to the docker-py call it checks.
 
 mod support;
 

@@ -24,12 +24,16 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn kill9(pid: u32) {
+fn signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+fn kill9(pid: u32) {
+    signal(pid, "-9");
 }
 
 #[test]
@@ -176,24 +180,6 @@ fn aborted_commit_leaves_the_store_as_it_was() {
     );
 }
 
-/// The pid of `name`'s init and of its monitor (the init's parent).
-fn init_and_monitor(store: &Store, name: &str) -> (u32, u32) {
-    let init: u32 = store
-        .ok(&["inspect", "-f", "{{.State.Pid}}", name])
-        .trim()
-        .parse()
-        .unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
-    let monitor = status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    (init, monitor)
-}
-
 /// Whether `pid` is gone or a zombie.
 fn dead(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
@@ -201,14 +187,6 @@ fn dead(pid: u32) -> bool {
             .next()
             .is_some_and(|r| r.trim_start().starts_with('Z'))
     })
-}
-
-fn kill_stop(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-STOP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
@@ -229,7 +207,7 @@ fn killed_monitor_takes_its_container_along_and_the_policy_restarts_it() {
         args.extend_from_slice(flags);
         args.extend_from_slice(&["busybox", "sleep", "600"]);
         store.ok(&args);
-        victims.push((name, init_and_monitor(&store, name)));
+        victims.push((name, store.init_and_monitor(name)));
     }
     for (_, (_, monitor)) in &victims {
         kill9(*monitor);
@@ -267,7 +245,7 @@ fn killed_monitor_takes_its_container_along_and_the_policy_restarts_it() {
             "1",
             "{name}"
         );
-        let (init, _) = init_and_monitor(&store, name);
+        let (init, _) = store.init_and_monitor(name);
         assert!(!dead(init), "{name} runs again");
     }
     store.ok(&["rm", "-f", "always", "onfail", "nopolicy"]);
@@ -285,8 +263,8 @@ fn stop_with_a_stopped_monitor_stops_the_container() {
         ("removed", &["rm", "-f"][..]),
     ] {
         store.ok(&["run", "-d", "--name", name, "busybox", "sleep", "600"]);
-        let (init, monitor) = init_and_monitor(&store, name);
-        kill_stop(monitor);
+        let (init, monitor) = store.init_and_monitor(name);
+        signal(monitor, "-STOP");
         let started = Instant::now();
         let mut args = command.to_vec();
         args.push(name);
@@ -438,7 +416,7 @@ fn a_host_unmount_reaches_the_monitors() {
     mount(&["-t", "tmpfs", "berth-test-sub", sub_s]);
 
     store.ok(&["run", "-d", "--name", "watcher", "busybox", "sleep", "600"]);
-    let (_, monitor) = init_and_monitor(&store, "watcher");
+    let (_, monitor) = store.init_and_monitor("watcher");
     let in_monitor = || {
         std::fs::read_to_string(format!("/proc/{monitor}/mountinfo"))
             .unwrap()

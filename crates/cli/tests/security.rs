@@ -204,19 +204,6 @@ fn tiocsti_from_an_exec_reaches_no_host_terminal() {
     }
 }
 
-/// The monitor's pid (the parent of the container's init).
-fn monitor_pid(store: &Store, name: &str) -> u32 {
-    let init = store.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", init.trim())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn exec_is_cloned_from_the_sealed_binary() {
     let Some(store) = container_store("exec_is_cloned_from_the_sealed_binary") else {
@@ -228,7 +215,7 @@ fn exec_is_cloned_from_the_sealed_binary() {
     // read-only view, not berth's file on the host's writable root (which
     // a container could reopen for writing once no berth runs it:
     // CVE-2019-5736).
-    let monitor = monitor_pid(&store, "ctr");
+    let (_, monitor) = store.init_and_monitor("ctr");
     let exe = std::fs::File::open(format!("/proc/{monitor}/exe")).unwrap();
     let fs = rustix::fs::fstatvfs(&exe).unwrap();
     assert!(

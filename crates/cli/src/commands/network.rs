@@ -2,7 +2,6 @@
 //! output.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 
 use anyhow::{Result, bail};
 use berth_engine::Engine;
@@ -156,30 +155,15 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
             if !a.filter.is_empty() {
                 bail!("network prune --filter is not supported yet");
             }
-            if !a.force {
-                // On stdout, as docker asks.
-                let mut out = std::io::stdout().lock();
-                write!(
-                    out,
-                    "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
-                )?;
-                out.flush()?;
-                let mut answer = String::new();
-                std::io::stdin().lock().read_line(&mut answer)?;
-                if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-                    return Ok(0);
-                }
+            if !a.force
+                && !super::prune::confirm(
+                    "WARNING! This will remove all custom networks not used by at least one container.",
+                )?
+            {
+                return Ok(0);
             }
             let removed = engine.prune_networks()?;
-            let mut out = String::new();
-            if !removed.is_empty() {
-                out.push_str("Deleted Networks:\n");
-                for r in &removed {
-                    out.push_str(r);
-                    out.push('\n');
-                }
-            }
-            crate::output::print(&out)?;
+            crate::output::print(&super::prune::block("Deleted Networks", &removed))?;
         }
     }
     Ok(0)

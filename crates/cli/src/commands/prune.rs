@@ -28,18 +28,11 @@ pub fn confirm(warning: &str) -> Result<bool> {
 pub fn containers(engine: &Engine, filters: &[String]) -> Result<(String, u64)> {
     let filters = ContainerPruneFilters::parse(filters)?;
     let (deleted, reclaimed) = engine.prune_containers(&filters)?;
-    let mut out = String::new();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Containers:\n");
-        for id in deleted {
-            out.push_str(&id);
-            out.push('\n');
-        }
-    }
-    Ok((out, reclaimed))
+    Ok((block("Deleted Containers", &deleted), reclaimed))
 }
 
-fn block(title: &str, names: &[String]) -> String {
+/// `title:` and a line per name; nothing when there are none.
+pub fn block(title: &str, names: &[String]) -> String {
     if names.is_empty() {
         return String::new();
     }
@@ -53,23 +46,23 @@ fn block(title: &str, names: &[String]) -> String {
 
 pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
     // Bad filters are refused before anything is asked or removed.
-    ContainerPruneFilters::parse(&a.filter)?;
-    let image_filters = ImageFilters::parse(&a.filter)?;
-    if !a.force {
+    ContainerPruneFilters::parse(&a.prune.filter)?;
+    let image_filters = ImageFilters::parse(&a.prune.filter)?;
+    if !a.prune.force {
         let mut warning = String::from(
             "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container",
         );
         if a.volumes {
             warning.push_str("\n  - all anonymous volumes not used by at least one container");
         }
-        warning.push_str(if a.all {
+        warning.push_str(if a.prune.all {
             "\n  - all images without at least one container associated to them\n  - all build cache"
         } else {
             "\n  - all dangling images\n  - unused build cache"
         });
-        if !a.filter.is_empty() {
+        if !a.prune.filter.is_empty() {
             warning.push_str("\n\n  Items to be pruned will be filtered with:");
-            for f in &a.filter {
+            for f in &a.prune.filter {
                 warning.push_str(&format!("\n  - {f}"));
             }
         }
@@ -86,12 +79,12 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
         }
         Ok(())
     };
-    let (text, freed) = containers(engine, &a.filter)?;
+    let (text, freed) = containers(engine, &a.prune.filter)?;
     total += freed;
     section(&mut out, text)?;
     // Networks and volumes record no creation time to filter on here:
     // with filters they are left alone rather than pruned unfiltered.
-    if a.filter.is_empty() {
+    if a.prune.filter.is_empty() {
         section(
             &mut out,
             block("Deleted Networks", &engine.prune_networks()?),
@@ -103,7 +96,7 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
             )?;
         }
     }
-    let report = engine.prune_images(a.all, &image_filters)?;
+    let report = engine.prune_images(a.prune.all, &image_filters)?;
     total += report.reclaimed;
     if !report.events.is_empty() {
         let lines: Vec<String> = report
@@ -115,7 +108,7 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
     }
     // The build cache: partial downloads no pull is writing (`-a` took
     // them with the images already).
-    if !a.all && a.filter.is_empty() {
+    if !a.prune.all && a.prune.filter.is_empty() {
         total += engine.prune_partial_downloads()?;
     }
     writeln!(

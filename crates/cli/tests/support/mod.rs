@@ -251,6 +251,24 @@ impl Store {
         out
     }
 
+    /// The pid of container `name`'s init and of its monitor (the init's
+    /// parent).
+    pub fn init_and_monitor(&self, name: &str) -> (u32, u32) {
+        let init: u32 = self
+            .ok(&["inspect", "-f", "{{.State.Pid}}", name])
+            .trim()
+            .parse()
+            .expect("a running container's pid");
+        let status = std::fs::read_to_string(format!("/proc/{init}/status"))
+            .unwrap_or_else(|e| panic!("/proc/{init}/status: {e}"));
+        let monitor = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("the init's parent");
+        (init, monitor)
+    }
+
     /// Processes whose command line names this store (monitors, mostly).
     pub fn processes(&self) -> Vec<u32> {
         let needle = self.root.to_string_lossy().into_owned();

@@ -145,24 +145,30 @@ impl Engine {
     /// Running containers whose cgroup is frozen though no live commit
     /// holds them (for `system check`); `repair` thaws them.
     pub(crate) fn frozen_without_holder(&self, repair: bool) -> Result<Vec<String>> {
-        let rows = self.db.read(record::all)?;
+        // One read: the running containers and the ones a live commit holds.
+        let (running, held) = self.db.read(|c| {
+            let (live, _) = leases::partition(c)?;
+            let mut stmt = c.prepare_cached("SELECT container_id, lease_id FROM commit_freezes")?;
+            let held: std::collections::HashSet<String> = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .filter_map(|r| r.ok())
+                .filter(|(_, lease)| live.contains(lease))
+                .map(|(id, _)| id)
+                .collect();
+            let running: Vec<String> = record::all(c)?
+                .into_iter()
+                .filter(|r| r.state == State::Running)
+                .map(|r| r.id)
+                .collect();
+            Ok((running, held))
+        })?;
         let mut out = Vec::new();
-        for row in rows.iter().filter(|r| r.state == State::Running) {
-            let held = self.db.read(|c| {
-                let (live, _) = leases::partition(c)?;
-                let mut stmt = c.prepare_cached(
-                    "SELECT lease_id FROM commit_freezes WHERE container_id = ?1",
-                )?;
-                let ids = stmt
-                    .query_map([&row.id], |r| r.get::<_, i64>(0))?
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok(ids.iter().any(|l| live.contains(l)))
-            })?;
-            if !held && self.frozen(&row.id) {
+        for id in running.into_iter().filter(|id| !held.contains(id)) {
+            if self.frozen(&id) {
                 if repair {
-                    self.db.write(|c| self.thaw_if_unheld(c, &row.id))?;
+                    self.db.write(|c| self.thaw_if_unheld(c, &id))?;
                 }
-                out.push(row.id.clone());
+                out.push(id);
             }
         }
         Ok(out)

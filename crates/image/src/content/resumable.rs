@@ -28,6 +28,8 @@ pub const PARTIAL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub struct PartialDownload {
     pub path: PathBuf,
     pub size: u64,
+    /// Since it was last written (None: unknown, or in the future).
+    pub age: Option<Duration>,
     /// A pull is writing it now.
     pub held: bool,
 }
@@ -109,10 +111,13 @@ impl ContentStore {
                 continue; // committed or removed meanwhile
             };
             let held = flock(&file, FlockOperation::NonBlockingLockShared).is_err();
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let meta = file.metadata().ok();
             out.push(PartialDownload {
                 path: entry.path(),
-                size,
+                size: meta.as_ref().map_or(0, |m| m.len()),
+                age: meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| SystemTime::now().duration_since(t).ok()),
                 held,
             });
         }
@@ -139,27 +144,12 @@ impl ContentStore {
 
     /// Partial downloads nobody holds that are older than `max_age`.
     pub fn stale_partials(&self, max_age: Duration) -> Result<Vec<PathBuf>> {
-        let dir = self.ingest_dir();
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&dir).ctx("list", &dir)? {
-            let entry = entry.ctx("list", &dir)?;
-            if !is_partial(&entry.path()) {
-                continue;
-            }
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_none_or(|age| age >= max_age);
-            let free = File::open(entry.path())
-                .ok()
-                .is_some_and(|f| flock(&f, FlockOperation::NonBlockingLockShared).is_ok());
-            if old && free {
-                out.push(entry.path());
-            }
-        }
-        Ok(out)
+        Ok(self
+            .partial_downloads()?
+            .into_iter()
+            .filter(|p| !p.held && p.age.is_none_or(|age| age >= max_age))
+            .map(|p| p.path)
+            .collect())
     }
 }
 

@@ -97,13 +97,8 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                 return Ok(0);
             }
             let removed = engine.prune_volumes(a.all)?;
-            let mut out = String::new();
-            if !removed.is_empty() {
-                out.push_str("Deleted Volumes:\n");
-                for r in &removed {
-                    out.push_str(r);
-                    out.push('\n');
-                }
+            let mut out = crate::commands::prune::block("Deleted Volumes", &removed);
+            if !out.is_empty() {
                 out.push('\n');
             }
             out.push_str("Total reclaimed space: 0B\n");
