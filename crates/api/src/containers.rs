@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use berth_engine::cancel::Cancel;
 use berth_engine::containers::ContainerRow;
 use berth_engine::containers::attach::{AttachOptions, parse_detach_keys};
 use berth_engine::containers::list::ContainerFilters;
@@ -22,7 +23,7 @@ use crate::container_json::short_id_aliases;
 pub use crate::container_json::summary_json;
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, Framing};
-use crate::system::tokio_stream;
+use crate::system::{cancelling_stream, tokio_stream};
 use crate::{Daemon, State, blocking, query};
 
 type Q = Query<HashMap<String, String>>;
@@ -162,7 +163,9 @@ async fn logs(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
             })
             .transpose()?,
         follow: query::truthy(q.get("follow")),
+        cancel: Some(Cancel::new()?),
     };
+    let cancel = options.cancel.clone();
     let id2 = id.clone();
     let row = blocking(&state, move |e| Ok(e.container(&id2)?)).await?;
     let tty = row.config.tty;
@@ -202,7 +205,7 @@ async fn logs(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
     };
     Ok((
         [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(tokio_stream(rx)),
+        Body::from_stream(cancelling_stream(rx, cancel)),
     )
         .into_response())
 }
@@ -552,7 +555,9 @@ async fn attach(state: State, Path(id): Path<String>, Query(q): Q, mut req: Requ
         let stdin = query::truthy(q.get("stdin"));
         let stdout = query::truthy(q.get("stdout"));
         let stderr = query::truthy(q.get("stderr"));
-        if !query::truthy(q.get("stream")) && !query::truthy(q.get("logs")) {
+        let logs = query::truthy(q.get("logs"));
+        let stream = query::truthy(q.get("stream"));
+        if !stream && !logs {
             return Err(ApiError::bad_request(
                 "Bad parameters: you must choose at least one stream",
             ));
@@ -583,6 +588,8 @@ async fn attach(state: State, Path(id): Path<String>, Query(q): Q, mut req: Requ
                 },
                 detach_keys,
                 running: row.state.is_live(),
+                logs,
+                stream,
             },
             on_upgrade,
         );
@@ -611,8 +618,10 @@ async fn wait(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
     let row = blocking(&state, move |e| Ok(e.container(&id2)?)).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
     let engine = state.engine.clone();
+    let cancel = Cancel::new()?;
+    let follower_cancel = cancel.clone();
     tokio::task::spawn_blocking(move || {
-        let code = wait_for(&engine, &row, &condition, since);
+        let code = wait_for(&engine, &row, &condition, since, follower_cancel);
         let body = match code {
             Ok(code) => json!({"StatusCode": code, "Error": Value::Null}),
             Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
@@ -623,7 +632,7 @@ async fn wait(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
     });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(tokio_stream(rx)),
+        Body::from_stream(cancelling_stream(rx, Some(cancel))),
     )
         .into_response())
 }
@@ -633,6 +642,7 @@ fn wait_for(
     row: &ContainerRow,
     condition: &str,
     since: time::OffsetDateTime,
+    cancel: Cancel,
 ) -> berth_engine::Result<i32> {
     if condition == "not-running" {
         return engine.wait_container(&row.id);
@@ -644,6 +654,7 @@ fn wait_for(
         since: Some(since),
         until: None,
         filters,
+        cancel: Some(cancel),
     };
     let mut code = None;
     if condition == "removed" && !row.state.is_live() && !row.config.host.auto_remove {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::containers::attach::parse_detach_keys;
 use berth_engine::containers::exec::{ExecRequest, ExecStartOptions, ExecState};
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -128,7 +129,7 @@ async fn start(state: State, Path(id): Path<String>, mut req: Request) -> Respon
                         stdout: true,
                         stderr: true,
                     };
-                    hijack::relay(stream, upgraded, framing, Vec::new()).await;
+                    hijack::relay(stream, TokioIo::new(upgraded), framing, Vec::new()).await;
                 }
                 Err(err) => hijack::refuse(upgraded, tty, &err.to_string()).await,
             }

@@ -8,6 +8,9 @@
 //! start request connects it between the monitor's "created" and
 //! "started"; a container started by someone else (the berth CLI) is
 //! attached to as soon as it runs.
+//!
+//! `logs=1` first replays the container's log on the connection (compose's
+//! `up` attaches so); with `stream=0` that is all, and the connection closes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+
+/// How long a log replay waits after the 101 head (see [`replay_log`]).
+const REPLAY_DELAY: Duration = Duration::from_millis(50);
 
 /// Attaches waiting for their container to start, by container ID.
 #[derive(Default)]
@@ -144,6 +150,10 @@ pub struct AttachRequest {
     pub detach_keys: Vec<u8>,
     /// The container ran when asked: attach at once.
     pub running: bool,
+    /// Replay the log first.
+    pub logs: bool,
+    /// Then relay the live streams.
+    pub stream: bool,
 }
 
 /// Attach: connect now if the container runs, else wait for its start.
@@ -159,10 +169,12 @@ pub fn attach(
         framing,
         detach_keys,
         running,
+        logs,
+        stream,
     } = request;
     // A running container is attached to at once; only an attach before
     // the start waits for it.
-    let waiting = if running {
+    let waiting = if running || !stream {
         oneshot::channel().1
     } else {
         pending.add(&id, options)
@@ -171,17 +183,58 @@ pub fn attach(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let stream = match first_stream(engine.clone(), id, options, waiting).await {
-            Some(s) => s,
-            None => {
-                // The container ended (or went) without starting.
-                let mut io = TokioIo::new(upgraded);
-                let _ = io.shutdown().await;
-                return;
-            }
+        let mut io = TokioIo::new(upgraded);
+        if logs && replay_log(&engine, &id, framing, &mut io).await.is_err() {
+            return;
+        }
+        if !stream {
+            let _ = io.shutdown().await;
+            return;
+        }
+        let Some(stream) = first_stream(engine.clone(), id, options, waiting).await else {
+            // The container ended (or went) without starting.
+            let _ = io.shutdown().await;
+            return;
         };
-        relay(stream, upgraded, framing, detach_keys).await;
+        relay(stream, io, framing, detach_keys).await;
     });
+}
+
+/// Writes the container's log so far (the streams `framing` selects);
+/// Err when the client went.
+async fn replay_log(
+    engine: &Arc<Engine>,
+    id: &str,
+    framing: Framing,
+    io: &mut TokioIo<hyper::upgrade::Upgraded>,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<(u8, Vec<u8>)>(64);
+    let engine = engine.clone();
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let options = berth_engine::containers::logs::LogsOptions::default();
+        let _ = engine.logs(&id, &options, |entry| {
+            let stream = match entry.stream {
+                berth_engine::containers::logs::LogStream::Stdout => 1,
+                berth_engine::containers::logs::LogStream::Stderr => 2,
+            };
+            Ok(tx.blocking_send((stream, entry.data.clone())).is_ok())
+        });
+    });
+    let mut first = true;
+    while let Some((stream, data)) = rx.recv().await {
+        if first {
+            // docker-py reads the 101 head through a buffered reader and
+            // then the raw socket: bytes that arrive with the head are
+            // lost in that buffer. Live output comes later by nature; a
+            // replay would come at once, so it waits for the head to be
+            // read (dockerd's replay is as late, reading its log file).
+            tokio::time::sleep(REPLAY_DELAY).await;
+            first = false;
+        }
+        write_frame(io, framing, stream, &data).await?;
+    }
+    Ok(())
 }
 
 /// Waits for the start to deliver a stream; or attaches once the
@@ -220,13 +273,12 @@ async fn first_stream(
 /// process exits, the client detaches or either side goes away.
 pub async fn relay(
     stream: MonitorStream,
-    upgraded: hyper::upgrade::Upgraded,
+    io: TokioIo<hyper::upgrade::Upgraded>,
     framing: Framing,
     detach_keys: Vec<u8>,
 ) {
     let input = stream.input().ok();
     let hang_up = stream.input().ok();
-    let io = TokioIo::new(upgraded);
     let (mut read_half, mut write_half) = tokio::io::split(io);
     // Output: a blocking reader of the monitor, frames to the client.
     let (out_tx, mut out_rx) = mpsc::channel::<Output>(32);

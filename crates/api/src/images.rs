@@ -244,11 +244,6 @@ async fn import(
     src: String,
     body: Body,
 ) -> ApiResult<Response> {
-    if src != "-" {
-        return Err(ApiError::not_implemented(
-            "importing from a URL is not supported; send the archive as the body (fromSrc=-)",
-        ));
-    }
     let reference = q.get("repo").filter(|r| !r.is_empty()).map(|r| {
         match q.get("tag").filter(|t| !t.is_empty()) {
             Some(t) => format!("{r}:{t}"),
@@ -264,10 +259,23 @@ async fn import(
         message: q.get("message").cloned().filter(|m| !m.is_empty()),
         platform: q.get("platform").cloned().filter(|p| !p.is_empty()),
         source: "-".into(),
+        input: None,
     };
-    let reader = body_reader(body);
-    let id = blocking(&state, move |e| Ok(e.import(reader, &options)?)).await?;
-    Ok(Json(json!({"status": id.to_string()})).into_response())
+    if src == "-" {
+        let reader = body_reader(body);
+        let id = blocking(&state, move |e| Ok(e.import(reader, &options)?)).await?;
+        return Ok(Json(json!({"status": id.to_string()})).into_response());
+    }
+    // dockerd downloads the archive itself, and says so first.
+    let url = berth_engine::images::normalize_url(&src);
+    let url2 = url.clone();
+    let id = blocking(&state, move |e| Ok(e.import_url(&url2, &options)?)).await?;
+    let body = format!(
+        "{}\n{}\n",
+        json!({"status": format!("Downloading from {url}")}),
+        json!({"status": id.to_string()})
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn load(state: State, Query(q): Q, body: Body) -> ApiResult<Response> {
@@ -404,8 +412,28 @@ async fn search() -> ApiError {
     )
 }
 
-async fn distribution() -> ApiError {
-    ApiError::not_implemented("distribution inspect is not supported yet")
+/// `GET /distribution/{name}/json`: the registry's descriptor for a
+/// reference and the platforms it offers, without pulling.
+async fn distribution(
+    state: State,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let name = rest
+        .strip_suffix("/json")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::not_found(format!("page not found: /distribution/{rest}")))?;
+    let reference = Reference::parse_with_default_tag(name)
+        .map_err(|e| ApiError::bad_request(format!("invalid reference format: {name}: {e}")))?;
+    let found = state
+        .engine
+        .distribution_inspect(&reference, credentials(&headers)?)
+        .await?;
+    let d = &found.descriptor;
+    Ok(Json(json!({
+        "Descriptor": {"mediaType": d.media_type, "digest": d.digest.to_string(), "size": d.size},
+        "Platforms": found.platforms,
+    })))
 }
 
 async fn commit(

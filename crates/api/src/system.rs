@@ -10,6 +10,7 @@ use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use berth_engine::cancel::Cancel;
 use berth_engine::events::{EventFilters, EventsOptions};
 use serde_json::{Value, json};
 
@@ -124,7 +125,9 @@ async fn events(state: State, Query(q): Query<HashMap<String, String>>) -> ApiRe
         since: time("since")?,
         until: time("until")?,
         filters: EventFilters::parse(&query::filters(q.get("filters"))?)?,
+        cancel: Some(Cancel::new()?),
     };
+    let cancel = options.cancel.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(64);
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -135,7 +138,7 @@ async fn events(state: State, Query(q): Query<HashMap<String, String>>) -> ApiRe
             Ok(tx.blocking_send(Ok(line.into())).is_ok())
         });
     });
-    let body = Body::from_stream(tokio_stream(rx));
+    let body = Body::from_stream(cancelling_stream(rx, cancel));
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -144,6 +147,28 @@ pub(crate) fn tokio_stream<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures_util::Stream<Item = T> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// [`tokio_stream`] for a follower: hyper drops a response body when its
+/// client goes, and dropping this fires `cancel`, so the blocking follower
+/// ends now rather than at its next event (which may never come).
+pub(crate) fn cancelling_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+    cancel: Option<Cancel>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    struct OnDrop(Option<Cancel>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            if let Some(c) = &self.0 {
+                c.cancel();
+            }
+        }
+    }
+    let guard = OnDrop(cancel);
+    futures_util::stream::poll_fn(move |cx| {
+        let _ = &guard;
+        rx.poll_recv(cx)
+    })
 }
 
 async fn df(state: State) -> ApiResult<Json<Value>> {

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             if output::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", output::describe(&e));
             ExitCode::from(commands::exit_code(&e))
         }
     }

@@ -15,6 +15,23 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// An error and its causes, as `{:#}` but without a cause whose text the
+/// message already carries (the engine's I/O errors say their errno in
+/// the message and keep it as the source too).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
 /// Writes a whole string and flushes.
 pub fn print(text: &str) -> io::Result<()> {
     let mut out = stdout();

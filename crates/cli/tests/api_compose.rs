@@ -179,3 +179,58 @@ fn compose_up_ps_logs_exec_down() {
     );
     store.assert_check_clean();
 }
+
+/// Two services that print and exit: `up` without `-d` attaches to both
+/// (with `logs=1`), prints their lines under compose's prefixes and
+/// returns when both have exited.
+const ONE_SHOTS: &str = r#"version: "3"
+services:
+  one:
+    image: busybox
+    command: sh -c "echo hello-from-one"
+  two:
+    image: busybox
+    command: sh -c "echo hello-from-two >&2; exit 3"
+"#;
+
+#[test]
+fn compose_up_attached_prints_each_services_output() {
+    let test = "compose_up_attached_prints_each_services_output";
+    if !support::is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return;
+    }
+    if !Path::new(COMPOSE).is_file() {
+        skip(
+            test,
+            "docker-compose is not installed (apt-get install docker-compose)",
+        );
+        return;
+    }
+    let store = Store::with_host_netns();
+    if store.busybox("busybox:latest").is_none() {
+        skip(test, "no busybox image (busybox-static missing)");
+        return;
+    }
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let project = store.dir().join("project");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::write(project.join("docker-compose.yml"), ONE_SHOTS).expect("compose file");
+
+    let out = ok(&daemon, &project, &["up"]);
+    for (service, line) in [("one_1", "hello-from-one"), ("two_1", "hello-from-two")] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(service) && l.ends_with(line)),
+            "up printed no {line:?} under {service}:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("bproj_two_1 exited with code 3"),
+        "up reports two's exit code:\n{out}"
+    );
+    ok(&daemon, &project, &["down", "-t", "1"]);
+    store.assert_check_clean();
+}

@@ -154,6 +154,21 @@ fn create_start_stop_kill_pause_restart_wait() {
     );
     store.ok(&["rm", "-f", "svc"]);
     assert_eq!(store.ok(&["ps", "-a", "-q"]), "");
+
+    // start of several: the ones that started are printed, and only the
+    // one that failed is named at the end (as docker).
+    for (name, cmd) in [("sa", "true"), ("sb", "/nonexistent"), ("sc", "true")] {
+        store.ok(&["create", "--name", name, "busybox", cmd]);
+    }
+    let out = store.run(&["start", "sa", "sb", "sc"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sa\nsc\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.trim_end().ends_with("failed to start containers: sb"),
+        "only the failed container is named:\n{err}"
+    );
+    store.ok(&["rm", "-f", "sa", "sb", "sc"]);
 }
 
 #[test]

@@ -355,6 +355,15 @@ fn import_applies_changes_and_refuses_bad_ones_before_any_work() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("FROM is not a valid change command"));
     let out = s.run_stdin(&["import", "-", "Bad:1"], &layer);
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be lowercase"));
+    // A broken file is named by its path (the history still says `-`,
+    // as for the docker CLI, which sends a file as the request body).
+    let broken = s.dir().join("broken-rootfs.tar");
+    std::fs::write(&broken, b"not a tar at all, not even close").expect("write");
+    let err = s.fails(&["import", &broken.display().to_string(), "broken:1"]);
+    assert!(
+        err.contains(&format!("import from {}", broken.display())),
+        "the error names the file, not `-`:\n{err}"
+    );
     assert_eq!(
         s.tree(),
         before,

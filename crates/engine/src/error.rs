@@ -202,14 +202,19 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, op: &str, path: &std::path::Path) -> Result<T> {
-        self.map_err(|e| {
-            let kind = match e.kind() {
-                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-                std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-                _ => ErrorKind::Internal,
-            };
-            Error::new(kind, format!("{op} {}: {e}", path.display())).with_source(e)
-        })
+        self.map_err(|e| Error::io(op, path, e))
+    }
+}
+
+impl Error {
+    /// An I/O error with the operation and path, keeping the errno.
+    pub(crate) fn io(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Internal,
+        };
+        Error::new(kind, format!("{op} {}: {e}", path.display())).with_source(e)
     }
 }
 

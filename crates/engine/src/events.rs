@@ -179,6 +179,8 @@ pub struct EventsOptions {
     /// Stop at this time; without it, follow until `emit` says stop.
     pub until: Option<OffsetDateTime>,
     pub filters: EventFilters,
+    /// Ends a follow early (the reader went away).
+    pub cancel: Option<crate::cancel::Cancel>,
 }
 
 impl Engine {
@@ -224,7 +226,7 @@ impl Engine {
         // Watch before reading, so nothing recorded in between is missed.
         let follow = options.until.is_none_or(|u| u > now);
         let watch = if follow {
-            Some(Notify::new(&self.run_root)?)
+            Some(Notify::new(&self.run_root, options.cancel.clone())?)
         } else {
             None
         };
@@ -251,7 +253,9 @@ impl Engine {
             if timeout.is_some_and(|t| t.is_zero()) {
                 return Ok(());
             }
-            watch.wait(timeout)?;
+            if watch.wait(timeout)? {
+                return Ok(());
+            }
         }
     }
 }
@@ -264,13 +268,14 @@ fn notify_path(run_root: &Path) -> PathBuf {
     run_root.join("events.notify")
 }
 
-/// inotify on the run root's notify file.
+/// inotify on the run root's notify file (and the follower's cancel).
 struct Notify {
     fd: std::os::fd::OwnedFd,
+    cancel: Option<crate::cancel::Cancel>,
 }
 
 impl Notify {
-    fn new(run_root: &Path) -> Result<Notify> {
+    fn new(run_root: &Path, cancel: Option<crate::cancel::Cancel>) -> Result<Notify> {
         let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
             .map_err(|e| Error::internal(format!("inotify: {e}")))?;
         // The directory, not the file: the file may not exist yet.
@@ -282,23 +287,30 @@ impl Notify {
                 | inotify::WatchFlags::CLOSE_WRITE,
         )
         .map_err(|e| Error::internal(format!("watch {}: {e}", run_root.display())))?;
-        Ok(Notify { fd })
+        Ok(Notify { fd, cancel })
     }
 
-    fn wait(&self, timeout: Option<time::Duration>) -> Result<()> {
+    /// Waits for events to be recorded or the timeout; true when cancelled.
+    fn wait(&self, timeout: Option<time::Duration>) -> Result<bool> {
         let ts = timeout.map(|t| rustix::time::Timespec {
             tv_sec: t.whole_seconds(),
             tv_nsec: t.subsec_nanoseconds() as i64,
         });
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        let mut fds = vec![PollFd::new(&self.fd, PollFlags::IN)];
+        if let Some(c) = &self.cancel {
+            fds.push(PollFd::new(c, PollFlags::IN));
+        }
         match rustix::event::poll(&mut fds, ts.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::internal(format!("poll: {e}"))),
         }
+        if fds.get(1).is_some_and(|c| !c.revents().is_empty()) {
+            return Ok(true);
+        }
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.fd, &mut buf);
         while reader.next().is_ok() {}
-        Ok(())
+        Ok(false)
     }
 }
 

@@ -14,6 +14,7 @@
 // serde_json::json! of a whole `inspect` document nests deeply.
 #![recursion_limit = "256"]
 
+pub mod cancel;
 pub mod config;
 pub mod containers;
 pub mod error;

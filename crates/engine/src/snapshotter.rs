@@ -190,8 +190,11 @@ impl Engine {
             let produced = producer
                 .join()
                 .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
+            // The store's failure first: when it stops reading (a full
+            // disk), the writer's broken pipe is only the consequence.
+            let stored = stored?;
             produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
-            stored
+            Ok::<_, Error>(stored)
         })?;
         // The layer is an uncompressed tar, so its digest is its diff ID.
         // Only now is the snapshot made: a layer whose content some image

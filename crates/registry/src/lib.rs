@@ -13,6 +13,7 @@ mod client;
 pub mod config;
 pub mod credentials;
 pub mod digest;
+pub mod download;
 mod error;
 pub mod manifest;
 pub mod push;

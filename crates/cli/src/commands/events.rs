@@ -25,6 +25,8 @@ pub fn run(engine: &Engine, a: EventsArgs) -> Result<u8> {
             .map(|s| berth_engine::times::parse(s, "until"))
             .transpose()?,
         filters: EventFilters::parse(&a.filter)?,
+        // The follow ends with this process.
+        cancel: None,
     };
     let template = match a.format.as_deref() {
         None | Some("") => None,

@@ -5,6 +5,7 @@
 
 pub mod berth_daemon;
 pub mod containerd;
+pub mod docker_py;
 pub mod dockerd;
 pub mod fault_registry;
 pub mod mini_http;

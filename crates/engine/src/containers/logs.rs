@@ -5,7 +5,7 @@
 //! container's directory says the log grew or rotated, and the monitor's
 //! pidfd says the container stopped (the monitor lives as long as the
 //! container, restarts included), after which what remains is read and the
-//! stream ends.
+//! stream ends. A [`Cancel`] ends it early (the reader went away).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Engine;
+use crate::cancel::Cancel;
 use crate::error::{Error, IoContext, Result};
 use crate::monitor::log::{log_path, rotated};
 
@@ -43,6 +44,8 @@ pub struct LogsOptions {
     pub tail: Option<usize>,
     /// Then wait for more until the container stops.
     pub follow: bool,
+    /// Ends a follow early.
+    pub cancel: Option<Cancel>,
 }
 
 fn parse_line(line: &str) -> Option<(LogEntry, Option<OffsetDateTime>)> {
@@ -84,7 +87,11 @@ impl Engine {
         let path = log_path(&dir, &row.id);
         // Watch before reading, so nothing written in between is missed.
         let watch = if options.follow && row.state.is_live() && row.owner.is_alive() {
-            Some(Watch::new(&dir, row.owner.pid as i32)?)
+            Some(Watch::new(
+                &dir,
+                row.owner.pid as i32,
+                options.cancel.clone(),
+            )?)
         } else {
             None
         };
@@ -136,7 +143,11 @@ impl Engine {
             None => (File::open(&path).ctx("open", &path)?, 0),
         };
         loop {
-            let stopped = watch.wait()?;
+            let stopped = match watch.wait()? {
+                Woke::Cancelled => return Ok(()),
+                Woke::Changed => false,
+                Woke::Stopped => true,
+            };
             // A rotation: finish the old file, then read the new one.
             let rotated_away = std::fs::metadata(&path)
                 .map(|m| m.ino() != file.metadata().map(|f| f.ino()).unwrap_or(0))
@@ -186,14 +197,22 @@ fn read_new(
     Ok(true)
 }
 
-/// The log's directory and the container's monitor, watched together.
+/// The log's directory and the container's monitor, watched together
+/// (and the follower's cancel).
 struct Watch {
     inotify: std::os::fd::OwnedFd,
     monitor: std::os::fd::OwnedFd,
+    cancel: Option<Cancel>,
+}
+
+enum Woke {
+    Changed,
+    Stopped,
+    Cancelled,
 }
 
 impl Watch {
-    fn new(dir: &Path, monitor_pid: i32) -> Result<Watch> {
+    fn new(dir: &Path, monitor_pid: i32, cancel: Option<Cancel>) -> Result<Watch> {
         let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
             .map_err(|e| Error::internal(format!("inotify: {e}")))?;
         inotify::add_watch(
@@ -208,16 +227,22 @@ impl Watch {
             .ok_or_else(|| Error::internal(format!("bad monitor pid {monitor_pid}")))?;
         let monitor = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
             .map_err(|e| Error::internal(format!("pidfd_open {monitor_pid}: {e}")))?;
-        Ok(Watch { inotify, monitor })
+        Ok(Watch {
+            inotify,
+            monitor,
+            cancel,
+        })
     }
 
-    /// Waits for the log to change or the container to stop; true when
-    /// it stopped.
-    fn wait(&self) -> Result<bool> {
-        let mut fds = [
+    /// Waits for the log to change, the container to stop or the cancel.
+    fn wait(&self) -> Result<Woke> {
+        let mut fds = vec![
             PollFd::new(&self.inotify, PollFlags::IN),
             PollFd::new(&self.monitor, PollFlags::IN),
         ];
+        if let Some(c) = &self.cancel {
+            fds.push(PollFd::new(c, PollFlags::IN));
+        }
         loop {
             match rustix::event::poll(&mut fds, None) {
                 Ok(_) => break,
@@ -225,11 +250,18 @@ impl Watch {
                 Err(e) => return Err(Error::internal(format!("poll: {e}"))),
             }
         }
+        if fds.get(2).is_some_and(|c| !c.revents().is_empty()) {
+            return Ok(Woke::Cancelled);
+        }
         let stopped = !fds[1].revents().is_empty();
         // Empty the event queue: what changed is re-read from the file.
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.inotify, &mut buf);
         while reader.next().is_ok() {}
-        Ok(stopped)
+        Ok(if stopped {
+            Woke::Stopped
+        } else {
+            Woke::Changed
+        })
     }
 }

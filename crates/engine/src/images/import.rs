@@ -27,8 +27,11 @@ pub struct ImportOptions {
     pub message: Option<String>,
     /// `--platform`, default the host's.
     pub platform: Option<String>,
-    /// What the history says it was imported from (`-` for stdin).
+    /// What the history says it was imported from (`-` for stdin, and for
+    /// a file the docker CLI sends as the request body).
     pub source: String,
+    /// What errors name as the input (a file's path); None: `source`.
+    pub input: Option<String>,
 }
 
 /// `REPOSITORY[:TAG]` for an image being made (`import`, `commit`): a tag,
@@ -52,16 +55,23 @@ pub(crate) struct StreamedLayer {
     pub media_type: &'static str,
 }
 
-/// Copies everything read into a writer as well.
+/// Copies everything read into a writer as well. A failed write is kept
+/// aside, so the caller reports the store's fault (a full disk) rather
+/// than the reader's guess at it (a broken stream).
 struct Tee<'a, R, W> {
     reader: R,
     writer: &'a mut W,
+    write_failed: Option<io::Error>,
 }
 
 impl<R: Read, W: Write> Read for Tee<'_, R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.reader.read(buf)?;
-        self.writer.write_all(&buf[..n])?;
+        if let Err(e) = self.writer.write_all(&buf[..n]) {
+            let told = io::Error::new(e.kind(), "the copy into the content store failed");
+            self.write_failed = Some(e);
+            return Err(told);
+        }
         Ok(n)
     }
 }
@@ -85,7 +95,10 @@ impl Engine {
         let layer = self.ingest_layer_stream(
             lease.lease,
             reader,
-            &format!("import from {}", options.source),
+            &format!(
+                "import from {}",
+                options.input.as_deref().unwrap_or(&options.source)
+            ),
         )?;
         let stats_diff_id = layer.diff_id.clone();
         let layer_size = layer.size;
@@ -215,15 +228,23 @@ impl Engine {
         crate::store::perms::create_snapshot_dir(&fs_dir)?;
 
         let mut ingest = self.paths.content.ingest(&self.owner)?;
+        let ingest_path = ingest.path().to_path_buf();
         let mut tee = Tee {
             reader,
             writer: &mut ingest,
+            write_failed: None,
         };
-        let stats = unpack::unpack_layer(&mut tee, &fs_dir, self.config.limits)
-            .map_err(|e| Error::from(e.within(what)))?;
+        let unpacked = unpack::unpack_layer(&mut tee, &fs_dir, self.config.limits);
+        let stats = match (unpacked, tee.write_failed.take()) {
+            (_, Some(e)) => return Err(Error::io("write", &ingest_path, e)),
+            (unpacked, None) => unpacked.map_err(|e| Error::from(e.within(what)))?,
+        };
         // Whatever follows the compressed stream still belongs to the blob.
-        io::copy(&mut tee, &mut io::sink())
-            .map_err(|e| Error::invalid(format!("{what}: read: {e}")))?;
+        let rest = io::copy(&mut tee, &mut io::sink());
+        if let Some(e) = tee.write_failed.take() {
+            return Err(Error::io("write", &ingest_path, e));
+        }
+        rest.map_err(|e| Error::invalid(format!("{what}: read: {e}")))?;
         let blob = ingest.finish()?;
         drop(writeback);
         unpack::sync_filesystem(&self.paths.snapshots).ctx("sync", &self.paths.snapshots)?;

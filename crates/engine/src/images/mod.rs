@@ -3,8 +3,10 @@
 //! removed.
 
 pub(crate) mod changes;
+mod distribution;
 mod history;
 pub(crate) mod import;
+mod import_url;
 mod inspect;
 pub(crate) mod layers;
 pub(crate) mod list;
@@ -19,8 +21,10 @@ pub(crate) mod resolve;
 mod save;
 mod tag;
 
+pub use distribution::DistributionInspect;
 pub use history::HistoryEntry;
 pub use import::ImportOptions;
+pub use import_url::normalize_url;
 pub use list::{ImageFilters, ImageSummary, parse_time as parse_created};
 pub use load::LoadReport;
 pub use prune::PruneReport;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use crate::compression;
 use crate::content::{ContentStore, Ingested};
@@ -29,6 +29,9 @@ pub struct ArchiveContents {
     links: HashMap<String, String>,
 }
 
+/// The piece an archive's file is copied into the store in.
+const COPY_BUFFER: usize = 256 * 1024;
+
 /// Cap on documents (manifest.json, index.json, configs) read into memory.
 pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
 
@@ -45,6 +48,7 @@ impl ArchiveContents {
         let mut contents = ArchiveContents::default();
         let entries = archive.entries().map_err(|e| archive_error(&e, None))?;
         let mut last: Option<String> = None;
+        let mut buf = vec![0u8; COPY_BUFFER];
         for entry in entries {
             let mut entry = entry.map_err(|e| archive_error(&e, last.as_deref()))?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -56,7 +60,17 @@ impl ArchiveContents {
             match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let mut ingest = store.ingest(owner)?;
-                    io::copy(&mut entry, &mut ingest).map_err(|e| archive_error(&e, Some(&raw)))?;
+                    // Read and write apart: a full disk is the store's
+                    // fault, not a corrupt archive.
+                    loop {
+                        let n = match entry.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(archive_error(&e, Some(&raw))),
+                        };
+                        ingest.write_all(&buf[..n]).ctx("write", ingest.path())?;
+                    }
                     let ingested = ingest.finish()?;
                     contents.links.remove(&name);
                     contents.files.insert(name, ArchiveFile { ingested });

@@ -17,16 +17,26 @@ use super::confined::{self, Root};
 use super::path::{self, RelPath, Target};
 use crate::error::{Error, Result};
 
-/// An entry failed: either the stream broke (`Read`) or the entry is unsafe or
-/// malformed (`Invalid`, with a message the caller prefixes with its name).
+/// An entry failed: the stream broke (`Read`), the file system is full
+/// (`NoSpace`: the store's fault, never the layer's), or the entry is
+/// unsafe or malformed (`Invalid`, with a message the caller prefixes with
+/// its name).
 pub enum EntryError {
     Read(io::Error),
+    NoSpace(io::Error),
     Invalid(String),
 }
 
 impl From<io::Error> for EntryError {
     fn from(e: io::Error) -> Self {
-        EntryError::Invalid(confined::explain(&e))
+        match e.raw_os_error() {
+            Some(code)
+                if code == Errno::NOSPC.raw_os_error() || code == Errno::DQUOT.raw_os_error() =>
+            {
+                EntryError::NoSpace(e)
+            }
+            _ => EntryError::Invalid(confined::explain(&e)),
+        }
     }
 }
 

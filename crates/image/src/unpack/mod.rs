@@ -101,7 +101,7 @@ fn unpack(
         source,
     })?;
     let mut writer = entry::Writer::new(root);
-    let result = extract_all(&mut archive, &mut writer, limits, &state);
+    let result = extract_all(&mut archive, &mut writer, limits, &state, dest);
     let hashing = archive.into_inner().inner.into_inner();
     if hashing.count() > limits.max_bytes {
         return Err(Error::LimitExceeded(format!(
@@ -135,6 +135,7 @@ fn extract_all<R: Read>(
     writer: &mut entry::Writer,
     limits: Limits,
     state: &Rc<RefCell<sparse::TapState>>,
+    dest: &Path,
 ) -> Result<()> {
     let entries = archive
         .entries()
@@ -148,7 +149,7 @@ fn extract_all<R: Read>(
         // Getting this entry skipped the last one's data: a sparse file's
         // went to the file (see `sparse.rs`).
         if let Some(p) = pending.take() {
-            finish_sparse(state, p, limits)?;
+            finish_sparse(state, p, limits, dest)?;
         }
         let mut entry = entry.map_err(|e| {
             if let Some(routed) = state.borrow_mut().route_error.take() {
@@ -186,14 +187,9 @@ fn extract_all<R: Read>(
             }
             writer.sparse_plan = Some((extents, real_size));
         }
-        writer.write(&mut entry).map_err(|e| match e {
-            entry::EntryError::Read(io) => {
-                read_error(&io, Some(format!("reading entry {}", quote(&name))), limits)
-            }
-            entry::EntryError::Invalid(msg) => {
-                Error::Invalid(format!("entry {}: {msg}", quote(&name)))
-            }
-        })?;
+        writer
+            .write(&mut entry)
+            .map_err(|e| entry_error(e, &name, dest, limits))?;
         writer.sparse_plan = None;
         if let Some((file, extents, real_size, mtime)) = writer.pending_sparse.take() {
             state.borrow_mut().route = Some(sparse::Route::new(file, extents));
@@ -206,9 +202,24 @@ fn extract_all<R: Read>(
         last_name = Some(name);
     }
     if let Some(p) = pending.take() {
-        finish_sparse(state, p, limits)?;
+        finish_sparse(state, p, limits, dest)?;
     }
     Ok(())
+}
+
+fn entry_error(e: entry::EntryError, name: &str, dest: &Path, limits: Limits) -> Error {
+    match e {
+        entry::EntryError::Read(io) => {
+            read_error(&io, Some(format!("reading entry {}", quote(name))), limits)
+        }
+        // The path it was written to: the user needs the file system.
+        entry::EntryError::NoSpace(source) => Error::Io {
+            op: "write",
+            path: dest.join(name.trim_start_matches("./").trim_start_matches('/')),
+            source,
+        },
+        entry::EntryError::Invalid(msg) => Error::Invalid(format!("entry {}: {msg}", quote(name))),
+    }
 }
 
 /// The sparse file's stored bytes are in: its size and mtime.
@@ -216,6 +227,7 @@ fn finish_sparse(
     state: &Rc<RefCell<sparse::TapState>>,
     p: PendingSparse,
     limits: Limits,
+    dest: &Path,
 ) -> Result<()> {
     let route = state.borrow_mut().route.take();
     let Some(route) = route else {
@@ -236,9 +248,7 @@ fn finish_sparse(
     }
     entry::Writer::finish_sparse(&route.file, p.real_size, p.mtime).map_err(|e| match e {
         entry::EntryError::Read(io) => Error::Invalid(format!("entry {}: {io}", quote(&p.name))),
-        entry::EntryError::Invalid(msg) => {
-            Error::Invalid(format!("entry {}: {msg}", quote(&p.name)))
-        }
+        e => entry_error(e, &p.name, dest, limits),
     })
 }
 

@@ -28,6 +28,8 @@ pub fn run(engine: &Engine, a: LogsArgs) -> Result<u8> {
             ),
         },
         follow: a.follow,
+        // The follow ends with this process.
+        cancel: None,
     };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();

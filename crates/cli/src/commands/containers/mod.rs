@@ -46,7 +46,7 @@ pub fn run_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
     };
     ExitError {
         code,
-        message: format!("{e:#}"),
+        message: crate::output::describe(&e),
     }
     .into()
 }

@@ -54,7 +54,7 @@ fn shown_image(image: &str) -> String {
 fn run_error_any(e: &anyhow::Error) -> anyhow::Error {
     super::ExitError {
         code: 125,
-        message: format!("{e:#}"),
+        message: crate::output::describe(e),
     }
     .into()
 }
@@ -134,18 +134,20 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
         }
         return attached_start(engine, &row.id, &opts);
     }
-    let mut failed = false;
+    // As docker: each failure said as it happens, then the ones that
+    // failed (only those) named together.
+    let mut failed = Vec::new();
     for name in &a.containers {
         match engine.start_container(name) {
             Ok(_) => crate::output::print(&format!("{name}\n"))?,
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
-                failed = true;
+                failed.push(name.as_str());
             }
         }
     }
-    if failed {
-        anyhow::bail!("failed to start containers: {}", a.containers.join(", "));
+    if !failed.is_empty() {
+        anyhow::bail!("failed to start containers: {}", failed.join(", "));
     }
     Ok(0)
 }
