@@ -6,6 +6,8 @@
 #   - `run -d busybox sleep`, 100 times on each, then `ps` with the 100 running
 #     (interleaved, median of RUNS each)
 #   - `exec ex true` on a running container          (interleaved, median of RUNS each)
+#     and `exec` and `ps` as raw API requests, without the CLI: the daemons'
+#     own share (the CLI's start-up is a floor no daemon can go under)
 #   - `pull` of bench/pull.sh's image (3 gzip layers) from a docker-registry on
 #     127.0.0.1, `rmi` between runs, page cache dropped before each
 #     (interleaved, median of PULL_RUNS each)
@@ -260,6 +262,51 @@ else:
     conc(path, int(sys.argv[3]), float(sys.argv[4]))
 PY
 
+# The server's share of a command, without the docker CLI: the requests the
+# CLI sends, timed on the socket.
+cat > "$work/rawapi.py" <<'PY'
+"""rawapi.py exec SOCKET CONTAINER: one `exec CONTAINER true` as the docker
+CLI sends it (create, hijacked start read to its end, inspect); prints the
+seconds. rawapi.py get SOCKET PATH: one GET; prints the seconds."""
+import json
+import socket
+import sys
+import time
+
+
+def call(path, method, target, body=None, upgrade=False):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    data = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else "Connection: close\r\n"
+    s.sendall(head.encode() + b"\r\n" + data)
+    answer = bytearray()
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    s.close()
+    status = int(answer.split(b" ", 2)[1])
+    if status >= 300 and status != 101:
+        sys.exit(f"rawapi.py: {method} {target}: {bytes(answer)!r}")
+    return bytes(answer).split(b"\r\n\r\n", 1)[1]
+
+
+mode, path = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if mode == "exec":
+    created = call(path, "POST", f"/v1.41/containers/{sys.argv[3]}/exec",
+                   {"Cmd": ["true"], "AttachStdout": True, "AttachStderr": True})
+    exec_id = json.loads(created)["Id"]
+    call(path, "POST", f"/v1.41/exec/{exec_id}/start", {"Detach": False, "Tty": False}, upgrade=True)
+    call(path, "GET", f"/v1.41/exec/{exec_id}/json")
+else:
+    call(path, "GET", sys.argv[3])
+print(f"{time.perf_counter() - start:.6f}")
+PY
+
 # The pull image first, before either daemon starts (building it is minutes
 # of CPU): bench/pull.sh's image, gzip, pushed by the CLI from a seed store
 # into a docker-registry on its own port and storage.
@@ -396,6 +443,13 @@ if want exec; then
         dt+=("$(time_cmd dock exec ex true)")
     done
     report "exec ex true" "${bt[@]}" -- "${dt[@]}"
+    # The same requests without the CLI: what the daemons themselves take.
+    bt=(); dt=()
+    for _ in $(seq 1 "$runs"); do
+        bt+=("$(python3 "$work/rawapi.py" exec "$berth_sock" ex)")
+        dt+=("$(python3 "$work/rawapi.py" exec "$DOCKERD_DIR/d.sock" ex)")
+    done
+    report "exec, raw API (no CLI)" "${bt[@]}" -- "${dt[@]}"
 fi
 
 # Memory over 10 000 requests (100 per keep-alive connection), after 1 000
@@ -456,6 +510,12 @@ if want ps; then
         dt+=("$(time_cmd dock ps)")
     done
     report "ps (100 running)" "${bt[@]}" -- "${dt[@]}"
+    bt=(); dt=()
+    for _ in $(seq 1 "$runs"); do
+        bt+=("$(python3 "$work/rawapi.py" get "$berth_sock" /v1.41/containers/json)")
+        dt+=("$(python3 "$work/rawapi.py" get "$DOCKERD_DIR/d.sock" /v1.41/containers/json)")
+    done
+    report "ps, raw API (100 running, no CLI)" "${bt[@]}" -- "${dt[@]}"
     bdock rm -f $(bdock ps -aq) >/dev/null
     dock rm -f $(dock ps -aq) >/dev/null
 fi
