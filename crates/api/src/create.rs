@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::extract::Query;
 use axum::http::StatusCode;
-use berth_engine::containers::config::DeviceSpec;
+use berth_engine::containers::config::{DeviceSpec, LogConfig, ThrottleDevice, WeightDevice};
 use berth_engine::containers::parse;
 use berth_engine::containers::{
     ContainerConfig, CreateRequest, EndpointConfig, HostConfig, MountKind, MountSpec, PortBinding,
@@ -124,17 +124,32 @@ struct WireHostConfig {
     dns_search: Option<Vec<String>>,
     dns_options: Option<Vec<String>>,
     extra_hosts: Option<Vec<String>>,
-    log_config: Option<WireLogConfig>,
+    log_config: Option<LogConfig>,
     volumes_from: Option<Vec<String>>,
     links: Option<Vec<String>>,
     runtime: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct WireLogConfig {
-    #[serde(rename = "Type")]
-    kind: String,
+    group_add: Option<Vec<String>>,
+    sysctls: Option<BTreeMap<String, String>>,
+    oom_score_adj: i32,
+    ipc_mode: String,
+    pid_mode: String,
+    #[serde(rename = "UTSMode")]
+    uts_mode: String,
+    cgroupns_mode: String,
+    userns_mode: String,
+    annotations: Option<BTreeMap<String, String>>,
+    device_cgroup_rules: Option<Vec<String>>,
+    isolation: String,
+    oom_kill_disable: Option<bool>,
+    memory_swappiness: Option<i64>,
+    blkio_weight: u16,
+    blkio_weight_device: Option<Vec<WeightDevice>>,
+    blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -248,19 +263,6 @@ fn request_of(name: Option<String>, w: WireConfig) -> ApiResult<CreateRequest> {
         return Err(ApiError::bad_request("no image specified"));
     }
     let h = w.host_config.unwrap_or_default();
-    if let Some(log) = &h.log_config
-        && !matches!(log.kind.as_str(), "" | "json-file")
-    {
-        return Err(ApiError::bad_request(format!(
-            "logging driver \"{}\" is not supported by berth (json-file only)",
-            log.kind
-        )));
-    }
-    if h.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err(ApiError::not_implemented(
-            "VolumesFrom is not supported yet",
-        ));
-    }
     if h.links.as_ref().is_some_and(|v| !v.is_empty()) {
         return Err(ApiError::not_implemented(
             "Links are not supported (use a user network)",
@@ -407,6 +409,14 @@ fn request_of(name: Option<String>, w: WireConfig) -> ApiResult<CreateRequest> {
                     cpuset_cpus: h.cpuset_cpus,
                     cpuset_mems: h.cpuset_mems,
                     pids_limit: h.pids_limit.unwrap_or(0),
+                    oom_kill_disable: h.oom_kill_disable.unwrap_or(false),
+                    memory_swappiness: h.memory_swappiness,
+                    blkio_weight: h.blkio_weight,
+                    blkio_weight_device: h.blkio_weight_device.unwrap_or_default(),
+                    blkio_device_read_bps: h.blkio_device_read_bps.unwrap_or_default(),
+                    blkio_device_write_bps: h.blkio_device_write_bps.unwrap_or_default(),
+                    blkio_device_read_iops: h.blkio_device_read_iops.unwrap_or_default(),
+                    blkio_device_write_iops: h.blkio_device_write_iops.unwrap_or_default(),
                 },
                 ulimits,
                 cgroup_parent: h.cgroup_parent,
@@ -417,6 +427,20 @@ fn request_of(name: Option<String>, w: WireConfig) -> ApiResult<CreateRequest> {
                 dns_search: h.dns_search.unwrap_or_default(),
                 dns_options: h.dns_options.unwrap_or_default(),
                 extra_hosts: h.extra_hosts.unwrap_or_default(),
+                group_add: h.group_add.unwrap_or_default(),
+                sysctls: h.sysctls.unwrap_or_default(),
+                oom_score_adj: h.oom_score_adj,
+                ipc_mode: h.ipc_mode,
+                pid_mode: h.pid_mode,
+                uts_mode: h.uts_mode,
+                cgroupns_mode: h.cgroupns_mode,
+                userns_mode: h.userns_mode,
+                annotations: h.annotations.unwrap_or_default(),
+                device_cgroup_rules: h.device_cgroup_rules.unwrap_or_default(),
+                volumes_from: h.volumes_from.unwrap_or_default(),
+                log_config: h.log_config.unwrap_or_default(),
+                runtime: h.runtime,
+                isolation: h.isolation,
             },
         },
     })
@@ -471,6 +495,8 @@ mod tests {
         assert_eq!(parse_body::<WireConfig>(b"{").err().unwrap().status, 400);
         let w: WireConfig =
             parse_body(br#"{"Image":"b","HostConfig":{"LogConfig":{"Type":"syslog"}}}"#).unwrap();
-        assert_eq!(request_of(None, w).err().unwrap().status, 400);
+        // Carried to the engine, which refuses a driver it lacks (400).
+        let r = request_of(None, w).unwrap();
+        assert_eq!(r.config.host.log_config.kind, "syslog");
     }
 }

@@ -37,6 +37,7 @@ use berth_engine::Engine;
 
 pub use error::ApiError;
 pub use server::{Listener, ServeOptions, serve};
+pub use system::server_version;
 pub use tls::{TlsError, TlsFiles, acceptor as tls_acceptor};
 pub use versions::{MAX_VERSION, MIN_VERSION};
 

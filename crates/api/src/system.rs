@@ -81,10 +81,15 @@ fn arch() -> &'static str {
 }
 
 async fn version(state: State) -> Json<Value> {
-    let v = &state.version;
+    Json(server_version(&state.version))
+}
+
+/// `GET /version`'s answer: the engine as docker's Server block shows it
+/// (also the CLI's `berth version`, whose engine is in-process).
+pub fn server_version(v: &str) -> Value {
     let max = versions::MAX_VERSION.to_string();
     let min = versions::MIN_VERSION.to_string();
-    Json(json!({
+    json!({
         "Platform": {"Name": "berth"},
         "Components": [{
             "Name": "Engine",
@@ -104,7 +109,7 @@ async fn version(state: State) -> Json<Value> {
         "Arch": arch(),
         "KernelVersion": kernel_version(),
         "BuildTime": "",
-    }))
+    })
 }
 
 async fn info(state: State) -> ApiResult<Json<Value>> {

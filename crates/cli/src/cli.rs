@@ -35,6 +35,13 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub run_root: PathBuf,
+    /// Enable debug mode (errors are also shown with their structure)
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long, value_name = "string", default_value = "info",
+          value_parser = ["debug", "info", "warn", "error", "fatal"])]
+    pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -138,7 +145,7 @@ pub enum Command {
     #[command(name = "__dns", hide = true)]
     Dns(DnsArgs),
     /// Show the berth version information
-    Version,
+    Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
     /// Serve the Docker Engine API on a unix socket (in the foreground)
@@ -180,6 +187,13 @@ pub struct DaemonArgs {
 #[derive(Args, Debug)]
 pub struct DnsArgs {
     pub network_id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Format output using a custom template ('json', or a Go template)
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug)]

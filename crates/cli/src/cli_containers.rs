@@ -166,11 +166,124 @@ pub struct CreateFlags {
     /// Suppress the pull output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short, long, value_name = "list")]
+    pub attach: Vec<String>,
+    /// Add an annotation to the container (passed through to the OCI runtime)
+    #[arg(long, value_name = "map")]
+    pub annotation: Vec<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long, value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight)
+    #[arg(long, value_name = "list")]
+    pub blkio_weight_device: Vec<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long, value_name = "string")]
+    pub cgroupns: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "string")]
+    pub cidfile: Option<std::path::PathBuf>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long, value_name = "list")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long, value_name = "list")]
+    pub device_read_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long, value_name = "list")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long, value_name = "list")]
+    pub device_write_bps: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long, value_name = "list")]
+    pub device_write_iops: Vec<String>,
+    /// Skip image verification (berth has no content trust; accepted for scripts)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Add additional groups to join
+    #[arg(long, value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Command to run to check health
+    #[arg(long, value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long, value_name = "duration")]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, value_name = "int")]
+    pub health_retries: Option<i64>,
+    /// Time between running the check during the start period (ms|s|m|h)
+    #[arg(long, value_name = "duration")]
+    pub health_start_interval: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)
+    #[arg(long, value_name = "duration")]
+    pub health_start_period: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long, value_name = "duration")]
+    pub health_timeout: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// IPC mode to use
+    #[arg(long, value_name = "string")]
+    pub ipc: Option<String>,
+    /// Container isolation technology
+    #[arg(long, value_name = "string")]
+    pub isolation: Option<String>,
+    /// Kernel memory limit (deprecated by Docker, ignored)
+    #[arg(long, value_name = "bytes")]
+    pub kernel_memory: Option<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long, value_name = "list")]
+    pub label_file: Vec<String>,
+    /// Add link to another container (legacy; use a user network)
+    #[arg(long, value_name = "list")]
+    pub link: Vec<String>,
+    /// Logging driver for the container (json-file, local, none)
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long, value_name = "list")]
+    pub log_opt: Vec<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, value_name = "int", default_value_t = -1, allow_hyphen_values = true)]
+    pub memory_swappiness: i64,
+    /// Disable OOM Killer
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// PID namespace to use
+    #[arg(long, value_name = "string")]
+    pub pid: Option<String>,
+    /// Runtime to use for this container
+    #[arg(long, value_name = "string")]
+    pub runtime: Option<String>,
+    /// Storage driver options for the container
+    #[arg(long, value_name = "list")]
+    pub storage_opt: Vec<String>,
+    /// Sysctl options
+    #[arg(long, value_name = "map")]
+    pub sysctl: Vec<String>,
+    /// User namespace to use
+    #[arg(long, value_name = "string")]
+    pub userns: Option<String>,
+    /// UTS namespace to use
+    #[arg(long, value_name = "string")]
+    pub uts: Option<String>,
+    /// Optional volume driver for the container
+    #[arg(long, value_name = "string")]
+    pub volume_driver: Option<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long, value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// IMAGE [COMMAND] [ARG...]: one list, so that options stop at the
     /// image (`run busybox sh -c …` passes `-c` to sh, as Docker does).
     #[arg(
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required = true,
         value_name = "IMAGE [COMMAND] [ARG...]"
     )]
@@ -227,7 +340,12 @@ pub struct StopArgs {
     #[arg(short, long)]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short, long, allow_hyphen_values = true, alias = "timeout")]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        allow_hyphen_values = true,
+        alias = "time"
+    )]
     pub time: Option<i64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -329,8 +447,11 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub workdir: Option<String>,
     /// Set environment variables
-    #[arg(short, long = "env")]
+    #[arg(short, long = "env", value_name = "list")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "list")]
+    pub env_file: Vec<String>,
     /// Give extended privileges to the command
     #[arg(long)]
     pub privileged: bool,
@@ -340,7 +461,6 @@ pub struct ExecArgs {
     /// CONTAINER COMMAND [ARG...] (options stop at the container).
     #[arg(
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required = true,
         num_args = 2..,
         value_name = "CONTAINER COMMAND [ARG...]"
@@ -416,7 +536,6 @@ pub struct TopArgs {
     /// CONTAINER [ps OPTIONS] (default -ef)
     #[arg(
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required = true,
         value_name = "CONTAINER [ps OPTIONS]"
     )]

@@ -13,6 +13,7 @@ mod commands;
 mod format;
 mod output;
 mod runc;
+mod usage_errors;
 
 use std::process::ExitCode;
 
@@ -26,25 +27,25 @@ fn main() -> ExitCode {
     if runc::invoked_as_runc() {
         return runc::main();
     }
-    let cli = match cli::Cli::try_parse() {
+    let mut argv: Vec<String> = std::env::args().collect();
+    // `berth help CMD…` is `berth CMD… --help`, as in docker.
+    if argv.get(1).is_some_and(|a| a == "help") {
+        argv.remove(1);
+        argv.push("--help".into());
+    }
+    let cli = match cli::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
-        Err(e) => {
-            // Docker exits 125 on a bad command line; help and version are not errors.
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => 125,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return ExitCode::from(usage_errors::report(e, &argv)),
     };
+    let debug = cli.debug || cli.log_level == "debug";
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if output::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
+            }
+            if debug {
+                eprintln!("DEBU {e:?}");
             }
             eprintln!("Error: {}", output::describe(&e));
             ExitCode::from(commands::exit_code(&e))

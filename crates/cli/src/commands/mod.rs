@@ -19,6 +19,7 @@ mod rmi;
 mod save;
 mod system;
 mod tag;
+mod version;
 
 use anyhow::Result;
 use berth_engine::{Engine, EngineOptions, ErrorKind};
@@ -30,9 +31,8 @@ use containers::{
 };
 
 pub fn run(cli: Cli) -> Result<u8> {
-    if let Command::Version = cli.command {
-        crate::output::print(&format!("berth version {}\n", env!("CARGO_PKG_VERSION")))?;
-        return Ok(0);
+    if let Command::Version(a) = &cli.command {
+        return version::run(a);
     }
     let options = EngineOptions {
         root: cli.root,
@@ -135,7 +135,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::System(SystemCommand::Prune(a)) => prune::system(&engine, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(&engine, a),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => events::run(&engine, a),
-        Command::Version | Command::Daemon(_) => Ok(0),
+        Command::Version(_) | Command::Daemon(_) => Ok(0),
     }
 }
 

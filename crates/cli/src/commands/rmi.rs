@@ -21,8 +21,12 @@ pub fn run(engine: &Engine, args: RmiArgs) -> Result<u8> {
             }
             Err(e) => {
                 out.flush()?;
-                eprintln!("Error: {e}");
-                code = 1;
+                eprintln!("Error response from daemon: {e}");
+                // As docker: with --force, an image that is not there is
+                // said but is no failure.
+                if !(args.force && e.kind == berth_engine::error::ErrorKind::NotFound) {
+                    code = 1;
+                }
             }
         }
     }

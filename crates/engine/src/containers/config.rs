@@ -73,6 +73,71 @@ pub struct HostConfig {
     pub dns_options: Vec<String>,
     /// `--add-host name:ip` ("host-gateway" for the network's gateway).
     pub extra_hosts: Vec<String>,
+    /// `--group-add`: more groups for every process of the container,
+    /// names looked up in its /etc/group at start, or numbers.
+    pub group_add: Vec<String>,
+    /// `--sysctl`: namespaced kernel parameters, set at start.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--oom-score-adj`, -1000..=1000.
+    pub oom_score_adj: i32,
+    /// `--ipc`: "private" or "shareable" (a namespace of its own), "host",
+    /// "none" (no /dev/shm), "container:ID".
+    pub ipc_mode: String,
+    /// `--pid`: "" (its own), "host", "container:ID".
+    pub pid_mode: String,
+    /// `--uts`: "" (its own) or "host".
+    pub uts_mode: String,
+    /// `--cgroupns`: "private" or "host"; "" takes the host's cgroup
+    /// version's default (private on v2, the host's on v1), as Docker.
+    pub cgroupns_mode: String,
+    /// `--userns`: "" or "host" (no remapping is configured, so both mean
+    /// the host's user namespace).
+    pub userns_mode: String,
+    /// `--annotation`: handed to the runtime in the OCI spec.
+    pub annotations: BTreeMap<String, String>,
+    /// `--device-cgroup-rule`: "c 42:* rmw"-style device access rules.
+    pub device_cgroup_rules: Vec<String>,
+    /// `--volumes-from` as given; their mounts are copied into `mounts` at
+    /// create.
+    pub volumes_from: Vec<String>,
+    /// `--log-driver`, `--log-opt`.
+    pub log_config: LogConfig,
+    /// `--runtime`: "runc" or "" (berth's own runtime, runc-compatible).
+    pub runtime: String,
+    /// `--isolation`: "" or "default" (Linux has no other).
+    pub isolation: String,
+}
+
+/// Docker's `LogConfig`: the driver and its options.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct LogConfig {
+    /// "json-file", "local" (berth's own file, read by `logs`) or "none";
+    /// "" is the engine's default (json-file).
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Config")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// A block device and a weight (`--blkio-weight-device`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct WeightDevice {
+    #[serde(rename = "Path")]
+    pub path: String,
+    #[serde(rename = "Weight")]
+    pub weight: u16,
+}
+
+/// A block device and a rate (`--device-read-bps` and kin).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ThrottleDevice {
+    #[serde(rename = "Path")]
+    pub path: String,
+    #[serde(rename = "Rate")]
+    pub rate: u64,
 }
 
 /// A container's place on one network, as asked for (Docker's
@@ -118,6 +183,19 @@ pub struct Resources {
     pub cpuset_mems: String,
     /// 0 or -1 = unlimited.
     pub pids_limit: i64,
+    /// `--oom-kill-disable` (cgroup v1 only, as in Docker).
+    pub oom_kill_disable: bool,
+    /// `--memory-swappiness` 0..=100; None leaves the kernel's (cgroup v1).
+    pub memory_swappiness: Option<i64>,
+    /// `--blkio-weight` 10..=1000 (0 = unset).
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// `--device-read-bps` / `--device-write-bps`: bytes per second.
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    /// `--device-read-iops` / `--device-write-iops`: operations per second.
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

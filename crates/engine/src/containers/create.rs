@@ -72,6 +72,8 @@ impl Engine {
         }
         config.networks =
             self.endpoints_at_create(&config.host.network_mode, &request.config.networks)?;
+        self.resolve_namespace_modes(&mut config.host)?;
+        self.copy_volumes_from(&mut config.host)?;
         let mut warnings = Vec::new();
         let networked = !matches!(config.host.network_mode.as_str(), "none" | "host")
             && !config.host.network_mode.starts_with("container:");
@@ -84,6 +86,7 @@ impl Engine {
             config.host.port_bindings.clear();
             config.host.publish_all_ports = false;
         }
+        warnings.extend(discard_unsupported_resources(&mut config.host.resources));
         if config.host.init {
             config.init_binary = Some(init_binary(&self.config)?);
         }
@@ -178,6 +181,44 @@ impl Engine {
         Ok([(mode.to_string(), endpoint)].into_iter().collect())
     }
 
+    /// `--volumes-from X[:ro|:rw]`: X's bind and volume mounts, with X's
+    /// access unless a mode is given. A mount of this container's own at
+    /// the same place wins; an anonymous volume for the image's VOLUME
+    /// there gives way.
+    fn copy_volumes_from(&self, host: &mut super::config::HostConfig) -> Result<()> {
+        for spec in host.volumes_from.clone() {
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m @ ("ro" | "rw"))) => (n, Some(m == "ro")),
+                Some((_, m)) => {
+                    return Err(Error::invalid(format!(
+                        "invalid mode for volumes-from: {m}"
+                    )));
+                }
+                None => (spec.as_str(), None),
+            };
+            let other = self.container(name)?;
+            for m in &other.config.host.mounts {
+                if m.kind == MountKind::Tmpfs {
+                    continue;
+                }
+                if let Some(i) = host.mounts.iter().position(|own| own.target == m.target) {
+                    let own = &host.mounts[i];
+                    if !(own.anonymous && own.kind == MountKind::Volume) {
+                        continue;
+                    }
+                    host.mounts.remove(i);
+                }
+                let mut copy = m.clone();
+                copy.anonymous = false;
+                if let Some(read_only) = mode {
+                    copy.read_only = read_only;
+                }
+                host.mounts.push(copy);
+            }
+        }
+        Ok(())
+    }
+
     /// Inserts the row, generating a free name when none was given.
     fn insert_with_name(&self, row: &mut ContainerRow, name: Option<String>) -> Result<()> {
         if let Some(name) = name {
@@ -234,6 +275,41 @@ impl Engine {
         self.spec_for(row, &dir.join("rootfs"), None)?;
         Ok(volumes)
     }
+}
+
+/// Resource settings this host's cgroups cannot carry out are dropped with
+/// Docker's warnings (as dockerd does), not left to fail every start.
+fn discard_unsupported_resources(r: &mut super::config::Resources) -> Vec<String> {
+    let v2 = berth_runtime::host_cgroup_is_v2();
+    let mut warnings = Vec::new();
+    let blkio_weight = if v2 {
+        std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|k| k == "io"))
+    } else {
+        ["blkio.weight", "blkio.bfq.weight"].iter().any(|f| {
+            std::path::Path::new("/sys/fs/cgroup/blkio")
+                .join(f)
+                .exists()
+        })
+    };
+    if !blkio_weight && r.blkio_weight > 0 {
+        warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
+        r.blkio_weight = 0;
+    }
+    if !blkio_weight && !r.blkio_weight_device.is_empty() {
+        warnings.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.".into());
+        r.blkio_weight_device.clear();
+    }
+    if v2 && r.oom_kill_disable {
+        warnings
+            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+        r.oom_kill_disable = false;
+    }
+    if v2 && r.memory_swappiness.is_some() {
+        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+        r.memory_swappiness = None;
+    }
+    warnings
 }
 
 /// The program `--init` mounts as the container's pid 1: berth's own binary
@@ -313,6 +389,9 @@ fn write_init_layer(init: &std::path::Path) -> Result<()> {
     ] {
         perms::write_file(&init.join(f), b"", perms::SHARED_FILE)?;
     }
+    // What programs test to learn they run in a container (Docker's name
+    // and mode; empty, as in Docker).
+    perms::write_file(&init.join(".dockerenv"), b"", perms::CONTENT_DIR)?;
     Ok(())
 }
 
@@ -387,7 +466,7 @@ fn merge_image_config(
     }
     config.exposed_ports.sort();
     if config.hostname.is_empty() {
-        config.hostname = if config.host.network_mode == "host" {
+        config.hostname = if config.host.network_mode == "host" || config.host.uts_mode == "host" {
             rustix::system::uname()
                 .nodename()
                 .to_string_lossy()

@@ -288,9 +288,7 @@ impl Engine {
             "ExecIDs": Value::Null,
             "HostConfig": {
                 "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
-                "LogConfig": {"Type": "json-file", "Config": {
-                    "max-size": self.config.log_max_size.to_string(),
-                    "max-file": self.config.log_max_files.to_string()}},
+                "LogConfig": log_config(&h.log_config, &self.config),
                 "NetworkMode": network,
                 "PortBindings": h.port_bindings,
                 "PublishAllPorts": h.publish_all_ports,
@@ -317,6 +315,35 @@ impl Engine {
                 "Ulimits": h.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
                 "Devices": h.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
                 "Init": h.init,
+                "GroupAdd": null_if_empty(&h.group_add),
+                "Sysctls": if h.sysctls.is_empty() { Value::Null } else { json!(h.sysctls) },
+                "OomScoreAdj": h.oom_score_adj,
+                "OomKillDisable": r.oom_kill_disable,
+                "MemorySwappiness": r.memory_swappiness,
+                "IpcMode": if h.ipc_mode.is_empty() { "private" } else { &h.ipc_mode },
+                "PidMode": h.pid_mode,
+                "UTSMode": h.uts_mode,
+                "CgroupnsMode": if h.cgroupns_mode.is_empty() {
+                    if berth_runtime::host_cgroup_is_v2() { "private" } else { "host" }
+                } else {
+                    &h.cgroupns_mode
+                },
+                "UsernsMode": h.userns_mode,
+                "Annotations": if h.annotations.is_empty() { Value::Null } else { json!(h.annotations) },
+                "DeviceCgroupRules": null_if_empty(&h.device_cgroup_rules),
+                "VolumesFrom": null_if_empty(&h.volumes_from),
+                "Runtime": if h.runtime.is_empty() { "runc" } else { &h.runtime },
+                "Isolation": h.isolation,
+                "BlkioWeight": r.blkio_weight,
+                "BlkioWeightDevice": r.blkio_weight_device,
+                "BlkioDeviceReadBps": r.blkio_device_read_bps,
+                "BlkioDeviceWriteBps": r.blkio_device_write_bps,
+                "BlkioDeviceReadIOps": r.blkio_device_read_iops,
+                "BlkioDeviceWriteIOps": r.blkio_device_write_iops,
+                "Dns": h.dns,
+                "DnsOptions": h.dns_options,
+                "DnsSearch": h.dns_search,
+                "ExtraHosts": null_if_empty(&h.extra_hosts),
             },
             "GraphDriver": {
                 "Name": "overlay",
@@ -352,4 +379,33 @@ impl Engine {
             "NetworkSettings": self.network_settings(row),
         })
     }
+}
+
+/// Docker's `null` for an unset list.
+fn null_if_empty(list: &[String]) -> Value {
+    if list.is_empty() {
+        Value::Null
+    } else {
+        json!(list)
+    }
+}
+
+/// The container's log driver and options; unset ones are the engine's
+/// (json-file with its rotation).
+fn log_config(c: &super::config::LogConfig, engine: &crate::EngineConfig) -> Value {
+    let kind = if c.kind.is_empty() {
+        "json-file"
+    } else {
+        &c.kind
+    };
+    let mut config = c.config.clone();
+    if kind != "none" {
+        config
+            .entry("max-size".into())
+            .or_insert_with(|| engine.log_max_size.to_string());
+        config
+            .entry("max-file".into())
+            .or_insert_with(|| engine.log_max_files.to_string());
+    }
+    json!({"Type": kind, "Config": config})
 }

@@ -12,6 +12,22 @@ use crate::store::event_log;
 
 /// Waits up to `timeout` for process `pid` to end; true if it did (or was
 /// never there).
+/// Whether a container's init `pid` has ended: gone, or a zombie its
+/// monitor has yet to reap (and record).
+pub fn init_has_exited(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+        Err(_) => true,
+    }
+}
+
 pub fn wait_pid_exit(pid: i32, timeout: Duration) -> bool {
     let Some(p) = rustix::process::Pid::from_raw(pid) else {
         return true;
@@ -186,7 +202,7 @@ impl Engine {
     /// Waits until the run of `row` (its init `row.pid`) is over in the
     /// store: its monitor recorded the exit (or started it again, per its
     /// policy), or died and the next look recorded it.
-    fn wait_exit_recorded(&self, row: &ContainerRow, timeout: Duration) {
+    pub(crate) fn wait_exit_recorded(&self, row: &ContainerRow, timeout: Duration) {
         let deadline = std::time::Instant::now() + timeout;
         wait_pid_exit(row.pid, timeout);
         while std::time::Instant::now() < deadline {
@@ -248,12 +264,38 @@ impl Engine {
     }
 
     /// `wait`: blocks until the container is not running; its exit code.
+    /// `wait`: the exit code once the container is not running. A `--rm`
+    /// container may be gone before (or while) it is waited for, faster
+    /// than dockerd removes one: its exit code then comes from its `die`
+    /// event, if it was removed in the last minute, so that `run -d --rm`
+    /// then `wait` gives the code as it does with docker.
     pub fn wait_container(&self, name: &str) -> Result<i32> {
-        let row = self.container(name)?;
-        let mut row = row;
+        let mut row = match self.container(name) {
+            Ok(row) => row,
+            Err(e) if e.kind == crate::error::ErrorKind::NotFound => {
+                let since = crate::now_nanos() - 60_000_000_000;
+                let gone = self
+                    .db
+                    .read(|c| event_log::destroyed_since(c, name, since))?;
+                return match gone.map(|id| self.db.read(|c| event_log::last_exit_code(c, &id))) {
+                    Some(Ok(Some(code))) => Ok(code),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         while row.state.is_live() {
             wait_monitor(row.owner, Duration::from_secs(3600));
-            row = self.container(&row.id)?;
+            row = match self.container(&row.id) {
+                Ok(now) => now,
+                Err(e) if e.kind == crate::error::ErrorKind::NotFound => {
+                    return self
+                        .db
+                        .read(|c| event_log::last_exit_code(c, &row.id))?
+                        .ok_or(e);
+                }
+                Err(e) => return Err(e),
+            };
         }
         Ok(row.exit_code)
     }

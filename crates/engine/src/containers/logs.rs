@@ -83,6 +83,11 @@ impl Engine {
         mut emit: impl FnMut(&LogEntry) -> Result<bool>,
     ) -> Result<()> {
         let row = self.container(container)?;
+        if row.config.host.log_config.kind == "none" {
+            return Err(Error::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
         let dir = self.paths.container_dir(&row.id);
         let path = log_path(&dir, &row.id);
         // Watch before reading, so nothing written in between is missed.

@@ -23,6 +23,7 @@ pub(crate) mod lifecycle;
 pub mod list;
 pub mod logs;
 pub(crate) mod names;
+mod namespace_modes;
 pub mod parse;
 pub mod port_spec;
 pub mod prune;

@@ -4,7 +4,7 @@
 //! `--ulimit`, `--device`, byte sizes. Errors use Docker's words and name
 //! the bad value.
 
-use super::config::{DeviceSpec, MountKind, MountSpec, Ulimit};
+use super::config::{DeviceSpec, MountKind, MountSpec, ThrottleDevice, Ulimit, WeightDevice};
 use crate::error::{Error, Result};
 
 fn invalid(m: String) -> Error {
@@ -232,6 +232,131 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     Ok((value * mult) as i64)
 }
 
+/// `--sysctl NAME=VALUE`: only the parameters a container's own
+/// namespaces hold (Docker's list: IPC's `kernel.*`, `fs.mqueue.*`, the
+/// network's `net.*`).
+pub fn parse_sysctl(s: &str) -> Result<(String, String)> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let not_allowed = || {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"
+        ))
+    };
+    let (name, value) = s.split_once('=').ok_or_else(not_allowed)?;
+    if IPC.contains(&name) || name.starts_with("fs.mqueue.") || name.starts_with("net.") {
+        Ok((name.to_string(), value.to_string()))
+    } else {
+        Err(not_allowed())
+    }
+}
+
+/// `--blkio-weight-device PATH:WEIGHT`.
+pub fn parse_weight_device(s: &str) -> Result<WeightDevice> {
+    let (path, weight) = s.rsplit_once(':').ok_or_else(|| {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"--blkio-weight-device\" flag: bad format: {s}"
+        ))
+    })?;
+    device_path(s, path, "--blkio-weight-device")?;
+    let weight = weight
+        .parse::<u16>()
+        .ok()
+        .filter(|w| (10..=1000).contains(w))
+        .ok_or_else(|| {
+            invalid(format!(
+                "invalid argument \"{s}\" for \"--blkio-weight-device\" flag: invalid weight for device: {s}"
+            ))
+        })?;
+    Ok(WeightDevice {
+        path: path.into(),
+        weight,
+    })
+}
+
+/// `--device-{read,write}-{bps,iops} PATH:RATE`; bps rates take Docker's
+/// size units (`1mb`), iops rates are plain numbers.
+pub fn parse_throttle_device(s: &str, flag: &str) -> Result<ThrottleDevice> {
+    let bad_format = || {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"{flag}\" flag: bad format: {s}"
+        ))
+    };
+    let (path, rate) = s.rsplit_once(':').ok_or_else(bad_format)?;
+    device_path(s, path, flag)?;
+    let rate = if flag.ends_with("bps") {
+        parse_bytes(rate).ok().filter(|r| *r >= 0 && !rate.starts_with('-'))
+            .map(|r| r as u64)
+            .ok_or_else(|| invalid(format!(
+                "invalid argument \"{s}\" for \"{flag}\" flag: invalid rate for device: {s}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb"
+            )))?
+    } else {
+        rate.parse::<u64>().map_err(|_| invalid(format!(
+            "invalid argument \"{s}\" for \"{flag}\" flag: invalid rate for device: {s}. The correct format is <device-path>:<number>. Number must be a positive integer"
+        )))?
+    };
+    Ok(ThrottleDevice {
+        path: path.into(),
+        rate,
+    })
+}
+
+fn device_path(s: &str, path: &str, flag: &str) -> Result<()> {
+    if !path.starts_with("/dev/") {
+        return Err(invalid(format!(
+            "invalid argument \"{s}\" for \"{flag}\" flag: bad format for device path: {path}"
+        )));
+    }
+    Ok(())
+}
+
+/// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'` (`c 42:* rmw`).
+pub fn check_device_cgroup_rule(rule: &str) -> Result<()> {
+    let bad = || {
+        invalid(format!(
+            "invalid argument \"{rule}\" for \"--device-cgroup-rule\" flag: invalid device cgroup format '{rule}'"
+        ))
+    };
+    let parts: Vec<&str> = rule.split_whitespace().collect();
+    let [kind, numbers, access] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let number = |n: &str| n == "*" || n.parse::<u32>().is_ok();
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    if !matches!(*kind, "a" | "b" | "c")
+        || !number(major)
+        || !number(minor)
+        || access.is_empty()
+        || !access.chars().all(|c| "rwm".contains(c))
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// A device cgroup rule as the spec's `linux.resources.devices` entry.
+pub fn device_cgroup_rule_json(rule: &str) -> Result<serde_json::Value> {
+    check_device_cgroup_rule(rule)?;
+    let parts: Vec<&str> = rule.split_whitespace().collect();
+    let (major, minor) = parts[1].split_once(':').unwrap_or(("*", "*"));
+    let mut v = serde_json::json!({"allow": true, "type": parts[0], "access": parts[2]});
+    if let Ok(n) = major.parse::<i64>() {
+        v["major"] = n.into();
+    }
+    if let Ok(n) = minor.parse::<i64>() {
+        v["minor"] = n.into();
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +393,45 @@ mod tests {
             ("/dev/x", "r")
         );
         assert!(parse_tmpfs("rel").is_err());
+    }
+
+    #[test]
+    fn sysctls_block_devices_and_cgroup_rules() {
+        assert_eq!(
+            parse_sysctl("net.ipv4.ip_forward=1").unwrap(),
+            ("net.ipv4.ip_forward".into(), "1".into())
+        );
+        assert!(parse_sysctl("kernel.shmmax=1").is_ok());
+        let e = parse_sysctl("kernel.hostname=x").unwrap_err().message;
+        assert!(
+            e.contains("sysctl 'kernel.hostname=x' is not allowed"),
+            "{e}"
+        );
+        assert!(parse_sysctl("net.x").is_err());
+        let t = parse_throttle_device("/dev/sda:1mb", "--device-read-bps").unwrap();
+        assert_eq!((t.path.as_str(), t.rate), ("/dev/sda", 1 << 20));
+        assert!(parse_throttle_device("/dev/sda:1k", "--device-read-iops").is_err());
+        assert_eq!(
+            parse_throttle_device("/dev/sda:100", "--device-write-iops")
+                .unwrap()
+                .rate,
+            100
+        );
+        assert!(
+            parse_throttle_device("/dev/sda", "--device-read-bps")
+                .unwrap_err()
+                .message
+                .contains("bad format: /dev/sda")
+        );
+        assert_eq!(parse_weight_device("/dev/sda:200").unwrap().weight, 200);
+        assert!(parse_weight_device("/dev/sda:5").is_err());
+        assert!(check_device_cgroup_rule("c 42:* rmw").is_ok());
+        assert!(check_device_cgroup_rule("a *:* r").is_ok());
+        for bad in ["bogus", "x 1:2 r", "c 1 r", "c 1:2 q"] {
+            assert!(check_device_cgroup_rule(bad).is_err(), "{bad}");
+        }
+        let v = device_cgroup_rule_json("c 42:* rw").unwrap();
+        assert_eq!(v["major"], 42);
+        assert!(v.get("minor").is_none());
     }
 }

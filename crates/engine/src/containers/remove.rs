@@ -13,9 +13,31 @@ use crate::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::store::event_log;
 
+/// How long after its start a container's quick exit is waited for by an
+/// `rm` without `--force` (about what a docker CLI round trip takes).
+const RM_GRACE: Duration = Duration::from_millis(200);
+
 impl Engine {
     pub fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<String> {
-        let row = self.container(name)?;
+        let mut row = self.container(name)?;
+        if row.state.is_live() && !force {
+            // `run -d … true; rm` and `start; rm` of a command that ends at
+            // once: dockerd has the exit by the time the next request
+            // comes, berth's CLI can be quicker than the command's exit.
+            // A container in its first moments gets until RM_GRACE after
+            // its start to end; one whose process is over is waited for
+            // while its monitor records that.
+            let started = row.started_at;
+            while !super::lifecycle::init_has_exited(row.pid)
+                && crate::now_nanos() - started < RM_GRACE.as_nanos() as i64
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if super::lifecycle::init_has_exited(row.pid) {
+                self.wait_exit_recorded(&row, Duration::from_secs(10));
+                row = self.container(&row.id)?;
+            }
+        }
         if row.state.is_live() {
             if !force {
                 let what = if row.state == State::Paused {

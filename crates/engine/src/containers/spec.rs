@@ -73,6 +73,9 @@ pub struct SpecInputs<'a> {
     /// `--network container:X`: X's network namespace (its init's) and
     /// the directory of the hosts and resolv.conf it shares with X.
     pub joined_network: Option<(PathBuf, &'a Path)>,
+    /// `--ipc container:X`, `--pid container:X`: the OCI namespace type and
+    /// the path of X's init's namespace file.
+    pub joined_namespaces: Vec<(&'static str, PathBuf)>,
 }
 
 /// Where `--init` puts the init, as Docker does.
@@ -108,19 +111,33 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     }
 
     let host_network = host.network_mode == "host";
-    let mut namespaces = vec![
-        json!({"type": "mount"}),
-        json!({"type": "uts"}),
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-    ];
+    let uts_host = host.uts_mode == "host";
+    let mut namespaces = vec![json!({"type": "mount"})];
+    if !uts_host {
+        namespaces.push(json!({"type": "uts"}));
+    }
+    for (kind, host_mode) in [
+        ("pid", host.pid_mode == "host"),
+        ("ipc", host.ipc_mode == "host"),
+    ] {
+        match inputs.joined_namespaces.iter().find(|(k, _)| *k == kind) {
+            Some((_, path)) => namespaces.push(json!({"type": kind, "path": path})),
+            None if !host_mode => namespaces.push(json!({"type": kind})),
+            None => {}
+        }
+    }
     match &inputs.joined_network {
         Some((ns, _)) => namespaces.push(json!({"type": "network", "path": ns})),
         None if !host_network => namespaces.push(json!({"type": "network"})),
         None => {}
     }
     // Docker's default: a private cgroup namespace on v2, the host's on v1.
-    if inputs.cgroup_v2 {
+    let cgroupns = match host.cgroupns_mode.as_str() {
+        "private" => true,
+        "host" => false,
+        _ => inputs.cgroup_v2,
+    };
+    if cgroupns {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
@@ -129,6 +146,9 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     if !host_network && inputs.joined_network.is_none() {
         sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
         sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+    for (name, value) in &host.sysctls {
+        sysctl.insert(name.clone(), value.clone().into());
     }
 
     let cgroup_parent = if host.cgroup_parent.is_empty() {
@@ -139,9 +159,12 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
     let cgroups_path =
         format!("/{}/{}", cgroup_parent.trim_matches('/'), inputs.id).replace("//", "/");
 
-    let (devices, device_rules) = security::devices(host.privileged, &host.devices)?;
+    let (devices, mut device_rules) = security::devices(host.privileged, &host.devices)?;
+    for rule in &host.device_cgroup_rules {
+        device_rules.push(super::parse::device_cgroup_rule_json(rule)?);
+    }
     let mut linux = json!({
-        "resources": resources(config, device_rules),
+        "resources": resources(config, device_rules)?,
         "cgroupsPath": cgroups_path,
         "namespaces": namespaces,
         "devices": devices,
@@ -170,6 +193,9 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
         },
         "noNewPrivileges": security.no_new_privileges,
     });
+    if host.oom_score_adj != 0 {
+        process["oomScoreAdj"] = host.oom_score_adj.into();
+    }
     if !host.ulimits.is_empty() {
         let rlimits: Vec<Value> = host
             .ulimits
@@ -185,15 +211,22 @@ pub fn build(inputs: &SpecInputs) -> Result<Value> {
         process["rlimits"] = Value::Array(rlimits);
     }
 
-    Ok(json!({
+    let mut doc = json!({
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": inputs.rootfs, "readonly": host.read_only},
-        "hostname": config.hostname,
-        "domainname": config.domainname,
         "mounts": mounts(inputs)?,
         "linux": linux,
-    }))
+    });
+    // The host's UTS namespace keeps the host's names.
+    if !uts_host {
+        doc["hostname"] = config.hostname.clone().into();
+        doc["domainname"] = config.domainname.clone().into();
+    }
+    if !host.annotations.is_empty() {
+        doc["annotations"] = json!(host.annotations);
+    }
+    Ok(doc)
 }
 
 impl crate::Engine {
@@ -235,7 +268,9 @@ impl crate::Engine {
             }
             None => None,
         };
+        let joined_namespaces = self.joined_namespaces(&row.config.host)?;
         let mut doc = build(&SpecInputs {
+            joined_namespaces,
             joined_network,
             id: &row.id,
             config: &row.config,
@@ -273,15 +308,15 @@ pub fn command_line(config: &ContainerConfig) -> Result<Vec<String>> {
 }
 
 /// The cgroup resources alone (for `update` of a running container).
-pub fn resources_json(config: &ContainerConfig) -> Value {
-    let mut r = resources(config, Vec::new());
+pub fn resources_json(config: &ContainerConfig) -> Result<Value> {
+    let mut r = resources(config, Vec::new())?;
     if let Some(o) = r.as_object_mut() {
         o.remove("devices");
     }
-    r
+    Ok(r)
 }
 
-fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Value {
+fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Result<Value> {
     let r = &config.host.resources;
     let mut out = json!({ "devices": device_rules });
     let mut memory = serde_json::Map::new();
@@ -296,6 +331,12 @@ fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Value {
     }
     if r.memory_reservation > 0 {
         memory.insert("reservation".into(), r.memory_reservation.into());
+    }
+    if r.oom_kill_disable {
+        memory.insert("disableOOMKiller".into(), true.into());
+    }
+    if let Some(s) = r.memory_swappiness.filter(|s| *s >= 0) {
+        memory.insert("swappiness".into(), s.into());
     }
     if !memory.is_empty() {
         out["memory"] = Value::Object(memory);
@@ -331,7 +372,50 @@ fn resources(config: &ContainerConfig, device_rules: Vec<Value>) -> Value {
     if r.pids_limit > 0 {
         out["pids"] = json!({"limit": r.pids_limit});
     }
-    out
+    if let Some(block_io) = block_io(r)? {
+        out["blockIO"] = block_io;
+    }
+    Ok(out)
+}
+
+/// `--blkio-weight*` and `--device-{read,write}-{bps,iops}`, each device
+/// named by its number, looked up now (as Docker does at each start).
+fn block_io(r: &super::config::Resources) -> Result<Option<Value>> {
+    let numbers = |path: &str| -> Result<(u32, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        let rdev = std::fs::metadata(path)
+            .map_err(|e| Error::invalid(format!("block device {path}: {e}")))?
+            .rdev();
+        Ok((rustix::fs::major(rdev), rustix::fs::minor(rdev)))
+    };
+    let mut out = serde_json::Map::new();
+    if r.blkio_weight > 0 {
+        out.insert("weight".into(), r.blkio_weight.into());
+    }
+    let mut weights = Vec::new();
+    for d in &r.blkio_weight_device {
+        let (major, minor) = numbers(&d.path)?;
+        weights.push(json!({"major": major, "minor": minor, "weight": d.weight}));
+    }
+    if !weights.is_empty() {
+        out.insert("weightDevice".into(), weights.into());
+    }
+    for (key, list) in [
+        ("throttleReadBpsDevice", &r.blkio_device_read_bps),
+        ("throttleWriteBpsDevice", &r.blkio_device_write_bps),
+        ("throttleReadIOPSDevice", &r.blkio_device_read_iops),
+        ("throttleWriteIOPSDevice", &r.blkio_device_write_iops),
+    ] {
+        let mut devices = Vec::new();
+        for d in list {
+            let (major, minor) = numbers(&d.path)?;
+            devices.push(json!({"major": major, "minor": minor, "rate": d.rate}));
+        }
+        if !devices.is_empty() {
+            out.insert(key.into(), devices.into());
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
 fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
@@ -355,9 +439,21 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
                "options": ["nosuid", "noexec", "nodev", "relatime", sys_ro]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
     ];
+    // `--ipc`: the host's /dev/shm, none, or one of its own. With
+    // `container:X` the IPC namespace (System V IPC, message queues) is
+    // X's but /dev/shm is still its own: X's tmpfs lives in X's mount
+    // namespace, which the kernel does not let another bind from (docker
+    // keeps a shareable container's shm on the host; not built yet).
+    match host.ipc_mode.as_str() {
+        "none" => {}
+        "host" => out.push(json!({"destination": "/dev/shm", "type": "bind",
+               "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        _ => out.push(
+            json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+               "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
+        ),
+    }
     let user_targets: Vec<&str> = host.mounts.iter().map(|m| m.target.as_str()).collect();
     for file in ["resolv.conf", "hostname", "hosts"] {
         let target = format!("/etc/{file}");

@@ -27,6 +27,7 @@ fn inputs<'a>(
         cgroup_parent: "/berth",
         init_binary: Some(Path::new("/usr/local/bin/berth")),
         joined_network: None,
+        joined_namespaces: Vec::new(),
     }
 }
 
@@ -185,4 +186,34 @@ fn no_command_is_an_error() {
     config.cmd.clear();
     let e = build(&inputs(&config, &[], false)).unwrap_err();
     assert_eq!(e.message, "No command specified");
+}
+
+/// `--uts host` (no hostname in the spec), `--ipc host` (the host's
+/// /dev/shm), `--pid host`, `--cgroupns private` on v1, sysctls, OOM
+/// settings, annotations and a device cgroup rule.
+#[test]
+fn namespace_modes_and_kernel_options_spec() {
+    let mut config = busybox();
+    config.host.network_mode = "none".into();
+    config.host.uts_mode = "host".into();
+    config.host.ipc_mode = "host".into();
+    config.host.pid_mode = "host".into();
+    config.host.cgroupns_mode = "private".into();
+    config.host.oom_score_adj = 500;
+    config.host.sysctls = [("net.ipv4.ip_forward".to_string(), "1".to_string())].into();
+    config.host.annotations = [("org.example/a".to_string(), "b".to_string())].into();
+    config.host.device_cgroup_rules = vec!["c 42:* rmw".into()];
+    config.host.resources.memory = 64 << 20;
+    config.host.resources.oom_kill_disable = true;
+    config.host.resources.memory_swappiness = Some(10);
+    let spec = build(&inputs(&config, &[], false)).unwrap();
+    assert!(spec.get("hostname").is_none(), "the host's UTS namespace keeps its name");
+    let kinds: Vec<&str> = spec["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["mount", "network", "cgroup"]);
+    golden("namespace-modes-spec", &summarise(spec));
 }

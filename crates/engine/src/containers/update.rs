@@ -60,7 +60,7 @@ impl Engine {
         }
         super::validate::resources(&config.host)?;
         if matches!(row.state, State::Running | State::Paused) {
-            let spec = super::spec::resources_json(&config);
+            let spec = super::spec::resources_json(&config)?;
             let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(spec)
                 .map_err(|e| Error::internal(format!("update: resources: {e}")))?;
             self.runtime().update(&row.id, &resources)?;

@@ -42,11 +42,36 @@ fn read_in_root(root: &Path, path: &str) -> String {
     text
 }
 
-/// Resolves `spec` ("" means root) in the container root `root`.
-pub fn resolve(root: &Path, spec: &str) -> Result<ExecUser> {
+/// Resolves `spec` ("" means root) in the container root `root`, with the
+/// groups of `--group-add` (names or numbers) added.
+pub fn resolve(root: &Path, spec: &str, group_add: &[String]) -> Result<ExecUser> {
     let passwd = read_in_root(root, "etc/passwd");
     let group = read_in_root(root, "etc/group");
-    resolve_in(&passwd, &group, spec)
+    let mut user = resolve_in(&passwd, &group, spec)?;
+    for g in group_add {
+        let gid = group_id(&group, g)?;
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(user)
+}
+
+/// A group by number or by name in the container's /etc/group.
+fn group_id(group: &str, g: &str) -> Result<u32> {
+    if let Ok(n) = g.parse::<u32>() {
+        return Ok(n);
+    }
+    group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == g)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "Unable to find group {g}: no matching entries in group file"
+            ))
+        })
 }
 
 fn resolve_in(passwd: &str, group: &str, spec: &str) -> Result<ExecUser> {

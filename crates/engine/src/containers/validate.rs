@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::config::HostConfig;
+use super::config::{HostConfig, LogConfig};
 use crate::error::{Error, Result};
 
 /// Docker's smallest memory limit.
@@ -22,6 +22,41 @@ pub fn host_config(host: &HostConfig) -> Result<()> {
                 m.target
             )));
         }
+    }
+    log_config(&host.log_config)?;
+    if !(-1000..=1000).contains(&host.oom_score_adj) {
+        return Err(Error::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            host.oom_score_adj
+        )));
+    }
+    if !matches!(host.isolation.as_str(), "" | "default") {
+        return Err(Error::invalid(format!(
+            "Invalid isolation: {:?} - Linux only supports 'default'",
+            host.isolation
+        )));
+    }
+    if !matches!(host.runtime.as_str(), "" | "runc" | "berth") {
+        return Err(Error::invalid(format!(
+            "unknown or invalid runtime name: {}",
+            host.runtime
+        )));
+    }
+    for (name, value) in &host.sysctls {
+        super::parse::parse_sysctl(&format!("{name}={value}"))?;
+        if name.starts_with("net.") && host.network_mode == "host" {
+            return Err(Error::invalid(format!(
+                "sysctl {name:?} not allowed in host network namespace"
+            )));
+        }
+        if !name.starts_with("net.") && host.ipc_mode == "host" {
+            return Err(Error::invalid(format!(
+                "sysctl {name:?} is not allowed in host's IPC namespace"
+            )));
+        }
+    }
+    for rule in &host.device_cgroup_rules {
+        super::parse::check_device_cgroup_rule(rule)?;
     }
     if host.auto_remove && host.restart.name != "no" && !host.restart.name.is_empty() {
         return Err(Error::invalid(
@@ -52,8 +87,68 @@ fn proc_destination(target: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--log-driver` and `--log-opt`: the drivers berth has and their options.
+pub fn log_config(log: &LogConfig) -> Result<()> {
+    match log.kind.as_str() {
+        "" | "json-file" | "local" => {
+            for (key, value) in &log.config {
+                match key.as_str() {
+                    "max-size" => {
+                        super::parse::parse_bytes(value)?;
+                    }
+                    "max-file" => {
+                        if value.parse::<u32>().ok().filter(|n| *n >= 1).is_none() {
+                            return Err(Error::invalid(format!(
+                                "invalid value for max-file: {value}: must be a number of at least 1"
+                            )));
+                        }
+                    }
+                    // Accepted and without effect: berth's log files are
+                    // not compressed, and carry no extra attributes.
+                    "compress" | "labels" | "labels-regex" | "env" | "env-regex" | "tag"
+                    | "mode" | "max-buffer-size" => {}
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "unknown log opt '{key}' for {} log driver",
+                            if log.kind.is_empty() {
+                                "json-file"
+                            } else {
+                                &log.kind
+                            }
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        }
+        "none" => match log.config.keys().next() {
+            Some(key) => Err(Error::invalid(format!(
+                "unknown log opt '{key}' for none log driver"
+            ))),
+            None => Ok(()),
+        },
+        other => Err(Error::invalid(format!(
+            "logging driver \"{other}\" is not available in berth (json-file, local and none are)"
+        ))),
+    }
+}
+
 pub fn resources(host: &HostConfig) -> Result<()> {
     let r = &host.resources;
+    if let Some(s) = r.memory_swappiness
+        && !(0..=100).contains(&s)
+        && s != -1
+    {
+        return Err(Error::invalid(format!(
+            "invalid value: {s}. Valid memory swappiness range is 0-100"
+        )));
+    }
+    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
+        return Err(Error::invalid(format!(
+            "Range of blkio weight is from 10 to 1000 (given {})",
+            r.blkio_weight
+        )));
+    }
     if r.memory > 0 && r.memory < MIN_MEMORY {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }

@@ -86,10 +86,13 @@ fn launch(
 ) -> Result<Started> {
     let runtime = engine.runtime();
     let spec = runtime.saved_spec(container_id)?;
+    // `--group-add` holds for an exec with its own `-u` too, as in Docker.
+    let group_add = engine.container(container_id)?.config.host.group_add;
     let process = process_for(
         spec.process().clone().unwrap_or_default(),
         request,
         rootfs,
+        &group_add,
         hello.size,
     )?;
     let ends = ProcessEnds::new(request.tty, request.open_stdin, false)?;
@@ -121,6 +124,7 @@ fn process_for(
     mut process: Process,
     request: &ExecRequest,
     rootfs: &Path,
+    group_add: &[String],
     size: Option<(u16, u16)>,
 ) -> Result<Process> {
     if request.args.is_empty() {
@@ -150,7 +154,7 @@ fn process_for(
         process.set_cwd(dir.into());
     }
     if let Some(u) = request.user.as_deref().filter(|u| !u.is_empty()) {
-        let resolved = user::resolve(rootfs, u)?;
+        let resolved = user::resolve(rootfs, u, group_add)?;
         let mut spec_user = process.user().clone();
         spec_user.set_uid(resolved.uid);
         spec_user.set_gid(resolved.gid);

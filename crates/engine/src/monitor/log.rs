@@ -24,6 +24,8 @@ pub struct JsonLog {
     /// A partial line per stream (stdout, stderr) waiting for its newline.
     partial: [Vec<u8>; 2],
     dropped: Dropped,
+    /// `--log-driver none`: output is relayed to attached clients only.
+    discard: bool,
 }
 
 /// Lines lost since the last one written.
@@ -39,7 +41,12 @@ pub fn log_path(container_dir: &Path, id: &str) -> PathBuf {
 }
 
 impl JsonLog {
-    pub fn open(path: PathBuf, max_size: u64, max_files: u32) -> io::Result<JsonLog> {
+    pub fn open(
+        path: PathBuf,
+        max_size: u64,
+        max_files: u32,
+        discard: bool,
+    ) -> io::Result<JsonLog> {
         let file = open_log(&path)?;
         let size = file.metadata()?.len();
         Ok(JsonLog {
@@ -50,6 +57,7 @@ impl JsonLog {
             max_files: max_files.max(1),
             partial: [Vec::new(), Vec::new()],
             dropped: Dropped::default(),
+            discard,
         })
     }
 
@@ -58,6 +66,9 @@ impl JsonLog {
     /// A line that cannot be written is counted and the rest still tried;
     /// the first error is returned.
     pub fn write(&mut self, stream: u8, data: &[u8]) -> io::Result<()> {
+        if self.discard {
+            return Ok(());
+        }
         let slot = if stream == 2 { 1 } else { 0 };
         let mut pending = std::mem::take(&mut self.partial[slot]);
         pending.extend_from_slice(data);
@@ -187,7 +198,7 @@ mod tests {
     fn lines_split_and_rotate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
-        let mut log = JsonLog::open(path.clone(), 400, 3).unwrap();
+        let mut log = JsonLog::open(path.clone(), 400, 3, false).unwrap();
         log.write(1, b"hel").unwrap();
         log.write(1, b"lo\nwor").unwrap();
         log.write(2, b"oops\n").unwrap();
@@ -215,7 +226,7 @@ mod tests {
     fn a_failed_line_is_counted_and_announced_with_the_next() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
-        let mut log = JsonLog::open(path.clone(), 1 << 20, 1).unwrap();
+        let mut log = JsonLog::open(path.clone(), 1 << 20, 1, false).unwrap();
         log.write(1, b"kept\n").unwrap();
         // A file that refuses writes, as a full disk does.
         let full = OpenOptions::new().write(true).open("/dev/full").unwrap();

@@ -154,12 +154,21 @@ impl<'a> Relay<'a> {
             .set_nonblocking(true)
             .map_err(|e| Error::internal(format!("control socket: {e}")))?;
         let path = log_path(&engine.paths.container_dir(&row.id), &row.id);
-        let log = JsonLog::open(
-            path.clone(),
-            engine.config.log_max_size,
-            engine.config.log_max_files,
-        )
-        .map_err(|e| Error::internal(format!("open log {}: {e}", path.display())))?;
+        // `--log-opt max-size/max-file` over the engine's defaults (both
+        // were checked at create).
+        let log_config = &row.config.host.log_config;
+        let max_size = log_config
+            .config
+            .get("max-size")
+            .and_then(|v| crate::containers::parse::parse_bytes(v).ok())
+            .map_or(engine.config.log_max_size, |v| (v as u64).max(1024));
+        let max_files = log_config
+            .config
+            .get("max-file")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(engine.config.log_max_files);
+        let log = JsonLog::open(path.clone(), max_size, max_files, log_config.kind == "none")
+            .map_err(|e| Error::internal(format!("open log {}: {e}", path.display())))?;
         Ok(Relay {
             engine,
             container_id: row.id.clone(),

@@ -182,7 +182,7 @@ fn clone_fd(fd: &OwnedFd) -> Result<OwnedFd> {
 /// Creates the container (its init waits for start) from `row` as it is
 /// now; returns its pid and the monitor's ends of its stdio.
 pub fn create(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<(i32, Stdio)> {
-    let resolved = user::resolve(rootfs, &row.config.user)?;
+    let resolved = user::resolve(rootfs, &row.config.user, &row.config.host.group_add)?;
     if !row.config.working_dir.is_empty() {
         ensure_workdir(rootfs, &row.config.working_dir)?;
     }

@@ -57,3 +57,39 @@ pub fn read_after(conn: &Connection, after: i64) -> Result<Vec<Event>> {
 pub fn last_seq(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?)
 }
+
+/// The exit code in the last `die` event of container `id` (a full ID),
+/// while the log still keeps it.
+pub fn last_exit_code(conn: &Connection, id: &str) -> Result<Option<i32>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT attributes FROM events WHERE type = 'container' AND action = 'die' AND actor = ?1 ORDER BY seq DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let attributes: String = row.get(0)?;
+    let attributes: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&attributes).unwrap_or_default();
+    Ok(attributes.get("exitCode").and_then(|c| c.parse().ok()))
+}
+
+/// The full ID of the container last destroyed at or after `since` (unix
+/// nanoseconds) whose name is `name` or whose ID starts with it.
+pub fn destroyed_since(conn: &Connection, name: &str, since: i64) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT actor, attributes FROM events WHERE type = 'container' AND action = 'destroy' AND time_nano >= ?1 ORDER BY seq DESC",
+    )?;
+    let rows = stmt.query_map([since], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (actor, attributes) = row?;
+        let attributes: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&attributes).unwrap_or_default();
+        if actor.starts_with(name) || attributes.get("name").is_some_and(|n| n == name) {
+            return Ok(Some(actor));
+        }
+    }
+    Ok(None)
+}

@@ -29,6 +29,9 @@ pub enum Ended {
 
 pub struct AttachOptions {
     pub stdin: bool,
+    /// Which output streams to relay (`run -a`; both otherwise).
+    pub stdout: bool,
+    pub stderr: bool,
     pub tty: bool,
     /// Forward SIGINT, SIGTERM, ... to the container (`--sig-proxy`).
     pub sig_proxy: bool,
@@ -36,12 +39,26 @@ pub struct AttachOptions {
     pub detach_keys: Vec<u8>,
 }
 
+/// `-it` needs a terminal to put in raw mode; docker refuses a pipe with
+/// these words and exit status 1 rather than hang on it.
+pub fn require_terminal_stdin() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(super::ExitError {
+        code: 1,
+        message: "the input device is not a TTY".into(),
+    }
+    .into())
+}
+
 impl AttachOptions {
     pub fn engine_options(&self) -> berth_engine::containers::attach::AttachOptions {
         berth_engine::containers::attach::AttachOptions {
             stdin: self.stdin,
-            stdout: true,
-            stderr: true,
+            stdout: self.stdout,
+            stderr: self.stderr,
             size: if self.tty { window_size() } else { None },
         }
     }
@@ -200,6 +217,8 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
     }
     let opts = AttachOptions {
         stdin: !a.no_stdin && row.config.open_stdin,
+        stdout: true,
+        stderr: true,
         tty: row.config.tty,
         sig_proxy: a.sig_proxy,
         detach_keys: parse_detach_keys(a.detach_keys.as_deref())?,

@@ -16,9 +16,12 @@ pub fn run(engine: &Engine, a: ExecArgs) -> Result<u8> {
         .split_first()
         .ok_or_else(|| anyhow!("exec: no container"))?;
     let detach_keys = attach::parse_detach_keys(a.detach_keys.as_deref())?;
+    if !a.detach && a.tty && a.interactive {
+        attach::require_terminal_stdin()?;
+    }
     let request = ExecRequest {
         args: command.to_vec(),
-        env: a.env.clone(),
+        env: super::options::environment(&a.env_file, &a.env)?,
         user: a.user.clone(),
         workdir: a.workdir.clone(),
         tty: a.tty,
@@ -30,6 +33,8 @@ pub fn run(engine: &Engine, a: ExecArgs) -> Result<u8> {
     let exec_id = engine.create_exec(container, &request)?;
     let opts = AttachOptions {
         stdin: a.interactive,
+        stdout: true,
+        stderr: true,
         tty: a.tty,
         sig_proxy: false,
         detach_keys,

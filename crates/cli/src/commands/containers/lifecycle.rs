@@ -54,9 +54,19 @@ pub fn unpause(engine: &Engine, a: ContainersArgs) -> Result<u8> {
 }
 
 pub fn rm(engine: &Engine, a: RmArgs) -> Result<u8> {
-    each(&a.containers, |n| {
-        engine.remove_container(n, a.force, a.volumes).map(|_| None)
-    })
+    let mut failed = false;
+    for name in &a.containers {
+        match engine.remove_container(name, a.force, a.volumes) {
+            Ok(_) => crate::output::print(&format!("{name}\n"))?,
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                // As docker: with --force, a container that is not there
+                // is said but is no failure (scripts clean up with it).
+                failed |= !(a.force && e.kind == berth_engine::error::ErrorKind::NotFound);
+            }
+        }
+    }
+    Ok(u8::from(failed))
 }
 
 pub fn wait(engine: &Engine, a: ContainersArgs) -> Result<u8> {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
+use berth_engine::containers::config::LogConfig;
 use berth_engine::containers::parse;
 use berth_engine::containers::{
     ContainerConfig, CreateRequest, HostConfig, Resources, RestartPolicy,
@@ -26,19 +27,17 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
     for e in &f.expose {
         exposed_ports.extend(berth_engine::containers::port_spec::parse_expose(e)?);
     }
-    let mut env = Vec::new();
-    for file in &f.env_file {
-        let text = std::fs::read_to_string(file).map_err(|e| anyhow!("open {file}: {e}"))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
+    let env = environment(&f.env_file, &f.env)?;
+    refuse_unavailable(f)?;
+    let mut labels = BTreeMap::new();
+    for file in &f.label_file {
+        // As docker: a line without `=` in a label file is dropped.
+        for line in read_lines(file)? {
+            if let Some((k, v)) = line.split_once('=') {
+                labels.insert(k.to_string(), v.to_string());
             }
-            env.push(expand_env(line));
         }
     }
-    env.extend(f.env.iter().map(|e| expand_env(e)));
-    let mut labels = BTreeMap::new();
     for l in &f.label {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_string(), v.to_string());
@@ -84,6 +83,27 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
         .map(|d| parse::parse_device(d))
         .collect::<berth_engine::Result<Vec<_>>>()?;
     let restart = RestartPolicy::parse(&f.restart).map_err(|e| anyhow!(e))?;
+    let mut sysctls = BTreeMap::new();
+    for s in &f.sysctl {
+        let (k, v) = parse::parse_sysctl(s)?;
+        sysctls.insert(k, v);
+    }
+    let annotations = key_values(&f.annotation);
+    let log_config = LogConfig {
+        kind: f.log_driver.clone().unwrap_or_default(),
+        config: key_values(&f.log_opt),
+    };
+    if log_config.kind == "none" && !log_config.config.is_empty() {
+        bail!("invalid logging opts for driver none");
+    }
+    let throttle = |list: &[String], flag: &str| {
+        list.iter()
+            .map(|d| parse::parse_throttle_device(d, flag))
+            .collect::<berth_engine::Result<Vec<_>>>()
+    };
+    for rule in &f.device_cgroup_rule {
+        parse::check_device_cgroup_rule(rule)?;
+    }
     if f.rm && restart.name != "no" {
         bail!("Conflicting options: --restart and --rm");
     }
@@ -142,6 +162,20 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
                 dns_search: f.dns_search.clone(),
                 dns_options: f.dns_option.clone(),
                 extra_hosts: f.add_host.clone(),
+                group_add: f.group_add.clone(),
+                sysctls,
+                oom_score_adj: f.oom_score_adj.unwrap_or(0),
+                ipc_mode: f.ipc.clone().unwrap_or_default(),
+                pid_mode: f.pid.clone().unwrap_or_default(),
+                uts_mode: f.uts.clone().unwrap_or_default(),
+                cgroupns_mode: f.cgroupns.clone().unwrap_or_default(),
+                userns_mode: f.userns.clone().unwrap_or_default(),
+                annotations,
+                device_cgroup_rules: f.device_cgroup_rule.clone(),
+                volumes_from: f.volumes_from.clone(),
+                log_config,
+                runtime: f.runtime.clone().unwrap_or_default(),
+                isolation: f.isolation.clone().unwrap_or_default(),
                 auto_remove: f.rm,
                 restart,
                 resources: Resources {
@@ -160,6 +194,18 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
                     cpuset_cpus: f.cpuset_cpus.clone().unwrap_or_default(),
                     cpuset_mems: f.cpuset_mems.clone().unwrap_or_default(),
                     pids_limit: f.pids_limit.unwrap_or(0),
+                    oom_kill_disable: f.oom_kill_disable,
+                    memory_swappiness: Some(f.memory_swappiness).filter(|s| *s != -1),
+                    blkio_weight: f.blkio_weight.unwrap_or(0),
+                    blkio_weight_device: f
+                        .blkio_weight_device
+                        .iter()
+                        .map(|d| parse::parse_weight_device(d))
+                        .collect::<berth_engine::Result<Vec<_>>>()?,
+                    blkio_device_read_bps: throttle(&f.device_read_bps, "--device-read-bps")?,
+                    blkio_device_write_bps: throttle(&f.device_write_bps, "--device-write-bps")?,
+                    blkio_device_read_iops: throttle(&f.device_read_iops, "--device-read-iops")?,
+                    blkio_device_write_iops: throttle(&f.device_write_iops, "--device-write-iops")?,
                 },
                 ulimits,
                 cgroup_parent: f.cgroup_parent.clone().unwrap_or_default(),
@@ -172,6 +218,86 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             },
         },
     })
+}
+
+/// Flags Docker has that berth does not (yet) carry out: refused with the
+/// reason rather than ignored.
+fn refuse_unavailable(f: &CreateFlags) -> Result<()> {
+    if !f.link.is_empty() {
+        bail!(
+            "--link: legacy container links are not available in berth; put the containers on a user network (berth network create NET; --network NET), where they find each other by name"
+        );
+    }
+    if !f.storage_opt.is_empty() {
+        bail!("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+    }
+    if let Some(driver) = f.volume_driver.as_deref().filter(|d| *d != "local") {
+        bail!("error looking up volume plugin {driver}: plugin \"{driver}\" not found");
+    }
+    let health = [
+        ("--health-cmd", f.health_cmd.is_some()),
+        ("--health-interval", f.health_interval.is_some()),
+        ("--health-retries", f.health_retries.is_some()),
+        ("--health-start-interval", f.health_start_interval.is_some()),
+        ("--health-start-period", f.health_start_period.is_some()),
+        ("--health-timeout", f.health_timeout.is_some()),
+    ];
+    if f.no_healthcheck && health.iter().any(|(_, given)| *given) {
+        bail!("--no-healthcheck conflicts with --health-* options");
+    }
+    if let Some((flag, _)) = health.iter().find(|(_, given)| *given) {
+        bail!(
+            "{flag}: health checks are not available in berth yet (an image's HEALTHCHECK is not run either)"
+        );
+    }
+    if !f.disable_content_trust {
+        bail!(
+            "--disable-content-trust=false: image signature verification (Docker Content Trust) is not available in berth"
+        );
+    }
+    if f.kernel_memory.is_some() {
+        // As Docker's daemon: accepted, not applied (cgroup v2 has no such
+        // limit and v1's is unsafe).
+        eprintln!(
+            "WARNING: Specifying a kernel memory limit is deprecated and will be removed in a future release."
+        );
+    }
+    Ok(())
+}
+
+/// Docker's `k=v` lists (`--annotation`, `--log-opt`): a bare key has an
+/// empty value.
+fn key_values(list: &[String]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// A file of `--env-file` or `--label-file` lines: blank lines and `#`
+/// comments skipped.
+fn read_lines(file: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).map_err(|e| anyhow!("open {file}: {e}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// `--env-file` lines then `-e` values (`run`, `create` and `exec`), as
+/// Docker reads them: blank lines and `#` comments skipped, a bare name
+/// taking its value from this environment.
+pub fn environment(files: &[String], vars: &[String]) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for file in files {
+        env.extend(read_lines(file)?.iter().map(|l| expand_env(l)));
+    }
+    env.extend(vars.iter().map(|e| expand_env(e)));
+    Ok(env)
 }
 
 /// `-e NAME` takes NAME's value from this environment (and is dropped if unset).

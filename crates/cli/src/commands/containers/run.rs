@@ -9,6 +9,17 @@ use crate::cli::{CreateFlags, RunArgs, StartArgs};
 
 fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<String> {
     let mut request = options::create_request(flags).map_err(run_error)?;
+    attached_streams(flags).map_err(run_error)?;
+    // Docker refuses before creating anything, so that two scripts sharing
+    // a cidfile cannot both start.
+    if let Some(path) = &flags.cidfile
+        && path.exists()
+    {
+        return Err(run_error(anyhow::anyhow!(
+            "container ID file found, make sure the other container isn't running or delete {}",
+            path.display()
+        )));
+    }
     request.config.stdin_once = stdin_once;
     let pull = |engine: &Engine| {
         super::super::pull::pull_for_run(
@@ -37,7 +48,42 @@ fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<Stri
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }
+    if let Some(path) = &flags.cidfile {
+        // Created new, so that a file made meanwhile is not overwritten.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, created.id.as_bytes()));
+        if let Err(e) = written {
+            let _ = engine.remove_container(&created.id, true, true);
+            return Err(run_error(anyhow::anyhow!(
+                "failed to create the container ID file {}: {e}",
+                path.display()
+            )));
+        }
+    }
     Ok(created.id)
+}
+
+/// `-a STREAM…`: (stdin, stdout, stderr) to attach; none named means the
+/// outputs (and stdin with `-i`).
+fn attached_streams(flags: &CreateFlags) -> Result<(bool, bool, bool)> {
+    if flags.attach.is_empty() {
+        return Ok((flags.interactive, true, true));
+    }
+    let mut streams = (false, false, false);
+    for s in &flags.attach {
+        match s.to_ascii_lowercase().as_str() {
+            "stdin" => streams.0 = true,
+            "stdout" => streams.1 = true,
+            "stderr" => streams.2 = true,
+            _ => anyhow::bail!(
+                "invalid argument \"{s}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+            ),
+        }
+    }
+    Ok(streams)
 }
 
 /// The image as Docker names it in "Unable to find image" (tag made explicit).
@@ -60,7 +106,9 @@ fn run_error_any(e: &anyhow::Error) -> anyhow::Error {
 }
 
 pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
-    let id = create(engine, &flags, false)?;
+    // As docker: `create -i` closes the container's stdin when the first
+    // attached client's ends (`start -a -i` with a pipe).
+    let id = create(engine, &flags, flags.interactive)?;
     crate::output::print(&format!("{id}\n"))?;
     Ok(0)
 }
@@ -69,6 +117,17 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
     let flags = &a.flags;
     // Checked before anything is created.
     attach::parse_detach_keys(a.detach_keys.as_deref()).map_err(run_error)?;
+    if !a.detach && flags.tty && flags.interactive {
+        super::attach::require_terminal_stdin()?;
+    }
+    if a.detach && !flags.attach.is_empty() {
+        // A command-line error in docker's CLI: exit 1, not run's 125.
+        return Err(super::ExitError {
+            code: 1,
+            message: "Conflicting options: -a and -d".into(),
+        }
+        .into());
+    }
     let id = create(engine, flags, !a.detach && flags.interactive)?;
     let result = run_created(engine, &a, &id);
     if result.is_err() && flags.rm {
@@ -89,8 +148,11 @@ fn run_created(engine: &Engine, a: &RunArgs, id: &str) -> Result<u8> {
         crate::output::print(&format!("{id}\n"))?;
         return Ok(0);
     }
+    let (stdin, stdout, stderr) = attached_streams(flags).map_err(run_error)?;
     let opts = AttachOptions {
-        stdin: flags.interactive,
+        stdin: stdin && flags.interactive,
+        stdout,
+        stderr,
         tty: flags.tty,
         sig_proxy: a.sig_proxy,
         detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref()).map_err(run_error)?,
@@ -121,6 +183,8 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<u8> {
         let row = engine.container(name)?;
         let opts = AttachOptions {
             stdin: a.interactive && row.config.open_stdin,
+            stdout: true,
+            stderr: true,
             tty: row.config.tty,
             sig_proxy: true,
             detach_keys: attach::parse_detach_keys(a.detach_keys.as_deref())?,

@@ -1,0 +1,629 @@
+//! Differential, table-driven: `run` flags beyond the seed's (namespaces,
+//! groups, sysctls, OOM, block I/O, device rules, logging, volumes-from,
+//! attach, cidfile, …), usage errors and exit codes, each run by the docker
+//! CLI v28 against a private dockerd and by berth on the same busybox
+//! image; stdout and exit codes must match (stderr where its words are the
+//! interface). Root only; needs dockerd (apt-get install docker.io).
+//!
+//! Normalised before comparing: which namespaces are the host's (each
+//! side's links are compared with this process's), container IDs.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+
+use support::Store;
+use support::dockerd::Dockerd;
+
+trait Cli {
+    fn command(&self, args: &[&str]) -> Command;
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    }
+}
+
+impl Cli for Store {
+    fn command(&self, args: &[&str]) -> Command {
+        Store::command(self, args)
+    }
+}
+
+impl Cli for Dockerd {
+    fn command(&self, args: &[&str]) -> Command {
+        Dockerd::command(self, args)
+    }
+}
+
+/// (stdout, exit code).
+type Step = (String, i32);
+
+fn step(cli: &dyn Cli, args: &[&str]) -> Step {
+    let out = cli.run(args);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// Namespace links printed by a container, as "host" or "private".
+fn host_or_private((out, code): Step) -> Step {
+    let shown = out
+        .lines()
+        .map(|l| {
+            let (kind, link) = l.split_once(' ').unwrap_or((l, ""));
+            let ours = std::fs::read_link(format!("/proc/self/ns/{kind}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{kind} {}", if ours == link { "host" } else { "private" })
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (shown, code)
+}
+
+const NAMESPACES: &str =
+    "for n in cgroup ipc pid uts; do echo $n $(readlink /proc/self/ns/$n); done";
+
+/// A block device of this host, for the throttling flags.
+fn block_device() -> String {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| std::path::Path::new("/dev").join(n).exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    format!(
+        "/dev/{}",
+        names.first().expect("a block device in /sys/block")
+    )
+}
+
+/// Every case: name and what it recorded.
+fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
+    let mut log: Vec<(String, Step)> = Vec::new();
+    let run = |flags: &[&str], script: &str| -> Step {
+        let mut args = vec!["run", "--rm", "--network", "none"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        step(cli, &args)
+    };
+    let code_only = |(_, code): Step| (String::new(), code);
+
+    log.push((
+        "group-add".into(),
+        run(
+            &[
+                "--group-add",
+                "1234",
+                "--group-add",
+                "nobody",
+                "-u",
+                "nobody",
+            ],
+            "id",
+        ),
+    ));
+    log.push((
+        "group-add unknown".into(),
+        code_only(run(&["--group-add", "nosuchgroup"], "id")),
+    ));
+    log.push((
+        "sysctl ipc".into(),
+        run(
+            &[
+                "--sysctl",
+                "kernel.shmmax=65536",
+                "--sysctl",
+                "kernel.msgmax=4096",
+            ],
+            "cat /proc/sys/kernel/shmmax /proc/sys/kernel/msgmax",
+        ),
+    ));
+    log.push((
+        "sysctl net".into(),
+        run(
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "cat /proc/sys/net/ipv4/ip_forward",
+        ),
+    ));
+    log.push((
+        "sysctl not allowed".into(),
+        code_only(run(&["--sysctl", "kernel.hostname=x"], "true")),
+    ));
+    log.push((
+        "oom-score-adj".into(),
+        run(&["--oom-score-adj", "500"], "cat /proc/self/oom_score_adj"),
+    ));
+    log.push((
+        "oom-score-adj out of range".into(),
+        code_only(run(&["--oom-score-adj", "2000"], "true")),
+    ));
+    log.push((
+        "default namespaces".into(),
+        host_or_private(run(&[], NAMESPACES)),
+    ));
+    log.push((
+        "ipc host".into(),
+        host_or_private(run(&["--ipc", "host"], NAMESPACES)),
+    ));
+    log.push((
+        "pid host".into(),
+        host_or_private(run(&["--pid", "host"], NAMESPACES)),
+    ));
+    log.push((
+        "uts host".into(),
+        host_or_private(run(&["--uts", "host"], NAMESPACES)),
+    ));
+    log.push((
+        "uts host hostname".into(),
+        run(&["--uts", "host"], "hostname"),
+    ));
+    log.push((
+        "cgroupns private".into(),
+        host_or_private(run(&["--cgroupns", "private"], NAMESPACES)),
+    ));
+    log.push((
+        "cgroupns host".into(),
+        host_or_private(run(&["--cgroupns", "host"], NAMESPACES)),
+    ));
+    log.push((
+        "userns host".into(),
+        host_or_private(run(&["--userns", "host"], NAMESPACES)),
+    ));
+    log.push((
+        "ipc none".into(),
+        run(
+            &["--ipc", "none"],
+            "test -d /dev/shm && echo shm || echo no-shm",
+        ),
+    ));
+    log.push((
+        "bad ipc".into(),
+        code_only(run(&["--ipc", "bogus"], "true")),
+    ));
+    log.push((
+        "bad pid".into(),
+        code_only(run(&["--pid", "bogus"], "true")),
+    ));
+    log.push(("memory: swappiness, oom killer".into(), run(
+        &["-m", "64m", "--memory-swappiness", "10", "--oom-kill-disable"],
+        "cat /sys/fs/cgroup/memory/memory.swappiness; head -1 /sys/fs/cgroup/memory/memory.oom_control",
+    )));
+    log.push((
+        "bad swappiness".into(),
+        code_only(run(&["--memory-swappiness", "200"], "true")),
+    ));
+    let dev = block_device();
+    log.push(("block I/O throttles".into(), run(
+        &[
+            "--device-read-bps", &format!("{dev}:1mb"),
+            "--device-write-bps", &format!("{dev}:2mb"),
+            "--device-read-iops", &format!("{dev}:100"),
+            "--device-write-iops", &format!("{dev}:200"),
+        ],
+        "cd /sys/fs/cgroup/blkio; cat blkio.throttle.read_bps_device blkio.throttle.write_bps_device blkio.throttle.read_iops_device blkio.throttle.write_iops_device",
+    )));
+    log.push((
+        "bad throttle".into(),
+        code_only(run(&["--device-read-iops", &format!("{dev}:1k")], "true")),
+    ));
+    log.push((
+        "blkio weight (discarded where unsupported)".into(),
+        code_only(run(&["--blkio-weight", "300"], "true")),
+    ));
+    log.push((
+        "device cgroup rule".into(),
+        run(
+            &["--device-cgroup-rule", "c 42:* rmw"],
+            "grep '^c 42' /sys/fs/cgroup/devices/devices.list",
+        ),
+    ));
+    log.push((
+        "bad device cgroup rule".into(),
+        code_only(run(&["--device-cgroup-rule", "bogus"], "true")),
+    ));
+    log.push((
+        "isolation default".into(),
+        run(&["--isolation", "default"], "echo ok"),
+    ));
+    log.push((
+        "isolation hyperv".into(),
+        code_only(run(&["--isolation", "hyperv"], "true")),
+    ));
+    log.push((
+        "runtime runc".into(),
+        run(&["--runtime", "runc"], "echo ok"),
+    ));
+    log.push((
+        "storage-opt".into(),
+        code_only(run(&["--storage-opt", "size=1G"], "true")),
+    ));
+    log.push((
+        "kernel-memory (ignored)".into(),
+        run(&["--kernel-memory", "10m"], "echo ok"),
+    ));
+    log.push((
+        "dockerenv".into(),
+        run(&[], "stat -c '%a %s %U' /.dockerenv"),
+    ));
+
+    // Files.
+    let labels = dir.join("labels");
+    std::fs::write(&labels, "# a comment\n\nfrom.file=1\nbare\n").unwrap();
+    let labels = labels.to_str().unwrap();
+    step(
+        cli,
+        &[
+            "create",
+            "--name",
+            "lf",
+            "--label-file",
+            labels,
+            "-l",
+            "from.flag=2",
+            "busybox",
+            "true",
+        ],
+    );
+    log.push((
+        "label-file".into(),
+        step(cli, &["inspect", "-f", "{{json .Config.Labels}}", "lf"]),
+    ));
+    step(cli, &["rm", "lf"]);
+    log.push((
+        "label-file missing".into(),
+        code_only(run(&["--label-file", "/nonexistent-labels"], "true")),
+    ));
+    let cidfile = dir.join("cid");
+    let _ = std::fs::remove_file(&cidfile);
+    let cid = cidfile.to_str().unwrap();
+    let (out, code) = step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--cidfile",
+            cid,
+            "busybox",
+            "true",
+        ],
+    );
+    let written = std::fs::read_to_string(&cidfile).unwrap_or_default();
+    log.push((
+        "cidfile".into(),
+        ((written == out.trim()).to_string(), code),
+    ));
+    log.push((
+        "cidfile exists".into(),
+        code_only(step(
+            cli,
+            &["run", "--rm", "--cidfile", cid, "busybox", "true"],
+        )),
+    ));
+    step(cli, &["rm", "-f", out.trim()]);
+    let _ = std::fs::remove_file(&cidfile);
+
+    // Logging.
+    step(
+        cli,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "nolog",
+            "--log-driver",
+            "none",
+            "busybox",
+            "echo",
+            "hi",
+        ],
+    );
+    log.push((
+        "log-driver none: logs".into(),
+        code_only(step(cli, &["logs", "nolog"])),
+    ));
+    step(cli, &["rm", "nolog"]);
+    step(
+        cli,
+        &[
+            "create",
+            "--name",
+            "logopt",
+            "--log-opt",
+            "max-size=1k",
+            "busybox",
+            "true",
+        ],
+    );
+    log.push(("log-opt max-size".into(), step(cli, &["inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}}", "logopt"])));
+    step(cli, &["rm", "logopt"]);
+    log.push((
+        "log-opt unknown".into(),
+        code_only(run(&["--log-opt", "bogus=1"], "true")),
+    ));
+    log.push((
+        "log-driver unknown".into(),
+        code_only(run(&["--log-driver", "bogus"], "true")),
+    ));
+
+    // Attach to some streams only.
+    let out = cli.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-a",
+        "stdout",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    log.push((
+        "attach stdout".into(),
+        (
+            format!(
+                "{}|{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            out.status.code().unwrap_or(-1),
+        ),
+    ));
+    log.push((
+        "attach bad stream".into(),
+        code_only(run(&["-a", "bogus"], "true")),
+    ));
+    log.push((
+        "attach and detach".into(),
+        code_only(step(cli, &["run", "-d", "-a", "stdout", "busybox", "true"])),
+    ));
+
+    // Another container's namespaces and volumes.
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "src",
+            "--ipc",
+            "shareable",
+            "-v",
+            "/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo from-src > /data/f; sleep 600",
+        ],
+    );
+    log.push((
+        "pid container:".into(),
+        run(&["--pid", "container:src"], "ps -o comm | grep -c sleep"),
+    ));
+    let (src_ipc, _) = step(cli, &["exec", "src", "readlink", "/proc/self/ns/ipc"]);
+    log.push((
+        "ipc container:".into(),
+        run(
+            &["--ipc", "container:src"],
+            &format!(
+                "test \"$(readlink /proc/self/ns/ipc)\" = '{}' && echo joined",
+                src_ipc.trim()
+            ),
+        ),
+    ));
+    step(
+        cli,
+        &["exec", "src", "sh", "-c", "echo in-shm > /dev/shm/x"],
+    );
+    log.push((
+        "ipc container: /dev/shm".into(),
+        run(
+            &["--ipc", "container:src"],
+            "cat /dev/shm/x 2>/dev/null || echo not-shared",
+        ),
+    ));
+    log.push((
+        "volumes-from".into(),
+        run(
+            &["--volumes-from", "src"],
+            "cat /data/f; touch /data/g && echo writable",
+        ),
+    ));
+    log.push((
+        "volumes-from ro".into(),
+        run(
+            &["--volumes-from", "src:ro"],
+            "cat /data/f; touch /data/g 2>/dev/null || echo read-only",
+        ),
+    ));
+    log.push((
+        "volumes-from missing".into(),
+        code_only(run(&["--volumes-from", "nosuchcontainer"], "true")),
+    ));
+    step(cli, &["rm", "-f", "-v", "src"]);
+
+    // exec's --env-file.
+    let env_file = dir.join("env");
+    std::fs::write(&env_file, "A=1\n# comment\nB=two\n").unwrap();
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "ex",
+            "busybox",
+            "sleep",
+            "600",
+        ],
+    );
+    log.push((
+        "exec --env-file".into(),
+        step(
+            cli,
+            &[
+                "exec",
+                "--env-file",
+                env_file.to_str().unwrap(),
+                "-e",
+                "B=three",
+                "ex",
+                "sh",
+                "-c",
+                "echo $A $B",
+            ],
+        ),
+    ));
+    step(cli, &["rm", "-f", "ex"]);
+
+    // Removal of what is not there.
+    log.push((
+        "rm -f absent".into(),
+        code_only(step(cli, &["rm", "-f", "nosuchcontainer"])),
+    ));
+    log.push((
+        "rmi -f absent".into(),
+        code_only(step(cli, &["rmi", "-f", "nosuchimage"])),
+    ));
+    log.push((
+        "rm absent".into(),
+        code_only(step(cli, &["rm", "nosuchcontainer"])),
+    ));
+    log
+}
+
+/// Where berth differs on purpose, with the reason.
+const DELIBERATELY_DIFFERENT: &[(&str, &str)] = &[(
+    "ipc container: /dev/shm",
+    "pending: the IPC namespace is shared, /dev/shm is not yet (docker keeps a shareable container's shm on the host)",
+)];
+
+#[test]
+fn run_flags_behave_as_in_docker() {
+    let test = "run_flags_behave_as_in_docker";
+    let Some(docker) = Dockerd::start(test) else {
+        return;
+    };
+    let Some(store) = support::container_store(test) else {
+        return;
+    };
+    let archive = docker.dir().join("busybox.tar");
+    store.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    docker.ok(&["load", "-i", archive.to_str().unwrap()]);
+
+    let theirs = cases(&docker, docker.dir());
+    let ours = cases(&store, store.dir.path());
+    assert_eq!(theirs.len(), ours.len());
+    let mut differences = Vec::new();
+    let (mut same, mut different) = (0, 0);
+    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
+        if let Some((_, why)) = DELIBERATELY_DIFFERENT.iter().find(|(n, _)| n == name) {
+            eprintln!("deliberately different: {name} ({why}):\n  docker: {d:?}\n  berth:  {b:?}");
+            different += 1;
+        } else if d != b {
+            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
+        } else {
+            same += 1;
+        }
+    }
+    eprintln!("run flags: {same} cases the same as docker, {different} deliberately different");
+    assert!(
+        differences.is_empty(),
+        "berth differs from docker:\n{}",
+        differences.join("\n")
+    );
+    store.assert_check_clean();
+}
+
+/// Usage errors need no daemon: the docker CLI's words (with `berth` for
+/// `docker`) and exit codes, 1 for a wrong number of arguments or an
+/// unknown command, 125 for a bad flag; a bare group prints its usage.
+#[test]
+fn usage_errors_are_docker_s() {
+    let test = "usage_errors_are_docker_s";
+    let Some(docker) = ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        support::skip(
+            test,
+            "the docker CLI is not installed (apt-get install docker.io)",
+        );
+        return;
+    };
+    let store = Store::new();
+    let lines: &[&[&str]] = &[
+        &["rmi"],
+        &["logs"],
+        &["run"],
+        &["start"],
+        &["exec", "c"],
+        &["rename", "a"],
+        &["ps", "extra"],
+        &["bogus"],
+        &["run", "--bogus", "busybox"],
+        &["ps", "--bogus"],
+        &["rm", "-x", "a"],
+        &["exec", "--env-file"],
+        &["volume"],
+        &["network"],
+    ];
+    let mut differences = Vec::new();
+    for args in lines {
+        let theirs = Command::new(docker)
+            .args(*args)
+            .env("DOCKER_HOST", "unix:///nonexistent-berth-test.sock")
+            .output()
+            .unwrap();
+        let ours = store.run(args);
+        // The first line says what is wrong; the usage line and the help
+        // hint follow (compared where docker's names are berth's).
+        let first = |o: &Output| {
+            let text = if o.stderr.is_empty() {
+                &o.stdout
+            } else {
+                &o.stderr
+            };
+            String::from_utf8_lossy(text)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .replace("docker", "berth")
+        };
+        let d = (first(&theirs), theirs.status.code());
+        let b = (first(&ours), ours.status.code());
+        let hint = |o: &Output| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .replace("docker", "berth")
+        };
+        if d != b || (theirs.status.code() != Some(0) && hint(&theirs) != hint(&ours)) {
+            differences.push(format!(
+                "{args:?}:\n  docker: {d:?} {:?}\n  berth:  {b:?} {:?}",
+                hint(&theirs),
+                hint(&ours)
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "usage errors differ:\n{}",
+        differences.join("\n")
+    );
+}
