@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::extract::Query;
 use axum::http::StatusCode;
-use berth_engine::containers::config::{DeviceSpec, LogConfig, ThrottleDevice, WeightDevice};
+use berth_engine::containers::config::{
+    DeviceSpec, HealthConfig, LogConfig, ThrottleDevice, WeightDevice,
+};
 use berth_engine::containers::parse;
 use berth_engine::containers::{
     ContainerConfig, CreateRequest, EndpointConfig, HostConfig, MountKind, MountSpec, PortBinding,
@@ -67,6 +69,7 @@ struct WireConfig {
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
     mac_address: Option<String>,
+    healthcheck: Option<HealthConfig>,
     host_config: Option<WireHostConfig>,
     networking_config: Option<WireNetworking>,
 }
@@ -386,6 +389,7 @@ fn request_of(name: Option<String>, w: WireConfig) -> ApiResult<CreateRequest> {
             image_volumes: Vec::new(),
             networks,
             init_binary: None,
+            healthcheck: w.healthcheck,
             host: HostConfig {
                 mounts,
                 read_only: h.readonly_rootfs,

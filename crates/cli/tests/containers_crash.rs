@@ -55,6 +55,18 @@ fn killed_monitor_shows_as_exited() {
         .collect();
     assert_eq!(monitors.len(), 1, "one monitor: {monitors:?}");
     kill9(monitors[0]);
+    // SIGKILL is delivered asynchronously: under load the monitor may take
+    // a moment to die after kill(2) returned.
+    let monitor = monitors[0];
+    wait_for("the monitor to die", || {
+        std::fs::read_to_string(format!("/proc/{monitor}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true)
+    });
     // The next command tells the truth: not running, and nothing left running.
     let status = store.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}"]);
     assert!(status.starts_with("victim exited Exited (137)"), "{status}");

@@ -490,6 +490,96 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
     ));
     step(cli, &["rm", "-f", "ex"]);
 
+    // Health checks.
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "hc",
+            "--health-cmd",
+            "test -e /tmp/ok",
+            "--health-interval",
+            "200ms",
+            "--health-retries",
+            "2",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /tmp/ok; sleep 600",
+        ],
+    );
+    log.push((
+        "health: healthy".into(),
+        (wait_health(cli, "hc", "healthy"), 0),
+    ));
+    log.push((
+        "health: config".into(),
+        step(
+            cli,
+            &["inspect", "-f", "{{json .Config.Healthcheck}}", "hc"],
+        ),
+    ));
+    log.push((
+        "health: ps".into(),
+        (
+            step(
+                cli,
+                &["ps", "--format", "{{.Status}}", "--filter", "name=^hc$"],
+            )
+            .0
+            .contains("(healthy)")
+            .to_string(),
+            0,
+        ),
+    ));
+    step(cli, &["exec", "hc", "rm", "/tmp/ok"]);
+    log.push((
+        "health: unhealthy".into(),
+        (wait_health(cli, "hc", "unhealthy"), 0),
+    ));
+    log.push((
+        "health: filter".into(),
+        step(
+            cli,
+            &[
+                "ps",
+                "--filter",
+                "health=unhealthy",
+                "--format",
+                "{{.Names}}",
+            ],
+        ),
+    ));
+    log.push(("health: streak".into(), step(cli, &["inspect", "-f", "{{if ge .State.Health.FailingStreak 2}}streak{{end}} {{(index .State.Health.Log 0).ExitCode}}", "hc"])));
+    step(cli, &["rm", "-f", "hc"]);
+    log.push((
+        "health: none".into(),
+        step(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--no-healthcheck",
+                "busybox",
+                "true",
+            ],
+        ),
+    ));
+    log.push((
+        "health: bad interval".into(),
+        code_only(run(&["--health-interval", "5"], "true")),
+    ));
+    log.push((
+        "health: conflict".into(),
+        code_only(run(&["--no-healthcheck", "--health-cmd", "true"], "true")),
+    ));
+
     // Removal of what is not there.
     log.push((
         "rm -f absent".into(),
@@ -504,6 +594,19 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
         code_only(step(cli, &["rm", "nosuchcontainer"])),
     ));
     log
+}
+
+/// The container's health once it is `want` (or what it is after 20 s).
+fn wait_health(cli: &dyn Cli, name: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = step(cli, &["inspect", "-f", "{{.State.Health.Status}}", name]);
+        let status = status.trim().to_string();
+        if status == want || std::time::Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Where berth differs on purpose, with the reason.

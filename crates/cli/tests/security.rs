@@ -98,7 +98,19 @@ fn exec_never_hands_the_callers_stdio_to_the_container() {
     let log = store.dir.path().join("host.log");
     std::fs::write(&log, "").unwrap();
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let modes: &[&[&str]] = &[&[], &["-i"], &["-t"], &["-i", "-t"], &["-d"], &["-d", "-i"]];
+    // `-i -t` on a file is refused before anything runs (docker's "the
+    // input device is not a TTY"), so nothing of the caller's can reach
+    // the container that way.
+    let refused = with_files(
+        &store,
+        &["exec", "-i", "-t", "ctr", "touch", "/tmp/ran"],
+        &input,
+        &log,
+    );
+    assert_eq!(refused.code(), Some(1), "exec -i -t on a file");
+    let (code, _, _) = store.outcome(&["exec", "ctr", "test", "-e", "/tmp/ran"]);
+    assert_eq!(code, 1, "the refused exec ran nothing");
+    let modes: &[&[&str]] = &[&[], &["-i"], &["-t"], &["-d"], &["-d", "-i"]];
     for (n, mode) in modes.iter().enumerate() {
         let script = format!(
             "r0=$(readlink /proc/$$/fd/0); r1=$(readlink /proc/$$/fd/1); r2=$(readlink /proc/$$/fd/2); \

@@ -145,6 +145,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(exit) = e.downcast_ref::<containers::ExitError>() {
         return exit.code;
     }
+    // As docker: a template that does not parse exits 64 (EX_USAGE).
+    if e.downcast_ref::<crate::format::TemplateError>()
+        .is_some_and(|t| t.parse)
+    {
+        return 64;
+    }
     match e.downcast_ref::<berth_engine::Error>().map(|e| e.kind) {
         Some(ErrorKind::Internal) | Some(_) | None => 1,
     }

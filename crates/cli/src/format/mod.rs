@@ -3,6 +3,10 @@
 
 pub mod ports;
 pub mod template;
+mod template_exec;
+mod template_funcs;
+#[cfg(test)]
+mod template_tests;
 pub mod units;
 
 use serde_json::Value;

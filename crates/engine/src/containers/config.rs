@@ -42,6 +42,64 @@ pub struct ContainerConfig {
     /// With `--init`: the static binary mounted as pid 1, found at create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_binary: Option<std::path::PathBuf>,
+    /// `--health-*` over the image's `HEALTHCHECK` (Docker's shape).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// Docker's `Healthcheck`: durations in nanoseconds, 0 = the default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `[]` inherit, `["NONE"]` off, `["CMD", args…]`, `["CMD-SHELL", cmd]`.
+    pub test: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl HealthConfig {
+    /// The command a probe runs, or None when checks are off.
+    pub fn probe_args(&self) -> Option<Vec<String>> {
+        match self.test.split_first() {
+            Some((kind, args)) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
+            Some((kind, args)) if kind == "CMD-SHELL" && !args.is_empty() => {
+                Some(vec!["/bin/sh".into(), "-c".into(), args.join(" ")])
+            }
+            _ => None,
+        }
+    }
+
+    /// This config with the image's values where it has none (as dockerd
+    /// merges them).
+    pub fn over(mut self, image: &HealthConfig) -> HealthConfig {
+        if self.test.is_empty() {
+            self.test = image.test.clone();
+        }
+        for (mine, theirs) in [
+            (&mut self.interval, image.interval),
+            (&mut self.timeout, image.timeout),
+            (&mut self.start_period, image.start_period),
+            (&mut self.start_interval, image.start_interval),
+            (&mut self.retries, image.retries),
+        ] {
+            if *mine == 0 {
+                *mine = theirs;
+            }
+        }
+        self
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

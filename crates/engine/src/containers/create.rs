@@ -125,6 +125,7 @@ impl Engine {
             created_at: crate::now_nanos(),
             started_at: 0,
             finished_at: 0,
+            health: String::new(),
         };
         self.insert_with_name(&mut row, name)?;
         crate::failpoint::hit("create:row-inserted");
@@ -439,6 +440,14 @@ fn merge_image_config(
     if config.user.is_empty() {
         config.user = image.user.clone().unwrap_or_default();
     }
+    let image_health: Option<super::config::HealthConfig> = image
+        .healthcheck
+        .clone()
+        .and_then(|h| serde_json::from_value(h).ok());
+    config.healthcheck = match (config.healthcheck.take(), image_health) {
+        (Some(mine), Some(theirs)) => Some(mine.over(&theirs)),
+        (mine, theirs) => mine.or(theirs),
+    };
     let mut labels = image.labels.clone().unwrap_or_default();
     labels.extend(request.config.labels.clone());
     config.labels = labels;

@@ -255,7 +255,17 @@ impl Engine {
                 Value::Object(keys.iter().map(|k| (k.clone(), json!({}))).collect())
             }
         };
-        json!({
+        let health = self
+            .db
+            .read(|c| super::health::get(c, &row.id))
+            .ok()
+            .flatten()
+            .filter(|_| {
+                c.healthcheck
+                    .as_ref()
+                    .is_some_and(|h| h.probe_args().is_some())
+            });
+        let mut doc = json!({
             "Id": row.id,
             "Created": rfc3339(row.created_at),
             "Path": path,
@@ -375,9 +385,14 @@ impl Engine {
                 "Labels": c.labels,
                 "StopSignal": c.stop_signal,
                 "StopTimeout": c.stop_timeout,
+                "Healthcheck": c.healthcheck,
             },
             "NetworkSettings": self.network_settings(row),
-        })
+        });
+        if let Some(h) = health {
+            doc["State"]["Health"] = h.docker_json();
+        }
+        doc
     }
 }
 

@@ -1,5 +1,7 @@
 //! Listing containers as `ps` and `GET /containers/json` do: Docker's
-//! filters (status, name, id, label, ancestor, exited), newest first.
+//! filters (status, name as a regular expression, id, label, ancestor,
+//! exited, health, before, since, volume, network, publish, expose,
+//! is-task), newest first.
 
 use super::record::{ContainerRow, State};
 use crate::Engine;
@@ -7,11 +9,20 @@ use crate::error::{Error, Result};
 
 pub struct ContainerFilters {
     status: Vec<String>,
-    name: Vec<String>,
+    /// `name=`: regular expressions, as Docker matches them.
+    name: Vec<regex_lite::Regex>,
     id: Vec<String>,
     label: Vec<String>,
     ancestor: Vec<String>,
     exited: Vec<i32>,
+    health: Vec<String>,
+    before: Vec<String>,
+    since: Vec<String>,
+    volume: Vec<String>,
+    network: Vec<String>,
+    publish: Vec<String>,
+    expose: Vec<String>,
+    is_task: Option<bool>,
 }
 
 impl ContainerFilters {
@@ -24,6 +35,14 @@ impl ContainerFilters {
             label: vec![],
             ancestor: vec![],
             exited: vec![],
+            health: vec![],
+            before: vec![],
+            since: vec![],
+            volume: vec![],
+            network: vec![],
+            publish: vec![],
+            expose: vec![],
+            is_task: None,
         };
         for item in raw {
             let Some((k, v)) = item.split_once('=') else {
@@ -45,7 +64,10 @@ impl ContainerFilters {
                     }
                     f.status.push(v.into())
                 }
-                "name" => f.name.push(v.into()),
+                "name" => f.name.push(
+                    regex_lite::Regex::new(v.trim_start_matches('/'))
+                        .map_err(|e| Error::invalid(format!("invalid filter 'name={v}': {e}")))?,
+                ),
                 "id" => f.id.push(v.into()),
                 "label" => f.label.push(v.into()),
                 "ancestor" => f.ancestor.push(v.into()),
@@ -53,6 +75,26 @@ impl ContainerFilters {
                     v.parse()
                         .map_err(|_| Error::invalid(format!("invalid filter 'exited={v}'")))?,
                 ),
+                "health" => {
+                    if !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
+                        return Err(Error::invalid(format!(
+                            "Unrecognised filter value for health: {v}"
+                        )));
+                    }
+                    f.health.push(v.into())
+                }
+                "before" => f.before.push(v.into()),
+                "since" => f.since.push(v.into()),
+                "volume" => f.volume.push(v.into()),
+                "network" => f.network.push(v.into()),
+                "publish" => f.publish.push(port_key(v)?),
+                "expose" => f.expose.push(port_key(v)?),
+                "is-task" => {
+                    f.is_task = Some(
+                        v.parse()
+                            .map_err(|_| Error::invalid(format!("invalid filter 'is-task={v}'")))?,
+                    )
+                }
                 _ => return Err(Error::invalid(format!("invalid filter '{k}'"))),
             }
         }
@@ -60,13 +102,50 @@ impl ContainerFilters {
     }
 }
 
-fn matches(engine: &Engine, f: &ContainerFilters, row: &ContainerRow) -> bool {
+/// `80`, `80/udp`, `8000-8001/tcp` as the keys ports are kept under
+/// (`80/tcp`; a range stays a range, matched port by port).
+fn port_key(v: &str) -> Result<String> {
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let ok = |p: &str| p.parse::<u16>().is_ok();
+    let valid = match ports.split_once('-') {
+        Some((a, b)) => ok(a) && ok(b),
+        None => ok(ports),
+    };
+    if !valid || !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(Error::invalid(format!("invalid port filter {v:?}")));
+    }
+    Ok(format!("{ports}/{proto}"))
+}
+
+/// Whether a port key ("80/tcp") falls in a filter's port or range.
+fn port_matches(filter: &str, key: &str) -> bool {
+    let (ports, proto) = filter.split_once('/').unwrap_or((filter, "tcp"));
+    let (kport, kproto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let Ok(k) = kport.parse::<u16>() else {
+        return false;
+    };
+    let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+    proto == kproto
+        && lo.parse().is_ok_and(|lo: u16| lo <= k)
+        && hi.parse().is_ok_and(|hi: u16| k <= hi)
+}
+
+fn matches(
+    engine: &Engine,
+    f: &ContainerFilters,
+    row: &ContainerRow,
+    all: &[ContainerRow],
+) -> bool {
     let status = row.state.docker_status();
+    let created_of = |name: &str| {
+        all.iter()
+            .find(|r| r.id == name || r.name == name.trim_start_matches('/'))
+            .or_else(|| all.iter().find(|r| r.id.starts_with(name)))
+            .map(|r| r.created_at)
+    };
+    let host = &row.config.host;
     (f.status.is_empty() || f.status.iter().any(|s| s == status))
-        && (f.name.is_empty()
-            || f.name
-                .iter()
-                .any(|n| row.name.contains(n.trim_start_matches('/'))))
+        && (f.name.is_empty() || f.name.iter().any(|n| n.is_match(&row.name)))
         && (f.id.is_empty() || f.id.iter().any(|i| row.id.starts_with(i.as_str())))
         && (f.exited.is_empty()
             || (row.state == State::Exited && f.exited.contains(&row.exit_code)))
@@ -83,6 +162,43 @@ fn matches(engine: &Engine, f: &ContainerFilters, row: &ContainerRow) -> bool {
                         .starts_with(a.trim_start_matches("sha256:"))
                     || engine.image_id_of(a).is_ok_and(|id| id == row.image_id)
             }))
+        && (f.health.is_empty()
+            || f.health.iter().any(|h| match h.as_str() {
+                "none" => row.health.is_empty(),
+                h => row.health == h,
+            }))
+        && f
+            .before
+            .iter()
+            .all(|b| created_of(b).is_some_and(|t| row.created_at < t))
+        && f
+            .since
+            .iter()
+            .all(|s| created_of(s).is_some_and(|t| row.created_at > t))
+        && (f.volume.is_empty()
+            || f.volume.iter().any(|v| {
+                host.mounts
+                    .iter()
+                    .any(|m| m.source == *v || m.target.trim_end_matches('/') == v.trim_end_matches('/'))
+            }))
+        && (f.network.is_empty()
+            || f.network.iter().any(|n| {
+                host.network_mode == *n
+                    || row.config.networks.contains_key(n)
+                    || engine.network(n).is_ok_and(|net| {
+                        host.network_mode == net.name || row.config.networks.contains_key(&net.name)
+                    })
+            }))
+        && (f.publish.is_empty()
+            || f.publish
+                .iter()
+                .any(|p| host.port_bindings.keys().any(|k| port_matches(p, k))))
+        && (f.expose.is_empty()
+            || f.expose
+                .iter()
+                .any(|p| row.config.exposed_ports.iter().any(|k| port_matches(p, k))))
+        // No container of berth's is a swarm task.
+        && f.is_task != Some(true)
 }
 
 impl Engine {
@@ -97,7 +213,8 @@ impl Engine {
     ) -> Result<Vec<ContainerRow>> {
         let mut rows = self.containers()?;
         let all = all || last > 0 || !filters.status.is_empty() || !filters.exited.is_empty();
-        rows.retain(|r| (all || r.state.is_live()) && matches(self, filters, r));
+        let everything = rows.clone();
+        rows.retain(|r| (all || r.state.is_live()) && matches(self, filters, r, &everything));
         if last > 0 {
             rows.truncate(last);
         }

@@ -17,6 +17,7 @@ pub mod exec;
 pub(crate) mod exec_record;
 pub(crate) mod files;
 pub(crate) mod freeze;
+pub mod health;
 mod inspect;
 pub use inspect::rfc3339;
 pub(crate) mod lifecycle;

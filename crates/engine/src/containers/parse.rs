@@ -357,6 +357,48 @@ pub fn device_cgroup_rule_json(rule: &str) -> Result<serde_json::Value> {
     Ok(v)
 }
 
+/// Go's durations (`1h2m3.5s`, `500ms`, `10us`) in nanoseconds, as
+/// docker's `--health-*` and `--stop-timeout`-like flags take them.
+pub fn parse_go_duration(flag: &str, s: &str) -> Result<i64> {
+    let bad = |why: &str| {
+        invalid(format!(
+            "invalid argument \"{s}\" for \"{flag}\" flag: time: {why} \"{s}\""
+        ))
+    };
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut rest = s;
+    let mut total: f64 = 0.0;
+    if rest.is_empty() {
+        return Err(bad("invalid duration"));
+    }
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(end);
+        let value: f64 = number.parse().map_err(|_| bad("invalid duration"))?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => return Err(bad("missing unit in duration")),
+            _ => return Err(bad(&format!("unknown unit \"{unit}\" in duration"))),
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    Ok(total as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +472,16 @@ mod tests {
         for bad in ["bogus", "x 1:2 r", "c 1 r", "c 1:2 q"] {
             assert!(check_device_cgroup_rule(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_go_duration("--x", "1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_go_duration("--x", "500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_go_duration("--x", "1.5s").unwrap(), 1_500_000_000);
+        assert!(
+            parse_go_duration("--x", "5")
+                .unwrap_err()
+                .message
+                .contains("missing unit in duration")
+        );
+        assert!(parse_go_duration("--x", "5y").is_err());
         let v = device_cgroup_rule_json("c 42:* rw").unwrap();
         assert_eq!(v["major"], 42);
         assert!(v.get("minor").is_none());

@@ -81,6 +81,9 @@ pub struct ContainerRow {
     pub created_at: i64,
     pub started_at: i64,
     pub finished_at: i64,
+    /// Its health checks' verdict ("starting", "healthy", "unhealthy"),
+    /// "" when it has none (read with the row, never written through it).
+    pub health: String,
 }
 
 impl ContainerRow {
@@ -91,7 +94,11 @@ impl ContainerRow {
             |nanos: i64| crate::times::human_duration((crate::now_nanos() - nanos) / 1_000_000_000);
         match self.state {
             State::Creating | State::Created => "Created".into(),
-            State::Starting | State::Running => format!("Up {}", since(self.started_at)),
+            State::Starting | State::Running => format!(
+                "Up {}{}",
+                since(self.started_at),
+                super::health::ps_suffix(&self.health)
+            ),
             State::Paused => format!("Up {} (Paused)", since(self.started_at)),
             State::Exited => format!(
                 "Exited ({}) {} ago",
@@ -104,7 +111,8 @@ impl ContainerRow {
 }
 
 const COLUMNS: &str = "id, name, image_id, image_name, config, state, owner_pid, owner_start, pid, \
-     exit_code, oom_killed, error, restart_count, stop_requested, created_at, started_at, finished_at";
+     exit_code, oom_killed, error, restart_count, stop_requested, created_at, started_at, finished_at, \
+     (SELECT status FROM container_health WHERE container_id = containers.id)";
 
 fn from_row(r: &Row) -> rusqlite::Result<ContainerRow> {
     let config: String = r.get(4)?;
@@ -129,6 +137,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ContainerRow> {
         created_at: r.get(14)?,
         started_at: r.get(15)?,
         finished_at: r.get(16)?,
+        health: r.get::<_, Option<String>>(17)?.unwrap_or_default(),
     })
 }
 

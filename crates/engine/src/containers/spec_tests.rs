@@ -207,7 +207,10 @@ fn namespace_modes_and_kernel_options_spec() {
     config.host.resources.oom_kill_disable = true;
     config.host.resources.memory_swappiness = Some(10);
     let spec = build(&inputs(&config, &[], false)).unwrap();
-    assert!(spec.get("hostname").is_none(), "the host's UTS namespace keeps its name");
+    assert!(
+        spec.get("hostname").is_none(),
+        "the host's UTS namespace keeps its name"
+    );
     let kinds: Vec<&str> = spec["linux"]["namespaces"]
         .as_array()
         .unwrap()

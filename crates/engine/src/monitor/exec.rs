@@ -50,8 +50,8 @@ pub fn start(
         Ok(rec.request)
     })?;
     // Failures from here on are the process's (Docker's 126 and 127).
-    let started =
-        launch(engine, container_id, rootfs, &request, hello).map_err(|e| e.about(Subject::Exec));
+    let started = launch(engine, container_id, rootfs, &request, hello.size)
+        .map_err(|e| e.about(Subject::Exec));
     match &started {
         Ok(s) => {
             engine.db.write_relaxed(|c| {
@@ -77,12 +77,32 @@ pub fn start(
     started
 }
 
+/// A health check's process: the container's own (user, environment,
+/// working directory) with the check's arguments, no stdin, no terminal.
+pub(super) fn launch_probe(
+    engine: &Engine,
+    container_id: &str,
+    rootfs: &Path,
+    args: &[String],
+) -> Result<Started> {
+    let request = ExecRequest {
+        args: args.to_vec(),
+        env: Vec::new(),
+        user: None,
+        workdir: None,
+        tty: false,
+        privileged: false,
+        open_stdin: false,
+    };
+    launch(engine, container_id, rootfs, &request, None)
+}
+
 fn launch(
     engine: &Engine,
     container_id: &str,
     rootfs: &Path,
     request: &ExecRequest,
-    hello: &Hello,
+    size: Option<(u16, u16)>,
 ) -> Result<Started> {
     let runtime = engine.runtime();
     let spec = runtime.saved_spec(container_id)?;
@@ -93,7 +113,7 @@ fn launch(
         request,
         rootfs,
         &group_add,
-        hello.size,
+        size,
     )?;
     let ends = ProcessEnds::new(request.tty, request.open_stdin, false)?;
     let options = berth_runtime::ExecOptions {

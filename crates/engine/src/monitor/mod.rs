@@ -22,6 +22,7 @@
 //! lives on without it.
 
 mod exec;
+mod health;
 pub(crate) mod log;
 pub(crate) mod protocol;
 mod relay;
@@ -175,6 +176,7 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
             first = false;
         }
         relay.attach_init(pid, stdio, current.config.tty)?;
+        relay.check_health(&current);
         // Set-up is done: only the relay runs until the container exits.
         berth_runtime::memory::release_clean_file_pages();
         let code = relay.run_until_exit()?;

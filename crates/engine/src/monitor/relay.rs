@@ -46,6 +46,8 @@ struct Proc {
     stdin_closing: bool,
     exited_at: Option<Instant>,
     tty: bool,
+    /// A health check: its output goes to the prober, not to a client.
+    probe: bool,
 }
 
 struct Client {
@@ -124,6 +126,8 @@ pub struct Relay<'a> {
     init: Option<Proc>,
     execs: Vec<Proc>,
     stdin_once: bool,
+    /// The current run's health checks, when the container has them.
+    health: Option<super::health::Prober>,
 }
 
 fn set_nonblocking(fd: &OwnedFd) {
@@ -179,6 +183,7 @@ impl<'a> Relay<'a> {
             init: None,
             execs: Vec::new(),
             stdin_once: row.config.stdin_once,
+            health: None,
         })
     }
 
@@ -186,6 +191,38 @@ impl<'a> Relay<'a> {
     pub fn attach_init(&mut self, pid: i32, stdio: Stdio, tty: bool) -> Result<()> {
         self.init = Some(new_proc(None, pid, stdio, tty)?);
         Ok(())
+    }
+
+    /// Runs `row`'s health checks during this run (if it has them).
+    pub fn check_health(&mut self, row: &ContainerRow) {
+        self.health = super::health::Prober::start(self.engine, row);
+    }
+
+    /// Starts a due health check, kills one past its timeout.
+    fn health_tick(&mut self) {
+        let Some(prober) = self.health.as_mut() else {
+            return;
+        };
+        if let Some(pid) = prober.overdue()
+            && let Some(pid) = Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let init_runs = self.init.as_ref().is_some_and(|p| p.exited_at.is_none());
+        if !init_runs || !prober.due() {
+            return;
+        }
+        let started =
+            super::exec::launch_probe(self.engine, &self.container_id, &self.rootfs, &prober.args)
+                .and_then(|s| new_proc(None, s.pid, s.stdio, false));
+        match started {
+            Ok(mut proc) => {
+                proc.probe = true;
+                prober.running(proc.pid);
+                self.execs.push(proc);
+            }
+            Err(e) => prober.failed_to_start(self.engine, &self.container_id, &e.message),
+        }
     }
 
     /// Waits until a client has connected and said hello (`run` without -d
@@ -303,8 +340,14 @@ impl<'a> Relay<'a> {
             fds.push(PollFd::new(&c.stream, flags));
             slots.push(Slot::Client(i));
         }
-        // Block while some process runs; once all exited, only drain.
-        let timeout = (!waiting_exit).then(|| timespec(Duration::from_millis(100)));
+        // Block while some process runs (until a health check is due);
+        // once all exited, only drain.
+        let mut wait = (!waiting_exit).then_some(Duration::from_millis(100));
+        if let Some(h) = &self.health {
+            let due = h.wake_in();
+            wait = Some(wait.map_or(due, |w| w.min(due)));
+        }
+        let timeout = wait.map(timespec);
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::internal(format!("poll: {e}"))),
@@ -359,6 +402,7 @@ impl<'a> Relay<'a> {
             }
         }
         self.clients.retain(|c| !c.dead);
+        self.health_tick();
         Ok(())
     }
 
@@ -372,6 +416,12 @@ impl<'a> Relay<'a> {
     /// Records an exec's exit and tells its client.
     fn end_exec(&mut self, index: usize, code: i32) {
         let p = self.execs.remove(index);
+        if p.probe {
+            if let Some(h) = self.health.as_mut() {
+                h.finish(self.engine, &self.container_id, code);
+            }
+            return;
+        }
         let Some(exec_id) = p.exec_id else {
             return;
         };
@@ -414,8 +464,15 @@ impl<'a> Relay<'a> {
         };
         let stream = *stream;
         let exec_id = p.exec_id.clone();
+        let probe = p.probe;
         match rustix::io::read(fd, &mut buf) {
             Ok(0) | Err(rustix::io::Errno::IO) => true,
+            Ok(n) if probe => {
+                if let Some(h) = self.health.as_mut() {
+                    h.output(&buf[..n]);
+                }
+                false
+            }
             Ok(n) => {
                 let data = &buf[..n];
                 if exec_id.is_none() {
@@ -700,6 +757,7 @@ fn new_proc(exec_id: Option<String>, pid: i32, stdio: Stdio, tty: bool) -> Resul
         stdin_closing: false,
         exited_at: None,
         tty,
+        probe: false,
     })
 }
 

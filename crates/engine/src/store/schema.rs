@@ -179,6 +179,16 @@ CREATE TABLE IF NOT EXISTS commit_freezes (
     PRIMARY KEY (container_id, lease_id)
 );
 "#,
+    r#"
+-- A container's health as its checks found it (containers/health.rs):
+-- Docker's State.Health, kept after the container stops.
+CREATE TABLE IF NOT EXISTS container_health (
+    container_id   TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+    status         TEXT NOT NULL CHECK (status IN ('starting', 'healthy', 'unhealthy')),
+    failing_streak INTEGER NOT NULL DEFAULT 0,
+    log            TEXT NOT NULL DEFAULT '[]'  -- JSON: the last five results
+);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

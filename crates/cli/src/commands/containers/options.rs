@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
-use berth_engine::containers::config::LogConfig;
+use berth_engine::containers::config::{HealthConfig, LogConfig};
 use berth_engine::containers::parse;
 use berth_engine::containers::{
     ContainerConfig, CreateRequest, HostConfig, Resources, RestartPolicy,
@@ -146,6 +146,7 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
             .collect(),
             image_volumes: Vec::new(),
             init_binary: None,
+            healthcheck: healthcheck(f)?,
             host: HostConfig {
                 mounts,
                 read_only: f.read_only,
@@ -234,22 +235,6 @@ fn refuse_unavailable(f: &CreateFlags) -> Result<()> {
     if let Some(driver) = f.volume_driver.as_deref().filter(|d| *d != "local") {
         bail!("error looking up volume plugin {driver}: plugin \"{driver}\" not found");
     }
-    let health = [
-        ("--health-cmd", f.health_cmd.is_some()),
-        ("--health-interval", f.health_interval.is_some()),
-        ("--health-retries", f.health_retries.is_some()),
-        ("--health-start-interval", f.health_start_interval.is_some()),
-        ("--health-start-period", f.health_start_period.is_some()),
-        ("--health-timeout", f.health_timeout.is_some()),
-    ];
-    if f.no_healthcheck && health.iter().any(|(_, given)| *given) {
-        bail!("--no-healthcheck conflicts with --health-* options");
-    }
-    if let Some((flag, _)) = health.iter().find(|(_, given)| *given) {
-        bail!(
-            "{flag}: health checks are not available in berth yet (an image's HEALTHCHECK is not run either)"
-        );
-    }
     if !f.disable_content_trust {
         bail!(
             "--disable-content-trust=false: image signature verification (Docker Content Trust) is not available in berth"
@@ -263,6 +248,54 @@ fn refuse_unavailable(f: &CreateFlags) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--health-*` and `--no-healthcheck` as Docker's `Healthcheck` (None:
+/// the image's, if any).
+fn healthcheck(f: &CreateFlags) -> Result<Option<HealthConfig>> {
+    let given = f.health_cmd.is_some()
+        || f.health_interval.is_some()
+        || f.health_retries.is_some()
+        || f.health_start_interval.is_some()
+        || f.health_start_period.is_some()
+        || f.health_timeout.is_some();
+    if f.no_healthcheck {
+        if given {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..HealthConfig::default()
+        }));
+    }
+    if !given {
+        return Ok(None);
+    }
+    let duration = |flag: &str, v: &Option<String>| -> Result<i64> {
+        let n = match v {
+            Some(v) => parse::parse_go_duration(flag, v)?,
+            None => 0,
+        };
+        if n < 0 {
+            bail!("{flag} cannot be negative");
+        }
+        Ok(n)
+    };
+    let retries = f.health_retries.unwrap_or(0);
+    if retries < 0 {
+        bail!("--health-retries cannot be negative");
+    }
+    Ok(Some(HealthConfig {
+        test: match f.health_cmd.as_deref() {
+            Some(cmd) if !cmd.is_empty() => vec!["CMD-SHELL".into(), cmd.into()],
+            _ => Vec::new(),
+        },
+        interval: duration("--health-interval", &f.health_interval)?,
+        timeout: duration("--health-timeout", &f.health_timeout)?,
+        start_period: duration("--health-start-period", &f.health_start_period)?,
+        start_interval: duration("--health-start-interval", &f.health_start_interval)?,
+        retries,
+    }))
 }
 
 /// Docker's `k=v` lists (`--annotation`, `--log-opt`): a bare key has an
