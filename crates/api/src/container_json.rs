@@ -21,8 +21,6 @@ fn ports_json(ports: &[PortSummary]) -> Value {
 /// A row as `GET /containers/json` shows it.
 pub fn summary_json(row: &ContainerRow, published: &[PublishedPort]) -> Value {
     let c = &row.config;
-    let mut args = c.entrypoint.clone().unwrap_or_default();
-    args.extend(c.cmd.iter().cloned());
     let networks: serde_json::Map<String, Value> = c
         .networks
         .keys()
@@ -54,7 +52,7 @@ pub fn summary_json(row: &ContainerRow, published: &[PublishedPort]) -> Value {
         "Names": [format!("/{}", row.name)],
         "Image": row.image_name,
         "ImageID": row.image_id,
-        "Command": command_line(&args),
+        "Command": row.command_line(),
         "Created": row.created_at / 1_000_000_000,
         "Ports": ports_json(&port_summaries(row, published)),
         "Labels": c.labels,
@@ -92,20 +90,4 @@ pub(crate) fn short_id_aliases(v: &mut Value) {
         }
         endpoint["Aliases"] = Value::Array(aliases);
     }
-}
-
-/// The Command column as dockerd writes it: the path, then the arguments,
-/// each holding a space in single quotes (the path never is).
-fn command_line(args: &[String]) -> String {
-    let mut words = args.iter();
-    let mut line = words.next().cloned().unwrap_or_default();
-    for a in words {
-        line.push(' ');
-        if a.contains(' ') {
-            line.push_str(&format!("'{a}'"));
-        } else {
-            line.push_str(a);
-        }
-    }
-    line
 }

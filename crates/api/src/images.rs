@@ -63,9 +63,9 @@ pub fn summary_json(s: &ImageSummary) -> Value {
 async fn list(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     let filters = query::filters(q.get("filters"))?;
     let all = query::truthy(q.get("all"));
-    let _ = all; // berth keeps no intermediate images to hide.
     let list = blocking(&state, move |e| {
-        let f = ImageFilters::parse(&filters)?;
+        let mut f = ImageFilters::parse(&filters)?;
+        f.all = all;
         Ok(e.list_images(&f)?
             .iter()
             .map(summary_json)

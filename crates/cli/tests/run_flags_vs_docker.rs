@@ -593,6 +593,94 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
         "rm absent".into(),
         code_only(step(cli, &["rm", "nosuchcontainer"])),
     ));
+
+    // Image lineage: a commit's parent (last: it untags busybox).
+    let (base, _) = step(cli, &["images", "-q", "--no-trunc", "busybox"]);
+    let base = base.trim().to_string();
+    step(
+        cli,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "lineage",
+            "busybox",
+            "touch",
+            "/x",
+        ],
+    );
+    let (child, _) = step(cli, &["commit", "lineage", "child:1"]);
+    let child = child.trim().to_string();
+    step(cli, &["rm", "lineage"]);
+    let names = |(out, code): Step| -> Step {
+        let short = |id: &str| {
+            id.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        };
+        (
+            out.replace(&child, "CHILD")
+                .replace(&short(&child), "CHILD")
+                .replace(&base, "BASE")
+                .replace(&short(&base), "BASE"),
+            code,
+        )
+    };
+    log.push((
+        "lineage: parent".into(),
+        names(step(cli, &["inspect", "-f", "{{.Parent}}", "child:1"])),
+    ));
+    log.push((
+        "lineage: history".into(),
+        names(step(cli, &["history", "--format", "{{.ID}}", "child:1"])),
+    ));
+    log.push((
+        "lineage: rmi parent by ID".into(),
+        code_only(step(cli, &["rmi", &base])),
+    ));
+    log.push((
+        "lineage: rmi parent by ID, forced".into(),
+        code_only(step(cli, &["rmi", "-f", &base])),
+    ));
+    step(cli, &["tag", "busybox", "bb2"]);
+    log.push((
+        "lineage: untag one of two names".into(),
+        step(cli, &["rmi", "bb2"]),
+    ));
+    log.push((
+        "lineage: untag the last name".into(),
+        step(cli, &["rmi", "busybox"]),
+    ));
+    log.push((
+        "lineage: images".into(),
+        step(cli, &["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+    ));
+    log.push((
+        "lineage: images -a".into(),
+        step(
+            cli,
+            &["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"],
+        ),
+    ));
+    log.push((
+        "lineage: dangling".into(),
+        step(cli, &["images", "-f", "dangling=true", "-q"]),
+    ));
+    let (out, code) = step(cli, &["rmi", "child:1"]);
+    let deleted_base = out.contains(base.as_str());
+    log.push((
+        "lineage: the last child takes its parent".into(),
+        (
+            format!("{} {deleted_base}", out.lines().next().unwrap_or_default()),
+            code,
+        ),
+    ));
+    log.push((
+        "lineage: nothing left".into(),
+        step(cli, &["images", "-a", "-q"]),
+    ));
     log
 }
 

@@ -17,7 +17,9 @@ pub fn run(engine: &Engine, args: ImagesArgs) -> Result<u8> {
     if let Some(r) = &args.reference {
         filters.push(format!("reference={r}"));
     }
-    let images = engine.list_images(&ImageFilters::parse(&filters)?)?;
+    let mut filters = ImageFilters::parse(&filters)?;
+    filters.all = args.all;
+    let images = engine.list_images(&filters)?;
     let rows: Vec<Value> = images
         .iter()
         .flat_map(|i| rows_for(i, args.digests, args.no_trunc))

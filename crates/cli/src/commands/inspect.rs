@@ -12,6 +12,8 @@ enum Kind {
     Any,
     Image,
     Container,
+    Volume,
+    Network,
 }
 
 pub fn run(engine: &Engine, args: InspectArgs) -> Result<u8> {
@@ -19,6 +21,8 @@ pub fn run(engine: &Engine, args: InspectArgs) -> Result<u8> {
         None => Kind::Any,
         Some("image") => Kind::Image,
         Some("container") => Kind::Container,
+        Some("volume") => Kind::Volume,
+        Some("network") => Kind::Network,
         Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
     inspect(engine, &args.names, args.format.as_deref(), kind)
@@ -37,8 +41,14 @@ pub fn run_container(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
     )
 }
 
-/// Containers first, then images, as Docker looks them up.
+/// Containers first, then images, then volumes and networks, as Docker
+/// looks them up.
 fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value> {
+    match kind {
+        Kind::Volume => return Ok(engine.volume(name)?.docker_json()),
+        Kind::Network => return Ok(engine.network_json(&engine.network(name)?)),
+        _ => {}
+    }
     if kind != Kind::Image {
         match engine.container(name) {
             Ok(row) => return Ok(engine.inspect_container(&row)),
@@ -46,7 +56,16 @@ fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value
             Err(e) => return Err(e),
         }
     }
-    engine.inspect_image(name)
+    match engine.inspect_image(name) {
+        Err(e) if e.kind == ErrorKind::NotFound && kind == Kind::Any => {}
+        other => return other,
+    }
+    match engine.volume(name) {
+        Ok(v) => return Ok(v.docker_json()),
+        Err(e) if e.kind == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    engine.network(name).map(|n| engine.network_json(&n))
 }
 
 fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) -> Result<u8> {
@@ -54,6 +73,8 @@ fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) 
         Kind::Any => "object",
         Kind::Image => "image",
         Kind::Container => "container",
+        Kind::Volume => "volume",
+        Kind::Network => "network",
     };
     let mut found = Vec::new();
     let mut errors = Vec::new();

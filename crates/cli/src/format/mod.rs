@@ -13,6 +13,11 @@ use serde_json::Value;
 
 pub use template::{Template, TemplateError};
 
+/// Go's strconv.Quote (docker quotes `ps`'s COMMAND with it).
+pub fn go_quote(s: &str) -> String {
+    template_funcs::go_quote(s)
+}
+
 /// `inspect`'s output: a pretty JSON array by default (or `json`), else a
 /// Go template per object, each on its own line.
 pub fn render_inspect(format: Option<&str>, found: &[Value]) -> Result<String, TemplateError> {
@@ -64,18 +69,21 @@ pub fn render_rows(
     Ok(if table { tabwrite(&out) } else { out })
 }
 
-/// Go's text/tabwriter as Docker configures it (minwidth 10, padding 3):
-/// tab-terminated cells are padded to their column's width.
+/// Go's text/tabwriter as Docker configures it for tables (minwidth 10,
+/// padding 3): tab-terminated cells are padded to their column's width.
 pub fn tabwrite(text: &str) -> String {
-    const MIN_WIDTH: usize = 10;
-    const PADDING: usize = 3;
+    tabwrite_with(text, 10, 3)
+}
+
+/// Go's text/tabwriter with docker's other settings (`top`: minwidth 20).
+pub fn tabwrite_with(text: &str, min_width: usize, padding: usize) -> String {
     let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let mut widths: Vec<usize> = Vec::new();
     for cells in &lines {
         for (c, cell) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
-            let w = (cell.chars().count() + PADDING).max(MIN_WIDTH);
+            let w = (cell.chars().count() + padding).max(min_width);
             if widths.len() <= c {
-                widths.resize(c + 1, MIN_WIDTH);
+                widths.resize(c + 1, min_width);
             }
             widths[c] = widths[c].max(w);
         }

@@ -504,7 +504,7 @@ fn verb_of(verb: char, spec: &Spec, v: &Value) -> String {
 }
 
 /// Go's strconv.Quote.
-fn go_quote(s: &str) -> String {
+pub(super) fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

@@ -98,7 +98,7 @@ impl Engine {
             layers,
             vec![blob],
             parent_size + ready.size,
-            tag.as_ref(),
+            (tag.as_ref(), Some(&image_id)),
         )?;
         lease.release()?;
         self.event(

@@ -87,6 +87,24 @@ pub struct ContainerRow {
 }
 
 impl ContainerRow {
+    /// Docker's `Command` (ps, `GET /containers/json`): entrypoint and
+    /// command, an argument holding a space in single quotes.
+    pub fn command_line(&self) -> String {
+        let mut args = self.config.entrypoint.clone().unwrap_or_default();
+        args.extend(self.config.cmd.iter().cloned());
+        let mut words = args.iter();
+        let mut line = words.next().cloned().unwrap_or_default();
+        for a in words {
+            line.push(' ');
+            if a.contains(' ') {
+                line.push_str(&format!("'{a}'"));
+            } else {
+                line.push_str(a);
+            }
+        }
+        line
+    }
+
     /// Docker's `Status` (ps's STATUS column): "Up 2 minutes", "Exited (0)
     /// 3 seconds ago".
     pub fn status_text(&self) -> String {

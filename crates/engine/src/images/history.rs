@@ -21,7 +21,7 @@ pub struct HistoryEntry {
 impl Engine {
     /// Newest first, as Docker lists it.
     pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>> {
-        let (id, config, sizes, tags) = self.db.read(|c| {
+        let (id, config, sizes, tags, ancestors) = self.db.read(|c| {
             let id = resolve::resolve_id(c, name)?;
             let config_bytes = self.paths.content.read_blob(&id)?;
             let config = ImageConfig::parse(&config_bytes).map_err(|e| {
@@ -33,7 +33,23 @@ impl Engine {
                     .map_or(0, |s| s.size);
                 sizes.push(size);
             }
-            Ok((id.clone(), config, sizes, record::tags_of(c, &id)?))
+            // The parent chain (commit's images), newest first, with tags.
+            let mut ancestors = Vec::new();
+            let mut next = record::get(c, &id)?.map(|r| r.parent).unwrap_or_default();
+            while let Ok(parent) = record::parse_digest(&next) {
+                let Some(row) = record::get(c, &parent)? else {
+                    break;
+                };
+                ancestors.push((parent.clone(), record::tags_of(c, &parent)?));
+                next = row.parent;
+            }
+            Ok((
+                id.clone(),
+                config,
+                sizes,
+                record::tags_of(c, &id)?,
+                ancestors,
+            ))
         })?;
 
         let mut entries = Vec::new();
@@ -67,9 +83,12 @@ impl Engine {
             });
         }
         entries.reverse();
-        if let Some(top) = entries.first_mut() {
-            top.id = Some(id);
-            top.tags = tags;
+        // As Docker: the top entry is the image, each next one its next
+        // ancestor while the chain lasts, `<missing>` below.
+        let chain = std::iter::once((id, tags)).chain(ancestors);
+        for (entry, (id, tags)) in entries.iter_mut().zip(chain) {
+            entry.id = Some(id);
+            entry.tags = tags;
         }
         Ok(entries)
     }

@@ -142,7 +142,7 @@ impl Engine {
             layers,
             vec![blob],
             layer_size,
-            tag.as_ref(),
+            (tag.as_ref(), None),
         )?;
         lease.release()?;
         self.event(crate::events::image_event(
@@ -156,7 +156,8 @@ impl Engine {
     /// The last steps of making an image (`import`, `commit`): its config
     /// and an OCI manifest stored as blobs, every new blob committed under
     /// `lease`, then the image row, its layers and its tag in one
-    /// transaction.
+    /// transaction. `(tag, parent)`: the name to give it, and the image a
+    /// commit made it from.
     pub(crate) fn record_new_image(
         &self,
         lease: &super::layers::LeaseGuard<'_>,
@@ -164,7 +165,7 @@ impl Engine {
         layers: Vec<LayerRow>,
         new_blobs: Vec<berth_image::content::Ingested>,
         size: u64,
-        tag: Option<&Reference>,
+        (tag, parent): (Option<&Reference>, Option<&Digest>),
     ) -> Result<Digest> {
         let config_bytes = serde_json::to_vec(config)
             .map_err(|e| Error::internal(format!("encode config: {e}")))?;
@@ -201,6 +202,7 @@ impl Engine {
                     manifest: &manifest_desc,
                     layers: &layers,
                     size,
+                    parent,
                 },
             )?;
             if let Some(tag) = tag {

@@ -101,7 +101,8 @@ impl Engine {
             out.insert("Id".into(), json!(id.as_str()));
             out.insert("RepoTags".into(), json!(tags));
             out.insert("RepoDigests".into(), json!(digests));
-            out.insert("Parent".into(), json!(""));
+            let parent = record::get(c, &id)?.map(|r| r.parent).unwrap_or_default();
+            out.insert("Parent".into(), json!(parent));
             out.insert("Comment".into(), json!(config.comment.clone().unwrap_or_default()));
             out.insert("Created".into(), json!(config.created.clone().unwrap_or_default()));
             out.insert("DockerVersion".into(), json!(config.docker_version.clone().unwrap_or_default()));

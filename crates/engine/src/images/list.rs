@@ -33,6 +33,9 @@ pub struct ImageFilters {
     pub before: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    /// `images -a`: intermediate images (untagged parents of committed
+    /// ones) too.
+    pub all: bool,
 }
 
 impl ImageFilters {
@@ -136,8 +139,14 @@ impl Engine {
                 .len() as i64,
                 id: row.id,
             };
+            let has_children = self.db.read(|c| record::has_children(c, &summary.id))?;
+            // An untagged parent of another image is an intermediate image:
+            // shown with -a only, and never dangling (Docker's rules).
+            if summary.is_dangling() && has_children && !filters.all {
+                continue;
+            }
             if let Some(d) = filters.dangling
-                && summary.is_dangling() != d
+                && (summary.is_dangling() && !has_children) != d
             {
                 continue;
             }

@@ -142,6 +142,7 @@ impl Engine {
                         manifest,
                         layers: &layers,
                         size,
+                        parent: None,
                     },
                 )?;
                 for tag in image_tags {

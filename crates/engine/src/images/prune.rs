@@ -47,6 +47,9 @@ impl Engine {
                 if !crate::containers::record::using_image(c, image.id.as_str())?.is_empty() {
                     return Ok(None); // a container's image is in use, not unused
                 }
+                if record::has_children(c, &image.id)? {
+                    return Ok(None); // another image's parent goes with its last child
+                }
                 for r in tags.iter().chain(&digests) {
                     report.events.push(RemoveEvent::Untagged(r.clone()));
                 }

@@ -372,6 +372,7 @@ impl Engine {
                     manifest: &manifest_desc,
                     layers: &layers,
                     size,
+                    parent: None,
                 },
             )
         })?;

@@ -16,6 +16,8 @@ pub struct ImageRow {
     pub labels: Option<String>,
     pub size: u64,
     pub last_tag_time: Option<String>,
+    /// The image a commit was made from, "" for others.
+    pub parent: String,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +36,8 @@ pub struct NewImage<'a> {
     pub manifest: &'a Descriptor,
     pub layers: &'a [LayerRow],
     pub size: u64,
+    /// `commit`'s image: the container's.
+    pub parent: Option<&'a Digest>,
 }
 
 /// Inserts the image unless it already exists (same ID, same content).
@@ -46,8 +50,8 @@ pub fn insert(conn: &Connection, image: &NewImage) -> Result<()> {
         .map(|l| serde_json::to_string(l).unwrap_or_default());
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO images (id, manifest_digest, manifest_media_type, manifest_size, created,
-                                       architecture, os, labels, size, added_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                       architecture, os, labels, size, added_at, parent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             image.id.as_str(),
             image.manifest.digest.as_str(),
@@ -59,6 +63,7 @@ pub fn insert(conn: &Connection, image: &NewImage) -> Result<()> {
             labels,
             image.size as i64,
             crate::now_nanos(),
+            image.parent.map(Digest::as_str).unwrap_or_default(),
         ],
     )?;
     if inserted == 1 {
@@ -131,7 +136,7 @@ pub fn all(conn: &Connection) -> Result<Vec<ImageRow>> {
     Ok(out)
 }
 
-const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, manifest_size, created, architecture, os, labels, size, added_at, last_tag_time";
+const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, manifest_size, created, architecture, os, labels, size, added_at, last_tag_time, parent";
 
 fn image_row(r: &rusqlite::Row) -> rusqlite::Result<Result<ImageRow>> {
     let id: String = r.get(0)?;
@@ -148,6 +153,7 @@ fn image_row(r: &rusqlite::Row) -> rusqlite::Result<Result<ImageRow>> {
             labels: r.get(7)?,
             size: r.get::<_, i64>(8)? as u64,
             last_tag_time: r.get(10)?,
+            parent: r.get(11)?,
         })
     })();
     Ok(row)
@@ -268,6 +274,18 @@ pub fn delete_tag(conn: &Connection, name: &str) -> Result<()> {
 pub fn delete_repo_digest(conn: &Connection, name: &str) -> Result<()> {
     conn.execute("DELETE FROM repo_digests WHERE name = ?1", [name])?;
     Ok(())
+}
+
+/// Whether an image was committed from `id`.
+pub fn has_children(conn: &Connection, id: &Digest) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM images WHERE parent = ?1 LIMIT 1",
+            [id.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 pub fn exists(conn: &Connection, id: &Digest) -> Result<bool> {

@@ -34,6 +34,13 @@ impl Engine {
             let users = crate::containers::record::using_image(c, id.as_str())?;
             let running = users.iter().find(|(_, s)| s.is_live());
             let last_name = tags.len() + digests.len() <= 1;
+            let has_children = record::has_children(c, &id)?;
+            if matches!(matched, Matched::Id) && has_children {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    id.short()
+                )));
+            }
             match (&matched, users.first()) {
                 (Matched::Id, Some(_)) if running.is_some() => {
                     return Err(Error::conflict(format!(
@@ -77,6 +84,11 @@ impl Engine {
                             record::delete_repo_digest(c, &d.to_string())?;
                             events.push(RemoveEvent::Untagged(d.clone()));
                         }
+                    }
+                    // A parent of other images stays, untagged, until its
+                    // last child goes (Docker's intermediate image).
+                    if has_children {
+                        return Ok((events, Collected::default(), id));
                     }
                 }
                 Matched::Id => {
@@ -131,6 +143,9 @@ pub(crate) fn delete_image(
         }
         return Ok(Collected::default());
     }
+    if record::has_children(conn, id)? {
+        return Ok(Collected::default());
+    }
     let layers = record::layers(conn, id)?;
     record::delete(conn, id)?;
     events.push(RemoveEvent::Deleted(id.clone()));
@@ -156,6 +171,17 @@ pub(crate) fn delete_image(
         if removed.contains(diff_id.as_str()) {
             events.push(RemoveEvent::Deleted(chain));
         }
+    }
+    // Its parent, left untagged for it, goes with its last child.
+    if let Ok(parent) = record::parse_digest(&row.parent)
+        && record::get(conn, &parent)?.is_some()
+        && record::tags_of(conn, &parent)?.is_empty()
+        && record::digests_of(conn, &parent)?.is_empty()
+        && !record::has_children(conn, &parent)?
+        && crate::containers::record::using_image(conn, parent.as_str())?.is_empty()
+    {
+        let more = delete_image(conn, paths, &parent, events)?;
+        return Ok(collected.and(more));
     }
     Ok(collected)
 }

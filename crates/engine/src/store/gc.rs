@@ -69,6 +69,14 @@ impl Collected {
         }
     }
 
+    /// Both collections' removals (one transaction's, emptied together).
+    pub fn and(mut self, other: Collected) -> Collected {
+        self.blobs.extend(other.blobs);
+        self.snapshots.extend(other.snapshots);
+        self.trash.extend(other.trash);
+        self
+    }
+
     pub fn reclaimed_bytes(&self) -> u64 {
         self.snapshots.iter().map(|(_, _, size)| size).sum()
     }

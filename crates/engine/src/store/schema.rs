@@ -189,6 +189,12 @@ CREATE TABLE IF NOT EXISTS container_health (
     log            TEXT NOT NULL DEFAULT '[]'  -- JSON: the last five results
 );
 "#,
+    r#"
+-- The image a `commit` was made from (Docker's local Parent): `rmi` of an
+-- image with children is refused, `history` names the parent's layers.
+ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS images_by_parent ON images(parent);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

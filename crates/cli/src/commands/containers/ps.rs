@@ -29,10 +29,10 @@ pub fn status_text(row: &ContainerRow) -> String {
     row.status_text()
 }
 
+/// Docker's COMMAND: the daemon's command line (arguments with spaces in
+/// single quotes), cut to 20 characters, then Go-quoted.
 fn command_text(row: &ContainerRow, no_trunc: bool) -> String {
-    let mut args = row.config.entrypoint.clone().unwrap_or_default();
-    args.extend(row.config.cmd.iter().cloned());
-    let full = args.join(" ");
+    let full = row.command_line();
     let shown = if no_trunc || full.chars().count() <= 20 {
         full
     } else {
@@ -40,7 +40,7 @@ fn command_text(row: &ContainerRow, no_trunc: bool) -> String {
         s.push('…');
         s
     };
-    format!("\"{shown}\"")
+    crate::format::go_quote(&shown)
 }
 
 pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {

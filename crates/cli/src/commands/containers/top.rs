@@ -12,12 +12,20 @@ pub fn top(engine: &Engine, a: TopArgs) -> Result<u8> {
         .split_first()
         .ok_or_else(|| anyhow!("top: no container"))?;
     let (header, rows) = engine.container_top(name, ps_args)?;
-    let mut out = header;
-    out.push('\n');
+    // As dockerd parses ps and docker prints it: the header's words are
+    // the columns, the last (the command) takes the rest of each line;
+    // aligned by tabwriter at docker's minimum width of 20.
+    let titles: Vec<&str> = header.split_whitespace().collect();
+    let mut table = titles.join("\t");
+    table.push('\n');
     for line in rows {
-        out.push_str(&line);
-        out.push('\n');
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let split = titles.len().saturating_sub(1).min(fields.len());
+        let mut cells: Vec<String> = fields[..split].iter().map(|f| f.to_string()).collect();
+        cells.push(fields[split..].join(" "));
+        table.push_str(&cells.join("\t"));
+        table.push('\n');
     }
-    crate::output::print(&out)?;
+    crate::output::print(&crate::format::tabwrite_with(&table, 20, 3))?;
     Ok(0)
 }
