@@ -11,6 +11,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use berth_engine::containers::volumes::VolumeFilters;
+
 use crate::create::parse_body;
 use crate::error::{ApiError, ApiResult};
 use crate::{Daemon, State, blocking, query};
@@ -27,17 +29,11 @@ pub fn routes() -> Router<Arc<Daemon>> {
 
 async fn list(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     let filters = query::filters(q.get("filters"))?;
-    let dangling: Option<bool> = query::values(&filters, "dangling")
-        .next()
-        .map(|v| v == "true" || v == "1");
-    let names: Vec<String> = query::values(&filters, "name")
-        .map(str::to_string)
-        .collect();
+    let filters = VolumeFilters::parse(&filters)?;
     let list = blocking(&state, move |e| {
         Ok(e.volumes()?
             .iter()
-            .filter(|v| dangling.is_none_or(|d| d == v.users.is_empty()))
-            .filter(|v| names.is_empty() || names.iter().any(|n| v.name.contains(n.as_str())))
+            .filter(|v| filters.matches(v))
             .map(|v| v.docker_json())
             .collect::<Vec<_>>())
     })
@@ -66,14 +62,13 @@ async fn create(state: State, body: bytes::Bytes) -> ApiResult<(StatusCode, Json
             w.driver, w.driver
         )));
     }
-    if w.driver_opts.as_ref().is_some_and(|o| !o.is_empty()) {
-        return Err(ApiError::not_implemented(
-            "volume driver options are not supported yet",
-        ));
-    }
     let v = blocking(&state, move |e| {
         let name = Some(w.name).filter(|n| !n.is_empty());
-        let name = e.create_volume(name.as_deref(), w.labels.unwrap_or_default())?;
+        let name = e.create_volume(
+            name.as_deref(),
+            w.labels.unwrap_or_default(),
+            w.driver_opts.unwrap_or_default(),
+        )?;
         Ok(e.volume(&name)?.docker_json())
     })
     .await?;
@@ -93,8 +88,8 @@ async fn remove(state: State, Path(name): Path<String>, Query(q): Q) -> ApiResul
 
 async fn prune(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
     let filters = query::filters(q.get("filters"))?;
-    let all = query::values(&filters, "all").any(|v| v == "true" || v == "1");
-    let removed = blocking(&state, move |e| Ok(e.prune_volumes(all)?)).await?;
+    let filters = VolumeFilters::parse(&filters)?;
+    let removed = blocking(&state, move |e| Ok(e.prune_volumes(&filters)?)).await?;
     Ok(Json(
         json!({"VolumesDeleted": removed, "SpaceReclaimed": 0}),
     ))

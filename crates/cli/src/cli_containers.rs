@@ -649,6 +649,9 @@ pub struct VolumeCreateArgs {
     /// Set metadata for a volume
     #[arg(long)]
     pub label: Vec<String>,
+    /// Set driver specific options (local: type, device, o)
+    #[arg(short, long, value_name = "map")]
+    pub opt: Vec<String>,
     pub name: Option<String>,
 }
 
@@ -691,4 +694,7 @@ pub struct VolumePruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "label=<label>")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }

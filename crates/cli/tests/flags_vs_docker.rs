@@ -335,16 +335,6 @@ const DELIBERATELY_DIFFERENT: &[(&str, &str, &str)] = &[
         "tree",
         "docker's experimental multi-platform view; the store holds one platform per image",
     ),
-    (
-        "volume create",
-        "opt",
-        "pending: the local driver's tmpfs/bind/nfs options",
-    ),
-    (
-        "volume prune",
-        "filter",
-        "pending: label filters for volume prune",
-    ),
 ];
 
 /// The long flags a `--help` text lists (`  -a, --all  …`).

@@ -594,6 +594,162 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
         code_only(step(cli, &["rm", "nosuchcontainer"])),
     ));
 
+    // Volumes of the local driver with options, and volume filters.
+    let bind_src = dir.join("bindsrc");
+    std::fs::create_dir_all(&bind_src).unwrap();
+    std::fs::write(bind_src.join("f"), "from the host\n").unwrap();
+    let bind_device = format!("device={}", bind_src.display());
+    step(
+        cli,
+        &[
+            "volume",
+            "create",
+            "-o",
+            "type=tmpfs",
+            "-o",
+            "device=tmpfs",
+            "-o",
+            "o=size=1m,uid=1000",
+            "tv",
+        ],
+    );
+    step(
+        cli,
+        &[
+            "volume",
+            "create",
+            "-o",
+            "type=none",
+            "-o",
+            "o=bind",
+            "-o",
+            &bind_device,
+            "bv",
+        ],
+    );
+    step(cli, &["volume", "create", "--label", "a=1", "lv"]);
+    log.push((
+        "volume -o: inspect".into(),
+        step(
+            cli,
+            &["volume", "inspect", "tv", "--format", "{{json .Options}}"],
+        ),
+    ));
+    log.push((
+        "volume -o: tmpfs and bind".into(),
+        run(
+            &["-v", "tv:/t", "-v", "bv:/b"],
+            "df -k /t | tail -1 | awk '{print $2}'; stat -c %u /t; cat /b/f; echo x > /b/g",
+        ),
+    ));
+    log.push((
+        "volume -o: bind wrote to the host".into(),
+        (
+            std::fs::read_to_string(bind_src.join("g")).unwrap_or_default(),
+            0,
+        ),
+    ));
+    log.push((
+        "volume -o: bad key".into(),
+        code_only(step(cli, &["volume", "create", "-o", "bogus=1", "xv"])),
+    ));
+    for filter in [
+        "label=a=1",
+        "label=a",
+        "label=b",
+        "name=tv",
+        "dangling=true",
+    ] {
+        log.push((
+            format!("volume ls --filter {filter}"),
+            step(cli, &["volume", "ls", "-q", "--filter", filter]),
+        ));
+    }
+    step(cli, &["volume", "rm", "tv", "bv", "lv"]);
+
+    // ps filters.
+    step(
+        cli,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "f1",
+            "-v",
+            "fvol:/data",
+            "--expose",
+            "80",
+            "--expose",
+            "53/udp",
+            "busybox",
+            "true",
+        ],
+    );
+    step(
+        cli,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "f2",
+            "busybox",
+            "true",
+        ],
+    );
+    step(
+        cli,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "f3",
+            "busybox",
+            "true",
+        ],
+    );
+    for filter in [
+        "before=f3",
+        "since=f1",
+        "volume=fvol",
+        "volume=/data",
+        "expose=80",
+        "expose=53/udp",
+        "expose=1-100",
+        "expose=8000-9000",
+        "network=none",
+        "health=none",
+        "is-task=false",
+        "is-task=true",
+        "name=^f[12]$",
+        "publish=80",
+    ] {
+        log.push((
+            format!("ps --filter {filter}"),
+            step(
+                cli,
+                &[
+                    "ps",
+                    "-a",
+                    "--filter",
+                    "name=^f[0-9]$",
+                    "--filter",
+                    filter,
+                    "--format",
+                    "{{.Names}}",
+                ],
+            ),
+        ));
+    }
+    log.push((
+        "ps bad filter".into(),
+        code_only(step(cli, &["ps", "--filter", "health=bogus"])),
+    ));
+    step(cli, &["rm", "-v", "f1", "f2", "f3"]);
+    step(cli, &["volume", "rm", "fvol"]);
+
     // Image lineage: a commit's parent (last: it untags busybox).
     let (base, _) = step(cli, &["images", "-q", "--no-trunc", "busybox"]);
     let base = base.trim().to_string();

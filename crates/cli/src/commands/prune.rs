@@ -92,7 +92,10 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
         if a.volumes {
             section(
                 &mut out,
-                block("Deleted Volumes", &engine.prune_volumes(false)?),
+                block(
+                    "Deleted Volumes",
+                    &engine.prune_volumes(&Default::default())?,
+                ),
             )?;
         }
     }

@@ -189,14 +189,24 @@ fn matches(
                         host.network_mode == net.name || row.config.networks.contains_key(&net.name)
                     })
             }))
-        && (f.publish.is_empty()
-            || f.publish
-                .iter()
-                .any(|p| host.port_bindings.keys().any(|k| port_matches(p, k))))
+        // As dockerd: `publish` is a host port the running container has,
+        // `expose` a container port among those `ps` shows (a running
+        // container's exposed ports, on a network of its own).
+        && (f.publish.is_empty() || {
+            let published = engine.published_ports(&row.id).unwrap_or_default();
+            f.publish.iter().any(|p| {
+                published
+                    .iter()
+                    .any(|pp| port_matches(p, &format!("{}/{}", pp.host_port, pp.protocol)))
+            })
+        })
         && (f.expose.is_empty()
-            || f.expose
-                .iter()
-                .any(|p| row.config.exposed_ports.iter().any(|k| port_matches(p, k))))
+            || (row.state.is_live()
+                && !matches!(host.network_mode.as_str(), "none" | "host")
+                && !host.network_mode.starts_with("container:")
+                && f.expose
+                    .iter()
+                    .any(|p| row.config.exposed_ports.iter().any(|k| port_matches(p, k)))))
         // No container of berth's is a swarm task.
         && f.is_task != Some(true)
 }

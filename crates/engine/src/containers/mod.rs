@@ -42,7 +42,7 @@ mod top;
 pub mod update;
 pub(crate) mod user;
 pub(crate) mod validate;
-pub(crate) mod volumes;
+pub mod volumes;
 pub(crate) mod volumes_record;
 
 pub use config::{

@@ -65,6 +65,9 @@ pub struct SpecInputs<'a> {
     /// Host directories of the volume mounts, in `config.host.mounts` order
     /// (None for mounts that are not volumes).
     pub volume_dirs: &'a [Option<PathBuf>],
+    /// The local driver's options of those volumes (`volume create -o`):
+    /// such a volume is mounted from its device, not from its directory.
+    pub volume_options: &'a [std::collections::BTreeMap<String, String>],
     pub cgroup_v2: bool,
     /// The engine's default cgroup parent.
     pub cgroup_parent: &'a str,
@@ -247,6 +250,20 @@ impl crate::Engine {
             .iter()
             .map(|m| (m.kind == MountKind::Volume).then(|| self.paths.volume_data(&m.source)))
             .collect();
+        let volume_options = self.db.read(|c| {
+            let mut out = Vec::new();
+            for m in &row.config.host.mounts {
+                let json = match m.kind {
+                    MountKind::Volume => super::volumes_record::options(c, &m.source)?,
+                    _ => None,
+                };
+                out.push(
+                    json.and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(out)
+        })?;
         let joined_dir;
         let joined_network = match row.config.host.network_mode.strip_prefix("container:") {
             Some(other) => {
@@ -277,6 +294,7 @@ impl crate::Engine {
             rootfs,
             container_dir: &dir,
             volume_dirs: &volume_dirs,
+            volume_options: &volume_options,
             cgroup_v2: berth_runtime::host_cgroup_is_v2(),
             cgroup_parent: &self.config.cgroup_parent,
             init_binary: row.config.init_binary.as_deref(),
@@ -418,6 +436,43 @@ fn block_io(r: &super::config::Resources) -> Result<Option<Value>> {
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
+/// A volume of the local driver with options, as its device: `o=bind` is a
+/// bind of `device`, any other `type` (tmpfs, nfs, ext4, …) a mount of
+/// `device` with `o` as its options, made in the container's mount
+/// namespace at each start.
+fn volume_with_options(
+    m: &super::config::MountSpec,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let kind = options.get("type").map(String::as_str).unwrap_or_default();
+    let device = options
+        .get("device")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let o: Vec<String> = options
+        .get("o")
+        .map(|o| {
+            o.split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if o.iter().any(|x| x == "bind" || x == "rbind") {
+        let mut opts = vec!["rbind".to_string(), "rprivate".to_string()];
+        if m.read_only || o.iter().any(|x| x == "ro") {
+            opts.push("ro".into());
+        }
+        return json!({"destination": m.target, "type": "bind", "source": device, "options": opts});
+    }
+    let mut opts = o;
+    if m.read_only {
+        opts.push("ro".into());
+    }
+    let source = if device.is_empty() { kind } else { device };
+    json!({"destination": m.target, "type": kind, "source": source, "options": opts})
+}
+
 fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
     let host = &inputs.config.host;
     let shm_size = if host.shm_size > 0 {
@@ -474,7 +529,11 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
     }
     let mut user = Vec::new();
     for (i, m) in host.mounts.iter().enumerate() {
+        let options = inputs.volume_options.get(i).filter(|o| !o.is_empty());
         let mount = match m.kind {
+            MountKind::Volume if options.is_some() => {
+                volume_with_options(m, options.unwrap_or(&Default::default()))
+            }
             MountKind::Bind | MountKind::Volume => {
                 let source = match (&m.kind, inputs.volume_dirs.get(i).cloned().flatten()) {
                     (MountKind::Volume, Some(dir)) => dir,

@@ -16,6 +16,89 @@ pub struct Volume {
     pub created_at: i64,
     pub mountpoint: std::path::PathBuf,
     pub users: Vec<String>,
+    /// The local driver's options (`type`, `device`, `o`).
+    pub options: BTreeMap<String, String>,
+}
+
+/// `volume ls` and `volume prune` filters: `name`, `dangling`, `driver`,
+/// `label` (`k` or `k=v`), `label!`, and prune's `all`.
+#[derive(Clone, Debug, Default)]
+pub struct VolumeFilters {
+    name: Vec<String>,
+    dangling: Option<bool>,
+    driver: Vec<String>,
+    label: Vec<String>,
+    not_label: Vec<String>,
+    pub all: bool,
+}
+
+impl VolumeFilters {
+    pub fn parse(raw: &[String]) -> Result<VolumeFilters> {
+        let mut f = VolumeFilters::default();
+        for item in raw {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| Error::invalid("bad format of filter (expected name=value)"))?;
+            let truth = || match v {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(Error::invalid(format!("invalid filter '{k}={v}'"))),
+            };
+            match k {
+                "name" => f.name.push(v.into()),
+                "dangling" => f.dangling = Some(truth()?),
+                "driver" => f.driver.push(v.into()),
+                "label" => f.label.push(v.into()),
+                "label!" => f.not_label.push(v.into()),
+                "all" => f.all = truth()?,
+                _ => return Err(Error::invalid(format!("invalid filter '{k}'"))),
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, v: &Volume) -> bool {
+        let has = |l: &String| match l.split_once('=') {
+            Some((k, want)) => v.labels.get(k).is_some_and(|x| x == want),
+            None => v.labels.contains_key(l.as_str()),
+        };
+        (self.name.is_empty() || self.name.iter().any(|n| v.name.contains(n.as_str())))
+            && self.dangling.is_none_or(|d| d == v.users.is_empty())
+            && (self.driver.is_empty() || self.driver.iter().any(|d| d == "local"))
+            && self.label.iter().all(has)
+            && !self.not_label.iter().any(has)
+    }
+}
+
+/// Checks `volume create -o` options as the local driver does.
+fn check_options(options: &BTreeMap<String, String>) -> Result<()> {
+    for key in options.keys() {
+        if !matches!(key.as_str(), "type" | "device" | "o") {
+            return Err(Error::invalid(format!("invalid option key: {key:?}")));
+        }
+    }
+    if options.is_empty() {
+        return Ok(());
+    }
+    let kind = options.get("type").map(String::as_str).unwrap_or_default();
+    let device = options
+        .get("device")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let o = options.get("o").map(String::as_str).unwrap_or_default();
+    let bind = o.split(',').any(|x| x == "bind" || x == "rbind");
+    if kind.is_empty() && !bind {
+        return Err(Error::invalid("missing required option: \"type\""));
+    }
+    if device.is_empty() && kind != "tmpfs" {
+        return Err(Error::invalid("missing required option: \"device\""));
+    }
+    if bind && !device.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid option: \"device\": a bind volume's device must be an absolute path, not {device:?}"
+        )));
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -23,7 +106,9 @@ impl Engine {
         &self,
         name: Option<&str>,
         labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
     ) -> Result<String> {
+        check_options(&options)?;
         let (name, anonymous) = match name {
             Some(n) => {
                 let mut chars = n.chars();
@@ -41,8 +126,9 @@ impl Engine {
         };
         self.create_volume_dir(&name)?;
         let labels_json = serde_json::to_string(&labels).unwrap_or_default();
+        let options_json = serde_json::to_string(&options).unwrap_or_default();
         self.db.write_relaxed(|c| {
-            if volumes_record::insert(c, &name, &labels_json, anonymous)? {
+            if volumes_record::insert(c, &name, &labels_json, anonymous, &options_json)? {
                 crate::store::event_log::record(c, &volume_event("create", &name))?;
             }
             Ok(())
@@ -65,9 +151,10 @@ impl Engine {
     pub fn volumes(&self) -> Result<Vec<Volume>> {
         self.db.read(|c| {
             let mut out = Vec::new();
-            for (name, labels, anonymous, created_at) in volumes_record::all(c)? {
+            for (name, labels, anonymous, created_at, options) in volumes_record::all(c)? {
                 let users = volumes_record::users(c, &name)?;
                 out.push(Volume {
+                    options: serde_json::from_str(&options).unwrap_or_default(),
                     mountpoint: self.paths.volume_data(&name),
                     labels: labels
                         .and_then(|l| serde_json::from_str(&l).ok())
@@ -124,12 +211,14 @@ impl Engine {
         Ok(())
     }
 
-    /// `volume prune`: anonymous volumes no container uses (`all`: named too).
-    pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+    /// `volume prune`: anonymous volumes no container uses (`all`: named
+    /// too), among those the filters keep.
+    pub fn prune_volumes(&self, filters: &VolumeFilters) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for v in self.volumes()? {
             if v.users.is_empty()
-                && (all || v.anonymous)
+                && (filters.all || v.anonymous)
+                && filters.matches(&v)
                 && self.remove_volume(&v.name, false).is_ok()
             {
                 removed.push(v.name);
@@ -154,7 +243,7 @@ impl Volume {
             "Labels": if self.labels.is_empty() { Value::Null } else { json!(self.labels) },
             "Mountpoint": self.mountpoint,
             "Name": self.name,
-            "Options": Value::Null,
+            "Options": if self.options.is_empty() { Value::Null } else { json!(self.options) },
             "Scope": "local",
         })
     }

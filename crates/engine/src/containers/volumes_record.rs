@@ -35,24 +35,43 @@ pub fn delete(conn: &Connection, volume: &str) -> Result<()> {
     Ok(())
 }
 
-/// A volume row: (name, labels JSON, anonymous, created at).
-pub type VolumeRow = (String, Option<String>, bool, i64);
+/// A volume row: (name, labels JSON, anonymous, created at, options JSON).
+pub type VolumeRow = (String, Option<String>, bool, i64, String);
 
 /// Creates a volume's row; false if it existed.
-pub fn insert(conn: &Connection, name: &str, labels: &str, anonymous: bool) -> Result<bool> {
+pub fn insert(
+    conn: &Connection,
+    name: &str,
+    labels: &str,
+    anonymous: bool,
+    options: &str,
+) -> Result<bool> {
     let added = conn.execute(
-        "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, labels, anonymous, crate::now_nanos()],
+        "INSERT OR IGNORE INTO volumes (name, labels, anonymous, created_at, options) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![name, labels, anonymous, crate::now_nanos(), options],
     )?;
     Ok(added == 1)
 }
 
 /// Every volume, by name.
 pub fn all(conn: &Connection) -> Result<Vec<VolumeRow>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT name, labels, anonymous, created_at FROM volumes ORDER BY name")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, labels, anonymous, created_at, options FROM volumes ORDER BY name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A volume's `-o` options (JSON), if it exists.
+pub fn options(conn: &Connection, name: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row("SELECT options FROM volumes WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?)
 }
 
 pub fn exists(conn: &Connection, name: &str) -> Result<bool> {

@@ -195,6 +195,10 @@ CREATE TABLE IF NOT EXISTS container_health (
 ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS images_by_parent ON images(parent);
 "#,
+    r#"
+-- The local driver's options of a volume (`volume create -o`), JSON.
+ALTER TABLE volumes ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use berth_engine::Engine;
+use berth_engine::containers::volumes::VolumeFilters;
 use serde_json::{Value, json};
 
 use crate::cli::VolumeCommand;
@@ -26,21 +27,21 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                     (k.to_string(), v.to_string())
                 })
                 .collect();
-            let name = engine.create_volume(a.name.as_deref(), labels)?;
+            let options: BTreeMap<String, String> = a
+                .opt
+                .iter()
+                .map(|o| {
+                    let (k, v) = o.split_once('=').unwrap_or((o, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let name = engine.create_volume(a.name.as_deref(), labels, options)?;
             crate::output::print(&format!("{name}\n"))?;
         }
         VolumeCommand::Ls(a) => {
+            let filters = VolumeFilters::parse(&a.filter)?;
             let mut volumes = engine.volumes()?;
-            for f in &a.filter {
-                match f.split_once('=') {
-                    Some(("dangling", v)) => {
-                        let want = v == "true" || v == "1";
-                        volumes.retain(|vol| vol.users.is_empty() == want);
-                    }
-                    Some(("name", v)) => volumes.retain(|vol| vol.name.contains(v)),
-                    _ => anyhow::bail!("invalid filter '{f}'"),
-                }
-            }
+            volumes.retain(|v| filters.matches(v));
             if a.quiet {
                 let out: String = volumes.iter().map(|v| format!("{}\n", v.name)).collect();
                 crate::output::print(&out)?;
@@ -93,10 +94,12 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
             } else {
                 "WARNING! This will remove anonymous local volumes not used by at least one container."
             };
+            let mut filters = VolumeFilters::parse(&a.filter)?;
+            filters.all |= a.all;
             if !a.force && !crate::commands::prune::confirm(warning)? {
                 return Ok(0);
             }
-            let removed = engine.prune_volumes(a.all)?;
+            let removed = engine.prune_volumes(&filters)?;
             let mut out = crate::commands::prune::block("Deleted Volumes", &removed);
             if !out.is_empty() {
                 out.push('\n');
