@@ -10,7 +10,6 @@
 //! `..` and absolute names).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query};
@@ -18,6 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use berth_engine::containers::copy::{self, PathStat};
+use berth_engine::containers::copy_archive;
 use serde_json::json;
 
 use crate::containers::BodyWriter;
@@ -92,41 +92,21 @@ pub async fn head(state: State, UrlPath(id): UrlPath<String>, Query(q): Q) -> Ap
 
 pub async fn get(state: State, UrlPath(id): UrlPath<String>, Query(q): Q) -> ApiResult<Response> {
     let path = path_of(&q)?;
-    // Copied out first (errors become statuses), then streamed as a tar.
-    let (stat, staging) = blocking(&state, move |e| {
+    // Looked at first (errors become statuses), then streamed as a tar.
+    let (stat, root) = blocking(&state, move |e| {
         let row = e.container(&id)?;
         let root = e.container_root(&row)?;
         let stat = stat_in(&root, &path, &id)?;
-        let staging = tempfile::Builder::new()
-            .prefix("berth-archive-")
-            .tempdir()
-            .map_err(|e| ApiError::internal(format!("make a staging directory: {e}")))?;
-        copy::copy_out(&root, &path, &staging.path().join(&stat.name))?;
-        Ok((stat, staging))
+        Ok((stat, (root, path)))
     })
     .await?;
     let (mut writer, rx) = BodyWriter::new();
     let header = stat_header(&stat);
     tokio::task::spawn_blocking(move || {
-        let mut builder = tar::Builder::new(&mut writer);
-        builder.follow_symlinks(false);
-        let name = if stat.name == "/" {
-            "."
-        } else {
-            stat.name.as_str()
-        };
-        let source = staging.path().join(&stat.name);
-        let result = if source.is_dir() {
-            builder.append_dir_all(name, &source)
-        } else {
-            builder.append_path_with_name(&source, name)
-        }
-        .and_then(|_| builder.finish());
-        drop(builder);
-        if let Err(e) = result {
+        let (root, path) = root;
+        if let Err(e) = copy_archive::archive_out(&root, &path, &mut writer) {
             writer.fail(e.to_string());
         }
-        drop(staging);
     });
     let mut r = (
         [(header::CONTENT_TYPE, "application/x-tar")],
@@ -155,24 +135,7 @@ pub async fn put(
                 "extraction point is not a directory: {path}"
             )));
         }
-        let staging = tempfile::Builder::new()
-            .prefix("berth-archive-")
-            .tempdir()
-            .map_err(|e| ApiError::internal(format!("make a staging directory: {e}")))?;
-        let mut archive = tar::Archive::new(reader);
-        archive.set_preserve_permissions(true);
-        archive.set_overwrite(true);
-        archive
-            .unpack(staging.path())
-            .map_err(|e| ApiError::bad_request(format!("extract the archive: {e}")))?;
-        let entries = std::fs::read_dir(staging.path())
-            .map_err(|e| ApiError::internal(format!("read the staging directory: {e}")))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let dest = Path::new(&path).join(&name);
-            copy::copy_in(&entry.path(), &root, &dest.to_string_lossy())?;
-        }
-        Ok(())
+        Ok(copy_archive::archive_in(&root, &path, reader)?)
     })
     .await?;
     Ok(StatusCode::OK)

@@ -667,6 +667,95 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
     }
     step(cli, &["volume", "rm", "tv", "bv", "lv"]);
 
+    // cp as tar streams, and -L.
+    step(
+        cli,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "cpx",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /f; ln -s /f /l; mkdir /d; echo a > /d/a; sleep 600",
+        ],
+    );
+    let listing = |args: &[&str]| -> Step {
+        let out = cli.run(args);
+        let names = tar_listing(&out.stdout);
+        (names, out.status.code().unwrap_or(-1))
+    };
+    for (what, args) in [
+        ("cp C:file -", vec!["cp", "cpx:/f", "-"]),
+        ("cp -L C:link -", vec!["cp", "-L", "cpx:/l", "-"]),
+        ("cp C:link -", vec!["cp", "cpx:/l", "-"]),
+        ("cp C:dir -", vec!["cp", "cpx:/d", "-"]),
+    ] {
+        // The container's file system is made at its start: wait for it.
+        for _ in 0..50 {
+            if step(cli, &["exec", "cpx", "test", "-e", "/d/a"]).1 == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        log.push((what.into(), listing(&args)));
+    }
+    let tar_in = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o640);
+        h.set_cksum();
+        b.append_data(&mut h, "in", &b"data\n"[..]).unwrap();
+        b.into_inner().unwrap()
+    };
+    let put = support::run_with_stdin(cli.command(&["cp", "-", "cpx:/tmp"]), &tar_in);
+    log.push((
+        "cp - C:dir".into(),
+        (String::new(), put.status.code().unwrap_or(-1)),
+    ));
+    log.push((
+        "cp - C:dir wrote".into(),
+        step(cli, &["exec", "cpx", "stat", "-c", "%a %s", "/tmp/in"]),
+    ));
+    let put = support::run_with_stdin(cli.command(&["cp", "-", "cpx:/f"]), &tar_in);
+    log.push((
+        "cp - C:file".into(),
+        (String::new(), put.status.code().unwrap_or(-1)),
+    ));
+    let out = dir.join("cp-out");
+    let _ = std::fs::remove_file(&out);
+    step(cli, &["cp", "-L", "cpx:/l", out.to_str().unwrap()]);
+    log.push((
+        "cp -L C:link HOST".into(),
+        (std::fs::read_to_string(&out).unwrap_or_default(), 0),
+    ));
+    step(cli, &["rm", "-f", "cpx"]);
+
+    // system df -v: its sections and their columns, as docker lays them out.
+    let (df, code) = step(cli, &["system", "df", "-v"]);
+    let layout: Vec<String> = df
+        .lines()
+        .filter(|l| {
+            l.ends_with(':')
+                || l.starts_with("Build cache usage")
+                || ["REPOSITORY", "CONTAINER ID", "VOLUME NAME", "CACHE ID"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+        })
+        .map(|l| {
+            if l.starts_with("Build cache usage") {
+                "Build cache usage".to_string()
+            } else {
+                l.split_whitespace().collect::<Vec<_>>().join(" ")
+            }
+        })
+        .collect();
+    log.push(("system df -v layout".into(), (layout.join("\n"), code)));
+
     // ps filters.
     step(
         cli,
@@ -838,6 +927,32 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
         step(cli, &["images", "-a", "-q"]),
     ));
     log
+}
+
+/// A tar stream's entries as "MODE NAME [-> TARGET]".
+fn tar_listing(bytes: &[u8]) -> String {
+    let mut archive = tar::Archive::new(bytes);
+    let Ok(entries) = archive.entries() else {
+        return "not a tar".into();
+    };
+    let mut out = String::new();
+    for e in entries.flatten() {
+        let h = e.header();
+        let link = e
+            .link_name()
+            .ok()
+            .flatten()
+            .map(|l| format!(" -> {}", l.display()))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:o} {}{link}\n",
+            h.mode().unwrap_or(0),
+            e.path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
+    out
 }
 
 /// The container's health once it is `want` (or what it is after 20 s).

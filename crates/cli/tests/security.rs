@@ -546,3 +546,65 @@ fn cp_of_a_relative_host_path_into_a_running_container() {
         "relative\n"
     );
 }
+
+/// `--privileged` gives the container every device node of the host (as
+/// docker's does; docker itself cannot run a privileged container on this
+/// VM, which lacks CAP_SYS_RESOURCE, so the host's /dev is the reference),
+/// and a default container none beyond docker's defaults.
+#[test]
+fn privileged_gives_every_host_device() {
+    let Some(store) = container_store("privileged_gives_every_host_device") else {
+        return;
+    };
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        use std::os::unix::fs::FileTypeExt;
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            let t = meta.file_type();
+            if t.is_dir() {
+                if !["pts", "shm", "fd", "mqueue"].contains(&name.as_str()) {
+                    walk(&e.path(), out);
+                }
+            } else if (t.is_char_device() || t.is_block_device())
+                // Every container's console and ptmx are its own.
+                && name != "console"
+                && name != "ptmx"
+            {
+                out.push(e.path().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut host = Vec::new();
+    walk(std::path::Path::new("/dev"), &mut host);
+    assert!(!host.is_empty());
+    let script = "find /dev \\( -type c -o -type b \\) | sort";
+    let inside = store.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", script]);
+    let inside: Vec<&str> = inside.lines().collect();
+    let missing: Vec<&String> = host
+        .iter()
+        .filter(|h| !inside.contains(&h.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "host devices missing in a privileged container: {missing:?}"
+    );
+    let default = store.ok(&["run", "--rm", "busybox", "sh", "-c", script]);
+    let expected = [
+        "/dev/full",
+        "/dev/null",
+        "/dev/ptmx",
+        "/dev/random",
+        "/dev/tty",
+        "/dev/urandom",
+        "/dev/zero",
+    ];
+    for d in default.lines() {
+        assert!(
+            expected.contains(&d) || d.starts_with("/dev/pts/"),
+            "a default container has {d}"
+        );
+    }
+}

@@ -72,6 +72,107 @@ fn partials_row(partials: &[berth_image::content::PartialDownload]) -> Value {
           "Size": units::human_size(size, 4), "Reclaimable": units::human_size(idle, 4)})
 }
 
+/// `df -v`'s containers, as docker lays them out.
+fn containers_section(engine: &Engine) -> Result<String> {
+    let rows: Vec<Value> = engine
+        .containers()?
+        .iter()
+        .map(|r| {
+            let volumes = r
+                .config
+                .host
+                .mounts
+                .iter()
+                .filter(|m| m.kind == berth_engine::containers::MountKind::Volume)
+                .count();
+            json!({
+                "ID": r.id[..12].to_string(),
+                "Image": r.image_name,
+                "Command": super::containers::ps::command_text(r, false),
+                "LocalVolumes": volumes.to_string(),
+                "Size": units::human_size(engine.container_size(&r.id).0, 3),
+                "RunningFor": format!(
+                    "{} ago",
+                    units::human_duration((berth_engine::now_nanos() - r.created_at) / 1_000_000_000)
+                ),
+                "Status": r.status_text(),
+                "Names": r.name,
+            })
+        })
+        .collect();
+    let header = json!({"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES"});
+    Ok(format!(
+        "\nContainers space usage:\n\n{}",
+        format::render_rows(
+            None,
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+            &header,
+            &rows,
+        )?
+    ))
+}
+
+/// `df -v`'s volumes.
+fn volumes_section(engine: &Engine) -> Result<String> {
+    let rows: Vec<Value> = engine
+        .volumes()?
+        .iter()
+        .map(|v| {
+            json!({"Name": v.name, "Links": v.users.len().to_string(),
+                   "Size": units::human_size(tree_size(&v.mountpoint), 3)})
+        })
+        .collect();
+    let header = json!({"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"});
+    Ok(format!(
+        "\nLocal Volumes space usage:\n\n{}",
+        format::render_rows(
+            None,
+            "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+            &header,
+            &rows
+        )?
+    ))
+}
+
+/// `df -v`'s build cache: berth's are the downloads a pull can resume.
+fn cache_section(partials: &[berth_image::content::PartialDownload]) -> Result<String> {
+    let total: u64 = partials.iter().map(|p| p.size).sum();
+    let rows: Vec<Value> = partials
+        .iter()
+        .map(|p| {
+            let name = p
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let id: String = name
+                .trim_start_matches("partial-")
+                .trim_start_matches("sha256-")
+                .chars()
+                .take(12)
+                .collect();
+            let used = p.age.map_or("N/A".to_string(), |a| {
+                format!("{} ago", units::human_duration(a.as_secs() as i64))
+            });
+            json!({"ID": id, "Type": "partial download",
+                   "Size": units::human_size(p.size, 3), "CreatedSince": used.clone(),
+                   "LastUsedSince": used, "UsageCount": "0",
+                   "Shared": if p.held { "true" } else { "false" }})
+        })
+        .collect();
+    let header = json!({"ID": "CACHE ID", "Type": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"});
+    Ok(format!(
+        "\nBuild cache usage: {}\n\n{}",
+        units::human_size(total, 3),
+        format::render_rows(
+            None,
+            "table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
+            &header,
+            &rows,
+        )?
+    ))
+}
+
 pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
     let usage = engine.disk_usage()?;
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
@@ -104,7 +205,7 @@ pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
                     json!({
                         "Repository": repo, "Tag": tag, "ID": u.summary.id.short(),
                         "CreatedSince": u.summary.created.map(since).unwrap_or_else(|| "N/A".into()),
-                        "Size": units::human_size(u.summary.size, 4),
+                        "Size": units::human_size(u.summary.size, 3),
                         "SharedSize": units::human_size(u.shared_size, 4),
                         "UniqueSize": units::human_size(u.unique_size, 4),
                         "Containers": u.summary.containers.to_string(),
@@ -120,6 +221,9 @@ pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
             &header,
             &image_rows,
         )?);
+        text.push_str(&containers_section(engine)?);
+        text.push_str(&volumes_section(engine)?);
+        text.push_str(&cache_section(&usage.partial_downloads)?);
     }
     crate::output::print(&text)?;
     Ok(0)

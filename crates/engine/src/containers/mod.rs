@@ -12,6 +12,7 @@ pub(crate) mod changes;
 pub mod commit;
 pub mod config;
 pub mod copy;
+pub mod copy_archive;
 mod create;
 pub mod exec;
 pub(crate) mod exec_record;

@@ -3,6 +3,7 @@
 //! `--device`, each validated with an error naming the bad value.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -224,6 +225,18 @@ pub fn devices(privileged: bool, devices: &[DeviceSpec]) -> Result<(Vec<Value>, 
         default_device_rules()
     };
     let mut nodes = Vec::new();
+    if privileged {
+        // Every device of the host, as Docker gives a privileged container
+        // (but those named by --device, which may place them elsewhere).
+        for node in host_devices(Path::new("/dev")) {
+            if !devices
+                .iter()
+                .any(|d| node["path"] == d.container_path.as_str())
+            {
+                nodes.push(node);
+            }
+        }
+    }
     for d in devices {
         let meta = std::fs::metadata(&d.host_path).map_err(|e| {
             Error::invalid(format!(
@@ -256,6 +269,62 @@ pub fn devices(privileged: bool, devices: &[DeviceSpec]) -> Result<(Vec<Value>, 
         );
     }
     Ok((nodes, rules))
+}
+
+/// The device nodes under `dir` (runc's walk: symlinks, `console` and the
+/// pts, shm, fd and mqueue directories skipped), except the ones every
+/// container's /dev has from the runtime.
+fn host_devices(dir: &Path) -> Vec<Value> {
+    const RUNTIME_MADE: &[&str] = &[
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/ptmx",
+    ];
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            if !matches!(
+                name.as_str(),
+                "pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev"
+            ) {
+                out.extend(host_devices(&path));
+            }
+            continue;
+        }
+        let letter = if kind.is_char_device() {
+            "c"
+        } else if kind.is_block_device() {
+            "b"
+        } else {
+            continue;
+        };
+        let path_text = path.to_string_lossy().into_owned();
+        if name == "console" || RUNTIME_MADE.contains(&path_text.as_str()) {
+            continue;
+        }
+        let rdev = meta.rdev();
+        out.push(json!({
+            "path": path_text, "type": letter,
+            "major": rustix::fs::major(rdev) as i64, "minor": rustix::fs::minor(rdev) as i64,
+            "fileMode": meta.mode() & 0o7777, "uid": meta.uid(), "gid": meta.gid(),
+        }));
+    }
+    out
 }
 
 #[cfg(test)]

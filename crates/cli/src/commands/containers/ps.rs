@@ -31,7 +31,7 @@ pub fn status_text(row: &ContainerRow) -> String {
 
 /// Docker's COMMAND: the daemon's command line (arguments with spaces in
 /// single quotes), cut to 20 characters, then Go-quoted.
-fn command_text(row: &ContainerRow, no_trunc: bool) -> String {
+pub fn command_text(row: &ContainerRow, no_trunc: bool) -> String {
     let full = row.command_line();
     let shown = if no_trunc || full.chars().count() <= 20 {
         full
