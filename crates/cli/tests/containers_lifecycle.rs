@@ -437,6 +437,16 @@ fn exec_attach_and_interactive_terminals() {
         store.ok(&["ps", "--filter", "name=shell", "--format", "{{.State}}"]),
         "running\n"
     );
+    // attach detaches as docker's does: "read escape sequence", exit 1.
+    let mut pty = Pty::spawn(store.command(&["attach", "shell"]));
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("\x10\x11");
+    assert_eq!(pty.wait(Duration::from_secs(10)), 1, "{}", pty.output());
+    assert!(
+        pty.output().contains("read escape sequence"),
+        "{}",
+        pty.output()
+    );
     let mut pty = Pty::spawn(store.command(&["attach", "shell"]));
     std::thread::sleep(Duration::from_millis(300));
     pty.send("echo after-attach; exit 6\n");

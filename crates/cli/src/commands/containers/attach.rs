@@ -226,7 +226,11 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<u8> {
     let stream = engine.attach(&row.id, &opts.engine_options())?;
     Ok(match relay(engine, stream, &opts, Some(&row.id))? {
         Ended::Exited(code) => code.clamp(0, 255) as u8,
-        Ended::Detached => 0,
+        // As docker's attach (its `run -it` detaches quietly, with 0).
+        Ended::Detached => {
+            eprintln!("read escape sequence");
+            1
+        }
         Ended::Lost => engine
             .container(&row.id)
             .map(|r| r.exit_code.clamp(0, 255) as u8)
