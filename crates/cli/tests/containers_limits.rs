@@ -218,10 +218,20 @@ fn read_only_root_rejects_writes() {
 /// one; a stream of named containers ends when they are gone.
 #[test]
 fn stats_streams_until_its_containers_are_gone() {
-    let Some(store) = support::container_store("stats_streams_until_its_containers_are_gone") else {
+    let Some(store) = support::container_store("stats_streams_until_its_containers_are_gone")
+    else {
         return;
     };
-    store.ok(&["run", "-d", "--name", "busy", "busybox", "sh", "-c", "while :; do :; done"]);
+    store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
     let mut child = store
         .command(&["stats", "--format", "{{.Name}} {{.CPUPerc}}", "busy"])
         .stdout(std::process::Stdio::piped())
@@ -231,13 +241,19 @@ fn stats_streams_until_its_containers_are_gone() {
     store.ok(&["rm", "-f", "busy"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "stats did not end with its container");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stats did not end with its container"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let frames: Vec<&str> = text.split("\x1b[2J\x1b[H").filter(|f| !f.is_empty()).collect();
+    let frames: Vec<&str> = text
+        .split("\x1b[2J\x1b[H")
+        .filter(|f| !f.is_empty())
+        .collect();
     assert!(frames.len() >= 2, "{text:?}");
     let busy: f64 = frames[1]
         .trim()

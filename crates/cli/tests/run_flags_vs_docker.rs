@@ -756,6 +756,38 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
         .collect();
     log.push(("system df -v layout".into(), (layout.join("\n"), code)));
 
+    // info: docker's layout, key by key (values differ: other engines).
+    let (info, code) = step(cli, &["info"]);
+    // Only docker's: its components and storage driver details, its
+    // default insecure registry range; only berth's: what it does to the
+    // host's networking, and its root's name.
+    const ONE_SIDE: &[&str] = &[
+        "containerd version",
+        "runc version",
+        "init version",
+        "Docker Root Dir",
+        "Backing Filesystem",
+        "Supports d_type",
+        "Native Overlay Diff",
+        "userxattr",
+        "Insecure Registries",
+        "127.0.0.0/8",
+        "Default Bridge",
+        "IPv4 Forwarding",
+        "Berth Root Dir",
+        "Debug Mode",
+    ];
+    let keys: Vec<String> = info
+        .lines()
+        .skip_while(|l| !l.starts_with("Server:"))
+        .filter_map(|l| {
+            let t = l.trim();
+            let key = t.split_once(':').map_or(t, |(k, _)| k).trim();
+            (!key.is_empty() && !ONE_SIDE.contains(&key)).then(|| key.to_string())
+        })
+        .collect();
+    log.push(("info layout".into(), (keys.join("\n"), code)));
+
     // ps filters.
     step(
         cli,

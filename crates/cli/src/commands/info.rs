@@ -63,11 +63,14 @@ fn text(i: &Value) -> String {
         ("Plugins", String::new()),
         (" Volume", "local".into()),
         (" Network", "bridge host null".into()),
-        (" Log", "json-file".into()),
+        (" Log", "json-file local none".into()),
+        ("Swarm", "inactive".into()),
         ("Default Bridge", bridge),
         ("IPv4 Forwarding", forwarding.into()),
         ("Runtimes", s("DefaultRuntime")),
         ("Default Runtime", s("DefaultRuntime")),
+        ("Init Binary", s("InitBinary")),
+        ("Security Options", String::new()),
         ("Kernel Version", s("KernelVersion")),
         ("Operating System", s("OperatingSystem")),
         ("OSType", s("OSType")),
@@ -80,6 +83,8 @@ fn text(i: &Value) -> String {
         ("Name", s("Name")),
         ("ID", s("ID")),
         ("Berth Root Dir", s("DockerRootDir")),
+        ("Debug Mode", s("Debug")),
+        ("Experimental", s("ExperimentalBuild")),
     ] {
         if v.is_empty() {
             out.push_str(&format!(" {k}:\n"));
@@ -87,6 +92,41 @@ fn text(i: &Value) -> String {
             out.push_str(&format!(" {k}: {v}\n"));
         }
     }
+    // Docker's layout of `name=seccomp,profile=builtin` and `name=cgroupns`.
+    let mut security = String::from(" Security Options:\n");
+    for option in i["SecurityOptions"].as_array().into_iter().flatten() {
+        for part in option.as_str().unwrap_or_default().split(',') {
+            match part.split_once('=') {
+                Some(("name", name)) => security.push_str(&format!("  {name}\n")),
+                Some((k, v)) => {
+                    let mut key = k.to_string();
+                    key[..1].make_ascii_uppercase();
+                    security.push_str(&format!("   {key}: {v}\n"));
+                }
+                None => {}
+            }
+        }
+    }
+    out = out.replace(" Security Options:\n", &security);
+    for (title, key) in [
+        ("Insecure Registries", "InsecureRegistryCIDRs"),
+        ("Registry Mirrors", "Mirrors"),
+    ] {
+        let list = i["RegistryConfig"][key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !list.is_empty() {
+            out.push_str(&format!(" {title}:\n"));
+            for entry in list {
+                out.push_str(&format!("  {}\n", entry.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    out.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        s("LiveRestoreEnabled")
+    ));
     for w in i["Warnings"].as_array().into_iter().flatten() {
         out.push_str(&format!("{}\n", w.as_str().unwrap_or_default()));
     }

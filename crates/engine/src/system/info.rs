@@ -34,6 +34,11 @@ impl Engine {
             .unwrap_or(0)
             * 1024;
         let net = self.network_info();
+        let registries = self.registries_config().unwrap_or_default();
+        let mut security = vec!["name=seccomp,profile=builtin".to_string()];
+        if berth_runtime::host_cgroup_is_v2() {
+            security.push("name=cgroupns".into());
+        }
         Ok(json!({
             "ID": self.engine_id()?,
             "Containers": containers.len(),
@@ -62,7 +67,18 @@ impl Engine {
             "BerthDefaultBridge": net.default_bridge,
             "BerthDefaultBridgeSubnet": net.default_subnet.map(|s| s.to_string()),
             "BridgeNfIptables": false,
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file", "local", "none"]},
+            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": false},
+            "SecurityOptions": security,
+            "InitBinary": "berth",
+            "Debug": false,
+            "ExperimentalBuild": false,
+            // Containers outlive any berth process by construction.
+            "LiveRestoreEnabled": true,
+            "RegistryConfig": {
+                "Mirrors": registries.registry_mirrors,
+                "InsecureRegistryCIDRs": registries.insecure_registries,
+            },
             // Only once berth has a bridge: until then nothing needs it on.
             "Warnings": if net.ip_forward || net.default_subnet.is_none() { Value::Array(vec![]) } else { json!(["WARNING: IPv4 forwarding is disabled"]) },
         }))

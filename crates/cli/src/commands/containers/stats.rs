@@ -32,7 +32,10 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
         let values: Vec<Value> = rows
             .iter()
             .map(|r| {
-                let now = engine.container_stats(&r.id).ok().map(|s| (s, Instant::now()));
+                let now = engine
+                    .container_stats(&r.id)
+                    .ok()
+                    .map(|s| (s, Instant::now()));
                 let before = previous.remove(&r.id);
                 let value = row(&a, r, before.as_ref(), now.as_ref());
                 if let Some(now) = now {
