@@ -516,6 +516,8 @@ struct UpdateBody {
     cpuset_cpus: Option<String>,
     cpuset_mems: Option<String>,
     pids_limit: Option<i64>,
+    blkio_weight: Option<u16>,
+    memory_swappiness: Option<i64>,
     restart_policy: Option<crate::create::WireRestartPolicy>,
 }
 
@@ -538,14 +540,16 @@ async fn update(
         cpuset_cpus: b.cpuset_cpus.filter(|s| !s.is_empty()),
         cpuset_mems: b.cpuset_mems.filter(|s| !s.is_empty()),
         pids_limit: nz(b.pids_limit),
+        blkio_weight: b.blkio_weight.filter(|w| *w != 0),
+        memory_swappiness: b.memory_swappiness.filter(|s| *s != -1),
         restart: b
             .restart_policy
             .filter(|r| !r.name.is_empty())
             .map(|r| r.into_engine())
             .transpose()?,
     };
-    blocking(&state, move |e| Ok(e.update_container(&id, &request)?)).await?;
-    Ok(Json(json!({"Warnings": []})))
+    let warnings = blocking(&state, move |e| Ok(e.update_container(&id, &request)?)).await?;
+    Ok(Json(json!({"Warnings": warnings})))
 }
 
 async fn attach(state: State, Path(id): Path<String>, Query(q): Q, mut req: Request) -> Response {

@@ -600,6 +600,12 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long, value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }

@@ -164,18 +164,8 @@ const DELIBERATELY_DIFFERENT: &[(&str, &str, &str)] = &[
     ),
     (
         "update",
-        "blkio-weight",
-        "not yet updatable on a running container",
-    ),
-    (
-        "update",
         "kernel-memory",
         "deprecated by docker and ignored",
-    ),
-    (
-        "update",
-        "memory-swappiness",
-        "not yet updatable on a running container",
     ),
     (
         "push",

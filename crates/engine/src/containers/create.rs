@@ -280,7 +280,7 @@ impl Engine {
 
 /// Resource settings this host's cgroups cannot carry out are dropped with
 /// Docker's warnings (as dockerd does), not left to fail every start.
-fn discard_unsupported_resources(r: &mut super::config::Resources) -> Vec<String> {
+pub(super) fn discard_unsupported_resources(r: &mut super::config::Resources) -> Vec<String> {
     let v2 = berth_runtime::host_cgroup_is_v2();
     let mut warnings = Vec::new();
     let blkio_weight = if v2 {

@@ -20,11 +20,15 @@ pub struct UpdateRequest {
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+    pub memory_swappiness: Option<i64>,
     pub restart: Option<RestartPolicy>,
 }
 
 impl Engine {
-    pub fn update_container(&self, name: &str, u: &UpdateRequest) -> Result<()> {
+    /// Applies `u`; returns Docker's warnings for settings this host's
+    /// cgroups cannot carry out (discarded, as dockerd does).
+    pub fn update_container(&self, name: &str, u: &UpdateRequest) -> Result<Vec<String>> {
         let row = self.container(name)?;
         let mut config = row.config.clone();
         let r: &mut Resources = &mut config.host.resources;
@@ -45,6 +49,13 @@ impl Engine {
         set!(cpuset_cpus);
         set!(cpuset_mems);
         set!(pids_limit);
+        if let Some(w) = u.blkio_weight {
+            r.blkio_weight = w;
+        }
+        if let Some(s) = u.memory_swappiness {
+            r.memory_swappiness = Some(s).filter(|s| *s != -1);
+        }
+        let warnings = super::create::discard_unsupported_resources(r);
         if let Some(p) = &u.restart {
             if config.host.auto_remove && p.name != "no" {
                 return Err(Error::invalid(
@@ -70,6 +81,6 @@ impl Engine {
             crate::store::event_log::record(c, &crate::events::container_event(&row, "update"))
         })?;
         self.events_changed();
-        Ok(())
+        Ok(warnings)
     }
 }

@@ -29,6 +29,8 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<u8> {
         cpuset_cpus: a.cpuset_cpus.clone(),
         cpuset_mems: a.cpuset_mems.clone(),
         pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
+        memory_swappiness: a.memory_swappiness,
         restart: a
             .restart
             .as_deref()
@@ -39,7 +41,12 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<u8> {
     let mut failed = false;
     for name in &a.containers {
         match engine.update_container(name, &request) {
-            Ok(()) => crate::output::print(&format!("{name}\n"))?,
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("WARNING: {w}");
+                }
+                crate::output::print(&format!("{name}\n"))?
+            }
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
                 failed = true;
