@@ -68,10 +68,12 @@ async fn list(state: State, Query(q): Q) -> ApiResult<Json<Value>> {
         let filters = ContainerFilters::parse(&filters)?;
         let rows = e.list_containers(all, limit.max(0) as usize, &filters)?;
         let published = e.all_published_ports()?;
+        let mut images = std::collections::HashMap::new();
         Ok(rows
             .iter()
             .map(|r| {
                 let mut v = summary_json(r, &published);
+                v["Image"] = e.image_shown(r, &mut images).into();
                 if size {
                     let (rw, virt) = e.container_size(&r.id);
                     v["SizeRw"] = rw.into();

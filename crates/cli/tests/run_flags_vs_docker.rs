@@ -906,6 +906,94 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
     step(cli, &["rm", "-v", "f1", "f2", "f3"]);
     step(cli, &["volume", "rm", "fvol"]);
 
+    // rmi -f of an image only a stopped container uses.
+    step(
+        cli,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "mk",
+            "busybox",
+            "touch",
+            "/solo",
+        ],
+    );
+    let (solo, _) = step(cli, &["commit", "mk", "solo:1"]);
+    let solo_short: String = solo
+        .trim()
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect();
+    step(cli, &["rm", "mk"]);
+    step(
+        cli,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "user",
+            "solo:1",
+            "ls",
+            "/solo",
+        ],
+    );
+    let hide = |(out, code): Step| {
+        (
+            out.replace(solo.trim(), "SOLO")
+                .replace(&solo_short, "SOLO"),
+            code,
+        )
+    };
+    log.push((
+        "rmi of a used image".into(),
+        code_only(step(cli, &["rmi", "solo:1"])),
+    ));
+    log.push((
+        "rmi -f of a used image".into(),
+        hide(step(cli, &["rmi", "-f", "solo:1"])),
+    ));
+    log.push((
+        "rmi -f: images -a".into(),
+        step(
+            cli,
+            &["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"],
+        ),
+    ));
+    log.push((
+        "rmi -f: inspect".into(),
+        code_only(step(cli, &["image", "inspect", solo.trim()])),
+    ));
+    log.push((
+        "rmi -f: ps shows the ID".into(),
+        hide(step(
+            cli,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                "name=^user$",
+                "--format",
+                "{{.Image}}",
+            ],
+        )),
+    ));
+    log.push((
+        "rmi -f: the container still starts".into(),
+        step(cli, &["start", "-a", "user"]),
+    ));
+    step(cli, &["rm", "user"]);
+    log.push((
+        "rmi -f: gone with its container".into(),
+        step(
+            cli,
+            &["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"],
+        ),
+    ));
+
     // Image lineage: a commit's parent (last: it untags busybox).
     let (base, _) = step(cli, &["images", "-q", "--no-trunc", "busybox"]);
     let base = base.trim().to_string();

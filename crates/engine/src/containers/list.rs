@@ -212,6 +212,35 @@ fn matches(
 }
 
 impl Engine {
+    /// What `ps` shows as a container's image: the name it was created
+    /// from while that name still means its image, else the short ID (as
+    /// dockerd, once the tag moved or the image was force-removed).
+    /// `cache` keeps each name's answer for one listing.
+    pub fn image_shown(
+        &self,
+        row: &ContainerRow,
+        cache: &mut std::collections::HashMap<String, Option<String>>,
+    ) -> String {
+        let resolved = cache
+            .entry(row.image_name.clone())
+            .or_insert_with(|| {
+                self.db
+                    .read(|c| crate::images::resolve::resolve(c, &row.image_name))
+                    .ok()
+                    .map(|(id, _)| id.to_string())
+            })
+            .clone();
+        if resolved.as_deref() == Some(row.image_id.as_str()) {
+            row.image_name.clone()
+        } else {
+            row.image_id
+                .trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect()
+        }
+    }
+
     /// Containers matching `filters`, newest first; running ones only
     /// unless `all` (or a status/exited filter, or `last`); the newest
     /// `last` only when it is not 0.

@@ -67,6 +67,7 @@ impl Engine {
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));
         let mut volume_trash = Vec::new();
+        let mut image_trash = None;
         let had_ports = self.db.write_relaxed(|c| {
             // Its leases and ports go with the row (a start whose monitor
             // died may have left them): their rules are rendered away below.
@@ -86,13 +87,26 @@ impl Engine {
                     volumes_record::delete(c, &v)?;
                 }
             }
+            let image = record::get(c, id)?.map(|r| r.image_id);
             record::delete(c, id)?;
+            // The last container of a force-removed image takes it along.
+            if let Some(image) = image.and_then(|i| crate::images::record::parse_digest(&i).ok())
+                && crate::images::record::is_removed(c, &image)?
+                && record::using_image(c, image.as_str())?.is_empty()
+            {
+                let collected =
+                    crate::images::remove::delete_image(c, &self.paths, &image, &mut Vec::new())?;
+                image_trash = Some(collected);
+            }
             match std::fs::rename(&dir, &trash) {
                 Ok(()) => Ok(had_ports),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(had_ports),
                 Err(e) => Err(e).ctx("move to trash", &dir),
             }
         })?;
+        if let Some(collected) = image_trash {
+            collected.empty_trash();
+        }
         if had_ports {
             let _lock = self.networks_lock()?;
             self.apply_rules()?;

@@ -126,8 +126,19 @@ pub fn get(conn: &Connection, id: &Digest) -> Result<Option<ImageRow>> {
     .transpose()
 }
 
+/// Every image a user can name (not the force-removed ones kept for
+/// their containers).
 pub fn all(conn: &Connection) -> Result<Vec<ImageRow>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images"))?;
+    rows(conn, "WHERE removed = 0")
+}
+
+/// Every image row, the force-removed ones too (for `system check`).
+pub fn all_kept(conn: &Connection) -> Result<Vec<ImageRow>> {
+    rows(conn, "")
+}
+
+fn rows(conn: &Connection, filter: &str) -> Result<Vec<ImageRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images {filter}"))?;
     let rows = stmt.query_map([], image_row)?;
     let mut out = Vec::new();
     for row in rows {
@@ -276,6 +287,24 @@ pub fn delete_repo_digest(conn: &Connection, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `rmi -f` of an image only stopped containers use (see the schema).
+pub fn mark_removed(conn: &Connection, id: &Digest) -> Result<()> {
+    conn.execute("UPDATE images SET removed = 1 WHERE id = ?1", [id.as_str()])?;
+    Ok(())
+}
+
+/// Whether `id` was force-removed while containers used it.
+pub fn is_removed(conn: &Connection, id: &Digest) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT removed FROM images WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
 /// Whether an image was committed from `id`.
 pub fn has_children(conn: &Connection, id: &Digest) -> Result<bool> {
     Ok(conn
@@ -290,7 +319,7 @@ pub fn has_children(conn: &Connection, id: &Digest) -> Result<bool> {
 
 pub fn exists(conn: &Connection, id: &Digest) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)",
+        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1 AND removed = 0)",
         [id.as_str()],
         |r| r.get(0),
     )?)
@@ -299,7 +328,7 @@ pub fn exists(conn: &Connection, id: &Digest) -> Result<bool> {
 /// Up to `limit` image IDs (`sha256:…`) starting with `prefix`.
 pub fn ids_with_prefix(conn: &Connection, prefix: &str, limit: i64) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id FROM images WHERE id >= ?1 AND substr(id, 1, ?2) = ?1 ORDER BY id LIMIT ?3",
+        "SELECT id FROM images WHERE id >= ?1 AND substr(id, 1, ?2) = ?1 AND removed = 0 ORDER BY id LIMIT ?3",
     )?;
     let ids = stmt.query_map(rusqlite::params![prefix, prefix.len() as i64, limit], |r| {
         r.get(0)

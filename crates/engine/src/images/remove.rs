@@ -58,7 +58,8 @@ impl Engine {
                 }
                 (Matched::Tag(r) | Matched::Digest(r), Some((user, _))) if last_name && !force => {
                     return Err(Error::conflict(format!(
-                        "conflict: unable to remove repository reference \"{r}\" (must force) - container {} is using its referenced image {}",
+                        "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
+                        r.familiar_string(),
                         &user[..12],
                         id.short()
                     )));
@@ -132,7 +133,8 @@ pub(crate) fn delete_image(
     events: &mut Vec<RemoveEvent>,
 ) -> Result<Collected> {
     let row = record::get(conn, id)?.ok_or_else(|| resolve::no_such_image(id.as_str()))?;
-    if !crate::containers::record::using_image(conn, id.as_str())?.is_empty() {
+    let users = crate::containers::record::using_image(conn, id.as_str())?;
+    if !users.is_empty() {
         // A container's image stays (untagged if need be) until the container goes.
         for r in record::tags_of(conn, id)?
             .iter()
@@ -140,6 +142,12 @@ pub(crate) fn delete_image(
         {
             record::delete_tag(conn, &r.to_string())?;
             record::delete_repo_digest(conn, &r.to_string())?;
+        }
+        // Used by stopped containers only: gone for everyone else, as
+        // Docker deletes it (a running one keeps it as an untagged image).
+        if users.iter().all(|(_, state)| !state.is_live()) && !record::has_children(conn, id)? {
+            record::mark_removed(conn, id)?;
+            events.push(RemoveEvent::Deleted(id.clone()));
         }
         return Ok(Collected::default());
     }

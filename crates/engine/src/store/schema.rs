@@ -199,6 +199,12 @@ CREATE INDEX IF NOT EXISTS images_by_parent ON images(parent);
 -- The local driver's options of a volume (`volume create -o`), JSON.
 ALTER TABLE volumes ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
 "#,
+    r#"
+-- `rmi -f` of an image only stopped containers use: gone for every name,
+-- listing and lookup (Docker deletes it), its row and layers kept for
+-- those containers until the last of them is removed.
+ALTER TABLE images ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

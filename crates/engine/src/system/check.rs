@@ -129,7 +129,7 @@ impl Engine {
 
         let (images, snapshot_rows, live) = self.db.read(|c| {
             let mut images = Vec::new();
-            for row in record::all(c)? {
+            for row in record::all_kept(c)? {
                 let layers = record::layers(c, &row.id)?;
                 images.push((row, layers));
             }

@@ -57,6 +57,7 @@ pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {
         return Ok(0);
     }
     let published = engine.all_published_ports()?;
+    let mut images = std::collections::HashMap::new();
     let values: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -75,7 +76,7 @@ pub fn run(engine: &Engine, a: PsArgs) -> Result<u8> {
             let labels: Vec<String> = r.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             json!({
                 "ID": if a.no_trunc { r.id.clone() } else { r.id[..12].to_string() },
-                "Image": r.image_name,
+                "Image": engine.image_shown(r, &mut images),
                 "Command": command_text(r, a.no_trunc),
                 "CreatedAt": crate::format::units::docker_time(r.created_at),
                 "RunningFor": format!("{} ago", units::human_duration(seconds_since(r.created_at))),
