@@ -791,6 +791,31 @@ fn cases(cli: &dyn Cli, dir: &std::path::Path) -> Vec<(String, Step)> {
     ));
     step(cli, &["rm", "-f", "upd"]);
 
+    // inspect: HostConfig's keys as docker's.
+    step(
+        cli,
+        &[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "keys",
+            "busybox",
+            "true",
+        ],
+    );
+    let (host, code) = step(cli, &["inspect", "-f", "{{json .HostConfig}}", "keys"]);
+    let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&host)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+        .map(|mut k: Vec<String>| {
+            k.sort();
+            k
+        })
+        .unwrap_or_default();
+    log.push(("inspect HostConfig keys".into(), (keys.join(" "), code)));
+    step(cli, &["rm", "keys"]);
+
     // info: docker's layout, key by key (values differ: other engines).
     let (info, code) = step(cli, &["info"]);
     // Only docker's: its components and storage driver details, its

@@ -392,6 +392,39 @@ impl Engine {
         if let Some(h) = health {
             doc["State"]["Health"] = h.docker_json();
         }
+        // The rest of docker's keys: what berth does not have (swarm,
+        // Windows, realtime cgroups, device requests), at docker's value
+        // for "unset".
+        let unset = json!({
+            "ContainerIDFile": "",
+            "VolumeDriver": "",
+            "Links": Value::Null,
+            "Cgroup": "",
+            "ConsoleSize": [0, 0],
+            "CpuRealtimePeriod": 0,
+            "CpuRealtimeRuntime": 0,
+            "DeviceRequests": Value::Null,
+            "CpuCount": 0,
+            "CpuPercent": 0,
+            "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+            "MaskedPaths": if h.privileged { Value::Null } else { json!(super::spec::MASKED_PATHS) },
+            "ReadonlyPaths": if h.privileged { Value::Null } else { json!(super::spec::READONLY_PATHS) },
+        });
+        if let (Some(host), Value::Object(more)) = (doc["HostConfig"].as_object_mut(), unset) {
+            host.extend(more);
+        }
+        // Keys docker omits when unset (`omitempty` in its HostConfig).
+        if let Some(host) = doc["HostConfig"].as_object_mut() {
+            for key in ["Sysctls", "Annotations", "Tmpfs"] {
+                if host.get(key).is_some_and(Value::is_null) {
+                    host.remove(key);
+                }
+            }
+            if host.get("Init") == Some(&Value::Bool(false)) {
+                host.remove("Init");
+            }
+        }
         doc
     }
 }
