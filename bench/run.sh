@@ -6,6 +6,7 @@
 #   - `commit` of a container holding 10 000 small files and a 100 MB file
 #   - resident memory per running container: berth's monitor vs docker's
 #     containerd-shim (VmRSS, median over 5 containers)
+#   - `ps -a` over 100 containers
 # Prints medians and berth/docker ratios (these machines are noisy: never
 # read one time alone).
 #
@@ -109,3 +110,17 @@ for p in $(pgrep -f "containerd-shim.*berth-bench"); do drss+=("$(rss_of "$p")")
 bm=$(median "${brss[@]}"); dm=$(median "${drss[@]}")
 printf '%-34s berth %8s KiB docker %8s KiB berth/docker %s  (monitor vs containerd-shim, %s and %s processes)\n' \
     "RSS per running container" "$bm" "$dm" "$(ratio "$bm" "$dm")" "${#brss[@]}" "${#drss[@]}"
+
+# ps -a over 100 containers (these 5 running, the `filled` one exited, 94
+# created): the listing a script runs most, with berth's health and image
+# lookups per row.
+for i in $(seq 1 94); do
+    b create --name "listed$i" busybox true >/dev/null
+    dock create --name "listed$i" --network none busybox true >/dev/null
+done
+bt=(); dt=()
+for _ in $(seq 1 "$runs"); do
+    bt+=("$(time_cmd b ps -a)")
+    dt+=("$(time_cmd dock ps -a)")
+done
+report "ps -a (100 containers)" "${bt[@]}" -- "${dt[@]}"

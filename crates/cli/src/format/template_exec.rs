@@ -246,26 +246,44 @@ impl State {
             Operand::Nil => Value::Null,
             Operand::Func(name) => super::template_funcs::call(name, &[])?,
             Operand::Sub(p) => self.pipeline(p, dot)?,
-            Operand::Field(path, base) => {
-                let mut v = self.operand(base, dot)?;
-                for f in path {
-                    v = match v {
-                        Value::Object(mut m) => m.remove(f).ok_or_else(|| {
-                            TemplateError::exec(format!("can't evaluate field {f}"))
-                        })?,
-                        Value::Null => Value::Null,
-                        other => {
-                            return Err(TemplateError::exec(format!(
-                                "can't evaluate field {f} in type {}",
-                                go_type(&other)
-                            )));
-                        }
+            // Walked by reference from `.` or a variable: only the value
+            // reached is copied (a table renders every field of every row).
+            Operand::Field(path, base) => match base.as_ref() {
+                Operand::Dot => walk(dot, path)?,
+                Operand::Var(name) => {
+                    let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
+                        return Err(TemplateError::exec(format!("undefined variable: {name}")));
                     };
+                    walk(v, path)?
                 }
-                v
-            }
+                other => {
+                    let v = self.operand(other, dot)?;
+                    walk(&v, path)?
+                }
+            },
         })
     }
+}
+
+/// `.A.B.C` of `v`: Go's errors for a missing field or a non-object;
+/// through a nil, nil.
+fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
+    let mut v = v;
+    for f in path {
+        v = match v {
+            Value::Object(m) => m
+                .get(f)
+                .ok_or_else(|| TemplateError::exec(format!("can't evaluate field {f}")))?,
+            Value::Null => return Ok(Value::Null),
+            other => {
+                return Err(TemplateError::exec(format!(
+                    "can't evaluate field {f} in type {}",
+                    go_type(other)
+                )));
+            }
+        };
+    }
+    Ok(v.clone())
 }
 
 /// A number literal: integral ones stay integers (they print as such).
