@@ -11,46 +11,12 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use support::Store;
+use support::differential::{Cli, Step, step};
 use support::dockerd::Dockerd;
 use support::pty::Pty;
-
-/// One side of the comparison: how to run a command line.
-trait Cli {
-    fn command(&self, args: &[&str]) -> Command;
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run")
-    }
-}
-
-impl Cli for Store {
-    fn command(&self, args: &[&str]) -> Command {
-        Store::command(self, args)
-    }
-}
-
-impl Cli for Dockerd {
-    fn command(&self, args: &[&str]) -> Command {
-        Dockerd::command(self, args)
-    }
-}
-
-/// (stdout, exit code) of one step.
-type Step = (String, i32);
-
-fn step(cli: &dyn Cli, args: &[&str]) -> Step {
-    let out = cli.run(args);
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
 
 /// `run --rm --network none ARGS…` (docker's default network needs a bridge).
 fn run_rm(cli: &dyn Cli, args: &[&str]) -> Step {

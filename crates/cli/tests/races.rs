@@ -392,14 +392,19 @@ fn attached_stdin_at_eof_and_a_tty_without_a_terminal_do_not_hang() {
     let once = store.ok(&["inspect", "-f", "{{.Config.StdinOnce}}", "cat"]);
     assert_eq!(once.trim(), "true", "create -i sets StdinOnce, as docker");
     let started = std::time::Instant::now();
-    let out = run_with_deadline(store.command(&["start", "-a", "-i", "cat"]), b"data\n");
+    let out = support::run_with_stdin_within(
+        store.command(&["start", "-a", "-i", "cat"]),
+        b"data\n",
+        Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "data\n");
     assert!(started.elapsed() < Duration::from_secs(20));
 
-    let out = run_with_deadline(
+    let out = support::run_with_stdin_within(
         store.command(&["run", "--rm", "-it", "busybox", "cat"]),
         b"x\n",
+        Duration::from_secs(20),
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -407,7 +412,11 @@ fn attached_stdin_at_eof_and_a_tty_without_a_terminal_do_not_hang() {
         "{out:?}"
     );
     store.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "600"]);
-    let out = run_with_deadline(store.command(&["exec", "-it", "ex", "cat"]), b"x\n");
+    let out = support::run_with_stdin_within(
+        store.command(&["exec", "-it", "ex", "cat"]),
+        b"x\n",
+        Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("the input device is not a TTY"),
@@ -415,26 +424,4 @@ fn attached_stdin_at_eof_and_a_tty_without_a_terminal_do_not_hang() {
     );
     store.ok(&["rm", "-f", "ex", "cat"]);
     store.assert_check_clean();
-}
-
-/// Runs `cmd` with `input` on a pipe; kills it (and fails) after 20 s.
-fn run_with_deadline(mut cmd: std::process::Command, input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{cmd:?} hung (killed after 20 s)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }

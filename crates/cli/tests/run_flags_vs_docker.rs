@@ -10,43 +10,11 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use support::Store;
+use support::differential::{Cli, Step, step};
 use support::dockerd::Dockerd;
-
-trait Cli {
-    fn command(&self, args: &[&str]) -> Command;
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run")
-    }
-}
-
-impl Cli for Store {
-    fn command(&self, args: &[&str]) -> Command {
-        Store::command(self, args)
-    }
-}
-
-impl Cli for Dockerd {
-    fn command(&self, args: &[&str]) -> Command {
-        Dockerd::command(self, args)
-    }
-}
-
-/// (stdout, exit code).
-type Step = (String, i32);
-
-fn step(cli: &dyn Cli, args: &[&str]) -> Step {
-    let out = cli.run(args);
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
 
 /// Namespace links printed by a container, as "host" or "private".
 fn host_or_private((out, code): Step) -> Step {

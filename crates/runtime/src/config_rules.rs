@@ -14,7 +14,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use crate::error::{Error, Result};
 
 /// The sysctls namespaced with IPC (besides `fs.mqueue.*`).
-const IPC_SYSCTLS: &[&str] = &[
+pub const IPC_SYSCTLS: &[&str] = &[
     "kernel.msgmax",
     "kernel.msgmnb",
     "kernel.msgmni",

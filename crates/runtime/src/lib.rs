@@ -29,6 +29,7 @@ mod sys;
 
 pub use berth_cgroups::Stats as ContainerStats;
 pub use berth_cgroups::SubCgroups;
+pub use config_rules::IPC_SYSCTLS;
 pub use container::{CreateOptions, ExecOptions, ProcessIo, Runtime, parse_signal};
 pub use default_spec::default_spec;
 pub use error::{Error, ErrorKind, InitFailure, InitStep, Result};

@@ -5,6 +5,7 @@
 
 pub mod berth_daemon;
 pub mod containerd;
+pub mod differential;
 pub mod docker_py;
 pub mod dockerd;
 pub mod fault_registry;
@@ -438,7 +439,16 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+pub fn run_with_stdin(cmd: Command, input: &[u8]) -> Output {
+    run_with_stdin_within(cmd, input, std::time::Duration::from_secs(600))
+}
+
+/// As [`run_with_stdin`], failing the test (the command killed) if it has
+/// not ended within `limit`: for what must not hang.
+pub fn run_with_stdin_within(mut cmd: Command, input: &[u8], limit: std::time::Duration) -> Output {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let what = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -450,8 +460,27 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let watching = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !watching.load(Ordering::Relaxed) {
+            if start.elapsed() > limit {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    });
     let out = child.wait_with_output().expect("wait");
+    done.store(true, Ordering::Relaxed);
     let _ = writer.join();
+    assert!(
+        !watchdog.join().unwrap_or(false),
+        "{what} hung (killed after {limit:?})"
+    );
     out
 }
 

@@ -66,18 +66,25 @@ impl Engine {
             let Some(other) = mode.strip_prefix("container:") else {
                 continue;
             };
-            let row = self
-                .db
-                .read(|c| super::record::get(c, other))?
-                .ok_or_else(|| super::record::no_such_container(other))?;
-            if row.pid <= 0 || !row.state.is_live() {
-                return Err(Error::conflict(format!(
-                    "cannot join {what} of a non running container: {}",
-                    &row.id[..12]
-                )));
-            }
+            let row = self.running_peer(other, what)?;
             joined.push((kind, PathBuf::from(format!("/proc/{}/ns/{kind}", row.pid))));
         }
         Ok(joined)
+    }
+
+    /// The container `id` whose namespace (`what`: "network", "IPC", …)
+    /// another joins, which must be running.
+    pub(crate) fn running_peer(&self, id: &str, what: &str) -> Result<super::ContainerRow> {
+        let row = self
+            .db
+            .read(|c| super::record::get(c, id))?
+            .ok_or_else(|| super::record::no_such_container(id))?;
+        if row.pid <= 0 || !row.state.is_live() {
+            return Err(Error::conflict(format!(
+                "cannot join {what} namespace of a non running container: {}",
+                &row.id[..12]
+            )));
+        }
+        Ok(row)
     }
 }

@@ -236,23 +236,16 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
 /// namespaces hold (Docker's list: IPC's `kernel.*`, `fs.mqueue.*`, the
 /// network's `net.*`).
 pub fn parse_sysctl(s: &str) -> Result<(String, String)> {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
     let not_allowed = || {
         invalid(format!(
             "invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"
         ))
     };
     let (name, value) = s.split_once('=').ok_or_else(not_allowed)?;
-    if IPC.contains(&name) || name.starts_with("fs.mqueue.") || name.starts_with("net.") {
+    if berth_runtime::IPC_SYSCTLS.contains(&name)
+        || name.starts_with("fs.mqueue.")
+        || name.starts_with("net.")
+    {
         Ok((name.to_string(), value.to_string()))
     } else {
         Err(not_allowed())

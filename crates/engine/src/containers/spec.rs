@@ -267,16 +267,7 @@ impl crate::Engine {
         let joined_dir;
         let joined_network = match row.config.host.network_mode.strip_prefix("container:") {
             Some(other) => {
-                let other = self
-                    .db
-                    .read(|c| super::record::get(c, other))?
-                    .ok_or_else(|| super::record::no_such_container(other))?;
-                if other.pid <= 0 || !other.state.is_live() {
-                    return Err(Error::conflict(format!(
-                        "cannot join network namespace of a non running container: {}",
-                        &other.id[..12]
-                    )));
-                }
+                let other = self.running_peer(other, "network")?;
                 joined_dir = self.paths.container_dir(&other.id);
                 Some((
                     PathBuf::from(format!("/proc/{}/ns/net", other.pid)),

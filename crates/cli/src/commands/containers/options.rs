@@ -298,9 +298,9 @@ fn healthcheck(f: &CreateFlags) -> Result<Option<HealthConfig>> {
     }))
 }
 
-/// Docker's `k=v` lists (`--annotation`, `--log-opt`): a bare key has an
-/// empty value.
-fn key_values(list: &[String]) -> BTreeMap<String, String> {
+/// Docker's `k=v` lists (`--annotation`, `--log-opt`, `volume create
+/// --label/-o`): a bare key has an empty value.
+pub fn key_values(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));

@@ -1,7 +1,5 @@
 //! `volume create|ls|inspect|rm|prune`.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use berth_engine::Engine;
 use berth_engine::containers::volumes::VolumeFilters;
@@ -19,23 +17,11 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                     a.driver
                 );
             }
-            let labels: BTreeMap<String, String> = a
-                .label
-                .iter()
-                .map(|l| {
-                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect();
-            let options: BTreeMap<String, String> = a
-                .opt
-                .iter()
-                .map(|o| {
-                    let (k, v) = o.split_once('=').unwrap_or((o, ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect();
-            let name = engine.create_volume(a.name.as_deref(), labels, options)?;
+            let name = engine.create_volume(
+                a.name.as_deref(),
+                super::options::key_values(&a.label),
+                super::options::key_values(&a.opt),
+            )?;
             crate::output::print(&format!("{name}\n"))?;
         }
         VolumeCommand::Ls(a) => {
