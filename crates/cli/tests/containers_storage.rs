@@ -341,3 +341,66 @@ fn commit_options_and_determinism() {
         "{err}"
     );
 }
+
+/// `--ipc shareable`: a /dev/shm on the host that `--ipc container:X`
+/// binds (docker's), unmounted when the container goes, whether by `rm`
+/// or by its own `--rm`; a private donor is refused with docker's words.
+#[test]
+fn shareable_shm_is_shared_and_leaves_no_mount() {
+    let Some(store) = support::container_store("shareable_shm_is_shared_and_leaves_no_mount")
+    else {
+        return;
+    };
+    store.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sh",
+        "-c",
+        "echo in-shm > /dev/shm/x; sleep 600",
+    ]);
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = store.ok(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:donor",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /dev/shm/x 2>/dev/null || true",
+        ]);
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(seen, "in-shm\n");
+    store.ok(&["run", "-d", "--name", "private", "busybox", "sleep", "600"]);
+    let err = store.fails(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:private",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("non-shareable IPC"), "{err}");
+    let shm_mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(store.root().to_str().unwrap()) && l.contains("/shm "))
+            .count()
+    };
+    assert_eq!(shm_mounts(), 1, "the donor's shm is on the host");
+    store.ok(&["rm", "-f", "donor", "private"]);
+    store.ok(&["run", "--rm", "--ipc", "shareable", "busybox", "true"]);
+    assert_eq!(shm_mounts(), 0, "no shm left mounted");
+    store.assert_check_clean();
+}

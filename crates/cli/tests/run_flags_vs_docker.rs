@@ -1126,10 +1126,6 @@ const DELIBERATELY_DIFFERENT: &[(&str, &str)] = &[
         "update --memory-swappiness applied",
         "as above: docker could not change it",
     ),
-    (
-        "ipc container: /dev/shm",
-        "pending: the IPC namespace is shared, /dev/shm is not yet (docker keeps a shareable container's shm on the host)",
-    ),
 ];
 
 #[test]

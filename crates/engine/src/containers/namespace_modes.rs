@@ -4,7 +4,7 @@
 //! for `--network container:`), turned into the spec's namespace list at
 //! each start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::config::HostConfig;
 use crate::Engine;
@@ -72,6 +72,71 @@ impl Engine {
         Ok(joined)
     }
 
+    /// `--ipc shareable`: the container's /dev/shm is a tmpfs on the host,
+    /// `<container dir>/shm`, mounted here (in the host's mount namespace,
+    /// before the monitor copies it) so that `--ipc container:X` can bind
+    /// the same one. It stays until the container is removed.
+    pub(crate) fn mount_shareable_shm(&self, id: &str) -> Result<()> {
+        use rustix::mount::{MountFlags, mount};
+        let Some(row) = self.db.read(|c| super::record::get(c, id))? else {
+            return Ok(());
+        };
+        if row.config.host.ipc_mode != "shareable" {
+            return Ok(());
+        }
+        let dir = self.paths.container_dir(&row.id).join("shm");
+        if is_mount_point(&dir) {
+            return Ok(());
+        }
+        crate::store::perms::create_dir(&dir, crate::store::perms::CONTENT_DIR)?;
+        let size = match row.config.host.shm_size {
+            0 => 64 << 20,
+            s => s,
+        };
+        mount(
+            "shm",
+            &dir,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            std::ffi::CString::new(format!("mode=1777,size={size}"))
+                .unwrap_or_default()
+                .as_c_str(),
+        )
+        .map_err(|e| {
+            Error::internal(format!(
+                "mount the shareable /dev/shm {}: {e}",
+                dir.display()
+            ))
+        })
+    }
+
+    /// Unmounts what [`Engine::mount_shareable_shm`] mounted (a removal).
+    pub(crate) fn unmount_shareable_shm(&self, id: &str) {
+        let dir = self.paths.container_dir(id).join("shm");
+        if is_mount_point(&dir) {
+            let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+
+    /// The host directory a container's /dev/shm binds: its own shareable
+    /// one, or the one of the container whose IPC namespace it joins.
+    pub(crate) fn shared_shm(&self, host: &HostConfig, own_dir: &Path) -> Result<Option<PathBuf>> {
+        if host.ipc_mode == "shareable" {
+            return Ok(Some(own_dir.join("shm")));
+        }
+        let Some(other) = host.ipc_mode.strip_prefix("container:") else {
+            return Ok(None);
+        };
+        let other = self.running_peer(other, "IPC")?;
+        match other.config.host.ipc_mode.as_str() {
+            "shareable" => Ok(Some(self.paths.container_dir(&other.id).join("shm"))),
+            "host" => Ok(Some(PathBuf::from("/dev/shm"))),
+            _ => Err(Error::conflict(
+                "non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+            )),
+        }
+    }
+
     /// The container `id` whose namespace (`what`: "network", "IPC", …)
     /// another joins, which must be running.
     pub(crate) fn running_peer(&self, id: &str, what: &str) -> Result<super::ContainerRow> {
@@ -86,5 +151,14 @@ impl Engine {
             )));
         }
         Ok(row)
+    }
+}
+
+/// Whether `dir` is a mount point (another device than its parent's).
+fn is_mount_point(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(dir), dir.parent().map(std::fs::metadata)) {
+        (Ok(d), Some(Ok(p))) => d.dev() != p.dev(),
+        _ => false,
     }
 }

@@ -63,6 +63,7 @@ impl Engine {
     /// Removes a container that no monitor owns.
     pub(crate) fn remove_stopped(&self, id: &str, volumes: bool) -> Result<()> {
         let _ = self.runtime().delete(id, true);
+        self.unmount_shareable_shm(id);
         let dir = self.paths.container_dir(id);
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));

@@ -79,6 +79,8 @@ pub struct SpecInputs<'a> {
     /// `--ipc container:X`, `--pid container:X`: the OCI namespace type and
     /// the path of X's init's namespace file.
     pub joined_namespaces: Vec<(&'static str, PathBuf)>,
+    /// `--ipc shareable` / `container:X`: the host directory /dev/shm binds.
+    pub shared_shm: Option<PathBuf>,
 }
 
 /// Where `--init` puts the init, as Docker does.
@@ -277,8 +279,10 @@ impl crate::Engine {
             None => None,
         };
         let joined_namespaces = self.joined_namespaces(&row.config.host)?;
+        let shared_shm = self.shared_shm(&row.config.host, &dir)?;
         let mut doc = build(&SpecInputs {
             joined_namespaces,
+            shared_shm,
             joined_network,
             id: &row.id,
             config: &row.config,
@@ -486,15 +490,14 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
     ];
-    // `--ipc`: the host's /dev/shm, none, or one of its own. With
-    // `container:X` the IPC namespace (System V IPC, message queues) is
-    // X's but /dev/shm is still its own: X's tmpfs lives in X's mount
-    // namespace, which the kernel does not let another bind from (docker
-    // keeps a shareable container's shm on the host; not built yet).
-    match host.ipc_mode.as_str() {
-        "none" => {}
-        "host" => out.push(json!({"destination": "/dev/shm", "type": "bind",
+    // `--ipc`: no /dev/shm, the host's, a shareable one (its own or the
+    // container's it joins, a tmpfs on the host), or a tmpfs of its own.
+    match (host.ipc_mode.as_str(), &inputs.shared_shm) {
+        ("none", _) => {}
+        ("host", _) => out.push(json!({"destination": "/dev/shm", "type": "bind",
                "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        (_, Some(shm)) => out.push(json!({"destination": "/dev/shm", "type": "bind",
+               "source": shm, "options": ["rbind", "rprivate"]})),
         _ => out.push(
             json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),

@@ -28,6 +28,7 @@ fn inputs<'a>(
         init_binary: Some(Path::new("/usr/local/bin/berth")),
         joined_network: None,
         joined_namespaces: Vec::new(),
+        shared_shm: None,
         volume_options: &[],
     }
 }

@@ -87,6 +87,8 @@ impl Engine {
     /// `wait_attach`: the monitor starts the container only once a client
     /// attached (or the caller went away).
     pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
+        // Before the monitor copies the host's mounts.
+        self.mount_shareable_shm(id)?;
         // Started from a sealed view of the binary (see berth_runtime::sealed):
         // the container's init is cloned from the monitor.
         let binary = self
