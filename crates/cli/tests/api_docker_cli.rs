@@ -672,3 +672,110 @@ fn wider_session_through_docker_cli() {
     daemon.ok(&["volume", "rm", "vol1"]);
     store.assert_check_clean();
 }
+
+/// The run options of the CLI-parity work reach the engine through the
+/// API too (the docker CLI sends them in HostConfig and Config): groups,
+/// sysctls, OOM score, health checks, log drivers, volume options, and a
+/// driver berth lacks refused with a 400 naming it.
+#[test]
+fn run_options_and_health_through_docker_cli() {
+    let test = "run_options_and_health_through_docker_cli";
+    let Some(store) = prerequisites(test) else {
+        return;
+    };
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let out = daemon.ok(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "1234",
+        "--sysctl",
+        "kernel.shmmax=65536",
+        "--oom-score-adj",
+        "300",
+        "-u",
+        "nobody",
+        "busybox",
+        "sh",
+        "-c",
+        "id; cat /proc/sys/kernel/shmmax /proc/self/oom_score_adj",
+    ]);
+    assert_eq!(
+        out,
+        "uid=65534(nobody) gid=65534(nobody) groups=1234\n65536\n300\n"
+    );
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "200ms",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    wait_for("the container to be healthy", || {
+        daemon.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hc"]) == "healthy\n"
+    });
+    assert!(
+        daemon
+            .ok(&["ps", "--format", "{{.Status}}"])
+            .contains("(healthy)")
+    );
+    assert_eq!(
+        daemon.ok(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]),
+        "hc\n"
+    );
+    assert_eq!(
+        store.ok(&["inspect", "-f", "{{json .Config.Healthcheck}}", "hc"]),
+        "{\"Test\":[\"CMD-SHELL\",\"true\"],\"Interval\":200000000}\n"
+    );
+    daemon.ok(&["rm", "-f", "hc"]);
+    daemon.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "tv:/t",
+            "busybox",
+            "sh",
+            "-c",
+            "df -k /t | tail -1 | awk '{print $2}'"
+        ]),
+        "1024\n"
+    );
+    daemon.ok(&["volume", "rm", "tv"]);
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "--log-driver",
+            "none",
+            "busybox",
+            "echo",
+            "hi"
+        ]),
+        "hi\n"
+    );
+    let err = daemon.fails(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert!(
+        err.contains("logging driver \"syslog\" is not available in berth"),
+        "{err}"
+    );
+}
