@@ -1,3 +1,8 @@
+//! Over 800 lines on purpose: one table of cases run once against each
+//! engine (a private dockerd starts in seconds, so every case shares it),
+//! and the counts it prints are the figures; split, each part
+//! would start its own dockerd.
+//!
 //! Differential, table-driven: `run` flags beyond the seed's (namespaces,
 //! groups, sysctls, OOM, block I/O, device rules, logging, volumes-from,
 //! attach, cidfile, …), usage errors and exit codes, each run by the docker

@@ -134,15 +134,9 @@ fn matches(
     engine: &Engine,
     f: &ContainerFilters,
     row: &ContainerRow,
-    all: &[ContainerRow],
+    (before, since): (&[Option<i64>], &[Option<i64>]),
 ) -> bool {
     let status = row.state.docker_status();
-    let created_of = |name: &str| {
-        all.iter()
-            .find(|r| r.id == name || r.name == name.trim_start_matches('/'))
-            .or_else(|| all.iter().find(|r| r.id.starts_with(name)))
-            .map(|r| r.created_at)
-    };
     let host = &row.config.host;
     (f.status.is_empty() || f.status.iter().any(|s| s == status))
         && (f.name.is_empty() || f.name.iter().any(|n| n.is_match(&row.name)))
@@ -167,14 +161,10 @@ fn matches(
                 "none" => row.health.is_empty(),
                 h => row.health == h,
             }))
-        && f
-            .before
+        && before
             .iter()
-            .all(|b| created_of(b).is_some_and(|t| row.created_at < t))
-        && f
-            .since
-            .iter()
-            .all(|s| created_of(s).is_some_and(|t| row.created_at > t))
+            .all(|t| t.is_some_and(|t| row.created_at < t))
+        && since.iter().all(|t| t.is_some_and(|t| row.created_at > t))
         && (f.volume.is_empty()
             || f.volume.iter().any(|v| {
                 host.mounts
@@ -252,8 +242,16 @@ impl Engine {
     ) -> Result<Vec<ContainerRow>> {
         let mut rows = self.containers()?;
         let all = all || last > 0 || !filters.status.is_empty() || !filters.exited.is_empty();
-        let everything = rows.clone();
-        rows.retain(|r| (all || r.state.is_live()) && matches(self, filters, r, &everything));
+        // `before=`/`since=` name containers: their creation times, once.
+        let created_of = |name: &String| {
+            rows.iter()
+                .find(|r| r.id == *name || r.name == name.trim_start_matches('/'))
+                .or_else(|| rows.iter().find(|r| r.id.starts_with(name.as_str())))
+                .map(|r| r.created_at)
+        };
+        let before: Vec<Option<i64>> = filters.before.iter().map(created_of).collect();
+        let since: Vec<Option<i64>> = filters.since.iter().map(created_of).collect();
+        rows.retain(|r| (all || r.state.is_live()) && matches(self, filters, r, (&before, &since)));
         if last > 0 {
             rows.truncate(last);
         }

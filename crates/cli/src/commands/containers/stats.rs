@@ -26,6 +26,8 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
     std::thread::sleep(Duration::from_millis(500));
     loop {
         let rows = select(engine, &a)?;
+        // Read once a frame: the limit of a container without one.
+        let host_mem = host_memory();
         if rows.is_empty() && !a.containers.is_empty() {
             return Ok(0);
         }
@@ -37,7 +39,7 @@ pub fn stats(engine: &Engine, a: StatsArgs) -> Result<u8> {
                     .ok()
                     .map(|s| (s, Instant::now()));
                 let before = previous.remove(&r.id);
-                let value = row(&a, r, before.as_ref(), now.as_ref());
+                let value = row(&a, r, host_mem, before.as_ref(), now.as_ref());
                 if let Some(now) = now {
                     previous.insert(r.id.clone(), now);
                 }
@@ -80,6 +82,7 @@ fn select(engine: &Engine, a: &StatsArgs) -> Result<Vec<ContainerRow>> {
 fn row(
     a: &StatsArgs,
     r: &ContainerRow,
+    host_mem: u64,
     before: Option<&(ContainerStats, Instant)>,
     now: Option<&(ContainerStats, Instant)>,
 ) -> Value {
@@ -90,7 +93,6 @@ fn row(
         (Some((b, at)), Some((s, now_at))) => {
             let delta = s.cpu_usage_ns.saturating_sub(b.cpu_usage_ns) as f64;
             let elapsed = now_at.duration_since(*at).as_nanos().max(1) as f64;
-            let host_mem = host_memory();
             let limit = s.memory_limit.filter(|l| *l < host_mem).unwrap_or(host_mem);
             (
                 (delta / elapsed * 100.0).min(cpus * 100.0),
