@@ -171,6 +171,9 @@ async fn logs(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
     let id2 = id.clone();
     let row = blocking(&state, move |e| Ok(e.container(&id2)?)).await?;
     let tty = row.config.tty;
+    // `details=1`: the log options' labels and env before each line.
+    let details = query::truthy(q.get("details"))
+        .then(|| berth_engine::containers::logs::details(&row.config));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(64);
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -183,6 +186,10 @@ async fn logs(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<Re
             let mut data = Vec::with_capacity(entry.data.len() + 40);
             if timestamps {
                 data.extend_from_slice(entry.time.as_bytes());
+                data.push(b' ');
+            }
+            if let Some(d) = &details {
+                data.extend_from_slice(d.as_bytes());
                 data.push(b' ');
             }
             data.extend_from_slice(&entry.data);
@@ -469,8 +476,9 @@ async fn stop(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<St
 
 async fn restart(state: State, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
     let timeout = timeout_of(&q)?;
+    let signal = q.get("signal").cloned().filter(|s| !s.is_empty());
     blocking(&state, move |e| {
-        e.restart_container(&id, timeout)?;
+        e.restart_container(&id, timeout, signal.as_deref())?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

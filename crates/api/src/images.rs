@@ -406,10 +406,36 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn search() -> ApiError {
-    ApiError::not_implemented(
-        "image search is not supported by berth: it only talks to the registries it pulls from",
-    )
+/// `GET /images/search?term=&limit=&filters=`: what the index the term
+/// names found, filtered as Docker's daemon filters.
+async fn search(state: State, Query(q): Q, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let term = q
+        .get("term")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("search: the term is empty"))?
+        .clone();
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => Some(
+            l.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        ),
+        None => None,
+    };
+    let filters = query::filters(q.get("filters"))?
+        .into_iter()
+        .map(|f| match f.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (f, String::new()),
+        })
+        .collect();
+    let options = berth_engine::SearchOptions {
+        term,
+        limit,
+        filters,
+        credentials: credentials(&headers)?,
+    };
+    let results = state.engine.search_async(&options).await?;
+    Ok(Json(serde_json::to_value(results).unwrap_or_default()))
 }
 
 /// `GET /distribution/{name}/json`: the registry's descriptor for a

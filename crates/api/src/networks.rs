@@ -121,8 +121,14 @@ async fn remove(state: State, Path(id): Path<String>) -> ApiResult<StatusCode> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn prune(state: State) -> ApiResult<Json<Value>> {
-    let removed = blocking(&state, |e| Ok(e.prune_networks()?)).await?;
+/// `POST /networks/prune?filters=`: `until`, `label`, `label!`.
+async fn prune(state: State, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Value>> {
+    let filters = crate::query::filters(q.get("filters"))?;
+    let removed = blocking(&state, move |e| {
+        let f = berth_engine::containers::prune::ContainerPruneFilters::parse(&filters)?;
+        Ok(e.prune_networks(&f)?)
+    })
+    .await?;
     Ok(Json(json!({"NetworksDeleted": removed})))
 }
 

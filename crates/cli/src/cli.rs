@@ -14,6 +14,8 @@ pub use crate::cli_registry::*;
     about = "A Docker-compatible container engine",
     version,
     disable_help_subcommand = true,
+    // As pflag: a flag given twice is not an error, the last one counts.
+    args_override_self = true,
     max_term_width = 100
 )]
 pub struct Cli {
@@ -375,7 +377,7 @@ pub struct ImageInspectArgs {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub human: bool,
     /// Format output using a custom template
     #[arg(long)]

@@ -200,7 +200,7 @@ pub struct CreateFlags {
     #[arg(long, value_name = "list")]
     pub device_write_iops: Vec<String>,
     /// Skip image verification (berth has no content trust; accepted for scripts)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_content_trust: bool,
     /// Add additional groups to join
     #[arg(long, value_name = "list")]
@@ -313,7 +313,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "string")]
     pub detach_keys: Option<String>,
     /// Proxy received signals to the process
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
     #[command(flatten)]
     pub flags: CreateFlags,
@@ -340,13 +340,11 @@ pub struct StopArgs {
     #[arg(short, long)]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(
-        short = 't',
-        long = "timeout",
-        allow_hyphen_values = true,
-        alias = "time"
-    )]
+    #[arg(short = 't', long = "timeout", allow_hyphen_values = true)]
     pub time: Option<i64>,
+    /// docker's deprecated spelling of --timeout (hidden there too).
+    #[arg(long = "time", hide = true, allow_hyphen_values = true)]
+    pub deprecated_time: Option<i64>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
@@ -480,7 +478,7 @@ pub struct CommitArgs {
     #[arg(short, long)]
     pub message: Option<String>,
     /// Pause container during commit
-    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub pause: bool,
     pub container: String,
     pub reference: Option<String>,
@@ -626,7 +624,7 @@ pub struct AttachArgs {
     #[arg(long)]
     pub no_stdin: bool,
     /// Proxy all received signals to the process
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
     pub container: String,
 }
@@ -659,6 +657,9 @@ pub struct VolumeCreateArgs {
     #[arg(short, long, value_name = "map")]
     pub opt: Vec<String>,
     pub name: Option<String>,
+    /// docker's older spelling of the name (hidden there too).
+    #[arg(long = "name", hide = true)]
+    pub name_flag: Option<String>,
 }
 
 #[derive(Args, Debug)]

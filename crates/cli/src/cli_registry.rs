@@ -16,7 +16,7 @@ pub struct PullArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Skip image verification (accepted for compatibility; berth always verifies digests)
-    #[arg(long = "disable-content-trust", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "disable-content-trust", hide = true, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_content_trust: Option<String>,
 }
 
@@ -30,7 +30,7 @@ pub struct PushArgs {
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,
-    #[arg(long = "disable-content-trust", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "disable-content-trust", hide = true, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_content_trust: Option<String>,
 }
 
@@ -59,8 +59,8 @@ pub struct LogoutArgs {
 pub struct SearchArgs {
     /// Search term
     pub term: String,
-    #[arg(long)]
-    pub limit: Option<u32>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub limit: Option<i64>,
     #[arg(short, long = "filter")]
     pub filter: Vec<String>,
     #[arg(long = "no-trunc")]

@@ -704,7 +704,8 @@ fn run_options_and_health_through_docker_cli() {
     ]);
     assert_eq!(
         out,
-        "uid=65534(nobody) gid=65534(nobody) groups=1234\n65536\n300\n"
+        // The primary group is among the supplementary ones, as docker's.
+        "uid=65534(nobody) gid=65534(nobody) groups=1234,65534(nobody)\n65536\n300\n"
     );
     daemon.ok(&[
         "run",

@@ -189,7 +189,7 @@ fn create_list_inspect_and_remove_networks() {
     assert_eq!(bridges(&store).len(), 1);
     assert_eq!(
         store.ok(&["network", "prune", "-f"]),
-        "Deleted Networks:\nfront\n"
+        "Deleted Networks:\nfront\n\n"
     );
     assert_eq!(bridges(&store), Vec::<String>::new());
     assert_eq!(

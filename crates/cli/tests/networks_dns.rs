@@ -232,7 +232,7 @@ fn ip_mac_dns_and_add_host_options() {
     ]);
     assert_eq!(
         resolv,
-        "nameserver 192.0.2.53\nsearch example.org\noptions timeout:1\n"
+        "search example.org\nnameserver 192.0.2.53\noptions timeout:1\n"
     );
     // Docker's errors for what only user networks have, or bad values.
     for (args, want) in [

@@ -116,7 +116,7 @@ pub(crate) fn container_event(row: &crate::containers::ContainerRow, action: &st
 
 /// Docker's event filters: `type`, `event` (action), `container`,
 /// `image`, `volume`, `label` (`k` or `k=v`); values of one key are OR'ed,
-/// keys AND'ed.
+/// keys AND'ed; other keys are ignored, as dockerd ignores them.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilters {
     pub by_key: BTreeMap<String, Vec<String>>,
@@ -135,7 +135,9 @@ impl EventFilters {
                 k.as_str(),
                 "type" | "event" | "container" | "image" | "volume" | "label" | "scope"
             ) {
-                return Err(Error::invalid(format!("invalid filter '{k}'")));
+                // dockerd takes any key and filters by the ones it knows:
+                // a key it does not know selects nothing away.
+                continue;
             }
             f.by_key.entry(k).or_default().push(v.to_string());
         }
@@ -334,7 +336,9 @@ mod tests {
         assert!(f(&["container=abc"]).matches(&e));
         assert!(f(&["image=busybox"]).matches(&e));
         assert!(f(&["label=exitCode=3"]).matches(&e));
-        assert!(EventFilters::parse(&["bogus=1".into()]).is_err());
+        // Keys dockerd does not know filter nothing away, as there.
+        assert!(f(&["bogus=1"]).matches(&e));
+        assert!(EventFilters::parse(&["bogus".into()]).is_err());
         let json = e.docker_json();
         assert_eq!(json["Actor"]["Attributes"]["exitCode"], "3");
         assert_eq!(json["status"], "die");

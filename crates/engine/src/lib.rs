@@ -38,7 +38,7 @@ pub use berth_registry::Credentials;
 pub use berth_runtime::ContainerStats;
 pub use config::EngineConfig;
 pub use error::{Error, ErrorKind, Result};
-pub use registries::normalize_server;
+pub use registries::{SearchOptions, normalize_server};
 use store::{Db, Paths};
 
 /// Where an engine keeps its state.

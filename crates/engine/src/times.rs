@@ -1,6 +1,8 @@
 //! Docker's time arguments (`logs --since`, `events --until`, filters): an
-//! RFC 3339 time, unix seconds (with a fraction), or a duration ago in Go's
-//! syntax (`10m`, `1h30m`, `1.5s`).
+//! RFC 3339 time, or a shorter one as Docker takes it (`2006-01-02`,
+//! `2006-01-02T15`, `2006-01-02T15:04`; without a zone, UTC where Docker
+//! takes the local zone), unix seconds (with a fraction), or a duration ago in Go's syntax
+//! (`10m`, `1h30m`, `1.5s`).
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -17,10 +19,42 @@ fn parse_at(s: &str, what: &str, now: OffsetDateTime) -> Result<OffsetDateTime> 
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Ok(t);
     }
+    if s.contains('-') {
+        // Date-like: a timestamp or nothing (Docker's rule).
+        return timestamp(s).ok_or_else(bad);
+    }
     if let Ok(secs) = s.parse::<f64>() {
         return OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).map_err(|_| bad());
     }
     Ok(now - duration(s).ok_or_else(bad)?)
+}
+
+/// `YYYY-MM-DD[Thh[:mm[:ss[.frac]]]][Z|±hh:mm]`, UTC when no zone is given.
+fn timestamp(s: &str) -> Option<OffsetDateTime> {
+    if s.len() < 10 || !s.is_char_boundary(10) {
+        return None;
+    }
+    let (date, rest) = s.split_at(10);
+    let (clock, zone) = match rest.strip_prefix(['T', 't']) {
+        Some(t) => {
+            let at = t.find(['Z', 'z', '+', '-']).unwrap_or(t.len());
+            (t[..at].to_string(), &t[at..])
+        }
+        None => ("00".to_string(), rest),
+    };
+    let clock = match clock.matches(':').count() {
+        0 => format!("{clock}:00:00"),
+        1 => format!("{clock}:00"),
+        _ => clock,
+    };
+    let zone = match zone {
+        // Docker takes the local zone; berth reads no zone database and
+        // takes UTC (what its hosts and containers run in).
+        "" => "Z".to_string(),
+        "z" => "Z".to_string(),
+        z => z.to_string(),
+    };
+    OffsetDateTime::parse(&format!("{date}T{clock}{zone}"), &Rfc3339).ok()
 }
 
 /// A Go duration: numbers with units `ns us ms s m h`, one or more.
@@ -104,6 +138,24 @@ mod tests {
                 .unix_timestamp(),
             1_767_323_045
         );
+        // Docker's shorter forms; with a zone they need no local clock.
+        for (short, full) in [
+            ("2026-01-02Z", "2026-01-02T00:00:00Z"),
+            ("2026-01-02T03+01:00", "2026-01-02T03:00:00+01:00"),
+            ("2026-01-02T03:04Z", "2026-01-02T03:04:00Z"),
+            ("2026-01-02T03:04:05.5-02:00", "2026-01-02T03:04:05.5-02:00"),
+        ] {
+            assert_eq!(
+                parse_at(short, "since", now).unwrap(),
+                OffsetDateTime::parse(full, &Rfc3339).unwrap(),
+                "{short}"
+            );
+        }
+        assert_eq!(
+            parse_at("2026-01-02T03:04:05", "since", now).unwrap(),
+            OffsetDateTime::parse("2026-01-02T03:04:05Z", &Rfc3339).unwrap()
+        );
+        assert!(parse_at("2026-13-02", "since", now).is_err());
         let e = parse_at("soon", "until", now).unwrap_err();
         assert!(
             e.message.contains("\"until\"") && e.message.contains("soon"),

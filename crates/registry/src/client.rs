@@ -261,7 +261,7 @@ pub(crate) fn origin_host(url: &Url) -> String {
     }
 }
 
-fn build_http(origin: &str, config: &RegistriesConfig) -> Result<reqwest::Client> {
+pub(crate) fn build_http(origin: &str, config: &RegistriesConfig) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))

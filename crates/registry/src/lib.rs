@@ -17,6 +17,7 @@ pub mod download;
 mod error;
 pub mod manifest;
 pub mod push;
+pub mod search;
 
 pub use blob::BlobStream;
 pub use client::Registry;

@@ -84,7 +84,25 @@ impl Registry {
             body: None,
             what: &what,
         };
-        let response = check_status(self.send(&request).await?, &what).await?;
+        let response = self.send(&request).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            // Docker's words, which scripts match on.
+            let shown = what.trim_start_matches("get manifest ");
+            let detail = check_status(response, "")
+                .await
+                .err()
+                .map(|e| {
+                    e.message
+                        .trim_start_matches(": ")
+                        .trim_end_matches(" (HTTP 404)")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            return Err(crate::error::Error::not_found(format!(
+                "manifest for {shown} not found: {detail}"
+            )));
+        }
+        let response = check_status(response, &what).await?;
         let header_type = response
             .headers()
             .get(CONTENT_TYPE)

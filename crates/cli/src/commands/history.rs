@@ -47,7 +47,7 @@ pub fn run(engine: &Engine, args: HistoryArgs) -> Result<u8> {
 }
 
 /// Docker's `Ellipsis`: at most `max` characters, the last one "…" when cut.
-fn ellipsis(s: &str, max: usize) -> String {
+pub(crate) fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

@@ -25,11 +25,17 @@ pub fn run(engine: &Engine, args: InspectArgs) -> Result<u8> {
         Some("network") => Kind::Network,
         Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
-    inspect(engine, &args.names, args.format.as_deref(), kind)
+    inspect(engine, &args.names, args.format.as_deref(), kind, args.size)
 }
 
 pub fn run_image(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
-    inspect(engine, &args.images, args.format.as_deref(), Kind::Image)
+    inspect(
+        engine,
+        &args.images,
+        args.format.as_deref(),
+        Kind::Image,
+        false,
+    )
 }
 
 pub fn run_container(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
@@ -38,12 +44,14 @@ pub fn run_container(engine: &Engine, args: ImageInspectArgs) -> Result<u8> {
         &args.images,
         args.format.as_deref(),
         Kind::Container,
+        false,
     )
 }
 
 /// Containers first, then images, then volumes and networks, as Docker
-/// looks them up.
-fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value> {
+/// looks them up. With `size`, a container's JSON gets SizeRw and
+/// SizeRootFs (docker adds them only when asked: they cost a walk).
+fn lookup(engine: &Engine, name: &str, kind: Kind, size: bool) -> berth_engine::Result<Value> {
     match kind {
         Kind::Volume => return Ok(engine.volume(name)?.docker_json()),
         Kind::Network => return Ok(engine.network_json(&engine.network(name)?)),
@@ -51,7 +59,15 @@ fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value
     }
     if kind != Kind::Image {
         match engine.container(name) {
-            Ok(row) => return Ok(engine.inspect_container(&row)),
+            Ok(row) => {
+                let mut json = engine.inspect_container(&row);
+                if size && let Value::Object(m) = &mut json {
+                    let (rw, root) = engine.container_size(&row.id);
+                    m.insert("SizeRw".into(), rw.into());
+                    m.insert("SizeRootFs".into(), root.into());
+                }
+                return Ok(json);
+            }
             Err(e) if e.kind == ErrorKind::NotFound && kind == Kind::Any => {}
             Err(e) => return Err(e),
         }
@@ -68,7 +84,13 @@ fn lookup(engine: &Engine, name: &str, kind: Kind) -> berth_engine::Result<Value
     engine.network(name).map(|n| engine.network_json(&n))
 }
 
-fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) -> Result<u8> {
+fn inspect(
+    engine: &Engine,
+    names: &[String],
+    format: Option<&str>,
+    kind: Kind,
+    size: bool,
+) -> Result<u8> {
     let noun = match kind {
         Kind::Any => "object",
         Kind::Image => "image",
@@ -79,7 +101,7 @@ fn inspect(engine: &Engine, names: &[String], format: Option<&str>, kind: Kind) 
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        match lookup(engine, name, kind) {
+        match lookup(engine, name, kind, size) {
             Ok(v) => found.push(v),
             Err(e) if e.kind == ErrorKind::NotFound => {
                 errors.push(format!("No such {noun}: {name}"))

@@ -30,14 +30,15 @@ pub fn run(engine: &Engine, args: LoadArgs) -> Result<u8> {
             tag.familiar_string()
         )?;
     }
-    if !args.quiet {
-        for image in &report.images {
-            if image.tags.is_empty() {
-                writeln!(out, "Loaded image ID: {}", image.id)?;
-            }
-            for tag in &image.tags {
-                writeln!(out, "Loaded image: {}", tag.familiar_string())?;
-            }
+    // As docker: -q hides progress (berth shows none), never what was
+    // loaded.
+    let _ = args.quiet;
+    for image in &report.images {
+        if image.tags.is_empty() {
+            writeln!(out, "Loaded image ID: {}", image.id)?;
+        }
+        for tag in &image.tags {
+            writeln!(out, "Loaded image: {}", tag.familiar_string())?;
         }
     }
     out.flush()?;

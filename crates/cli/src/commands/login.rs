@@ -1,11 +1,11 @@
-//! `login`, `logout`, and `search` (which berth answers clearly it lacks).
+//! `login` and `logout`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Result, bail};
 use berth_engine::{Credentials, Engine};
 
-use crate::cli::{LoginArgs, LogoutArgs, SearchArgs};
+use crate::cli::{LoginArgs, LogoutArgs};
 
 pub fn login(engine: &Engine, args: LoginArgs) -> Result<u8> {
     let server = args.server.as_deref().unwrap_or("docker.io");
@@ -54,23 +54,13 @@ pub fn login(engine: &Engine, args: LoginArgs) -> Result<u8> {
 
 pub fn logout(engine: &Engine, args: LogoutArgs) -> Result<u8> {
     let server = args.server.as_deref().unwrap_or("docker.io");
-    let (host, removed) = engine.logout(server)?;
+    // docker 28 says the same whether there were credentials or not.
+    let (host, _removed) = engine.logout(server)?;
     let shown = if host == "docker.io" {
         "https://index.docker.io/v1/".to_string()
     } else {
         host
     };
-    if removed {
-        crate::output::print(&format!("Removing login credentials for {shown}\n"))?;
-    } else {
-        crate::output::print(&format!("Not logged in to {shown}\n"))?;
-    }
+    crate::output::print(&format!("Removing login credentials for {shown}\n"))?;
     Ok(0)
-}
-
-pub fn search(_engine: &Engine, args: SearchArgs) -> Result<u8> {
-    bail!(
-        "search {:?}: not supported: berth has no Docker Hub search client (the OCI distribution protocol has no search; use the registry's web interface)",
-        args.term
-    )
 }

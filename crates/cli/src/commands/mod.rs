@@ -17,6 +17,7 @@ mod prune;
 mod pull;
 mod rmi;
 mod save;
+mod search;
 mod system;
 mod tag;
 mod version;
@@ -128,7 +129,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => pull::push(&engine, a),
         Command::Login(a) => login::login(&engine, a),
         Command::Logout(a) => login::logout(&engine, a),
-        Command::Search(a) => login::search(&engine, a),
+        Command::Search(a) => search::run(&engine, a),
         Command::System(SystemCommand::Df(a)) => system::df(&engine, a),
         Command::System(SystemCommand::Check(a)) => system::check(&engine, a),
         Command::System(SystemCommand::Restore) => system::restore(&engine),

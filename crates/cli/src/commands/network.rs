@@ -152,9 +152,8 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
             return Ok(if failed { 1 } else { 0 });
         }
         NetworkCommand::Prune(a) => {
-            if !a.filter.is_empty() {
-                bail!("network prune --filter is not supported yet");
-            }
+            // `until=`, `label=`, `label!=`: the containers' filters.
+            let filters = berth_engine::containers::prune::ContainerPruneFilters::parse(&a.filter)?;
             if !a.force
                 && !super::prune::confirm(
                     "WARNING! This will remove all custom networks not used by at least one container.",
@@ -162,8 +161,12 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<u8> {
             {
                 return Ok(0);
             }
-            let removed = engine.prune_networks()?;
-            crate::output::print(&super::prune::block("Deleted Networks", &removed))?;
+            let removed = engine.prune_networks(&filters)?;
+            let mut out = super::prune::block("Deleted Networks", &removed);
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            crate::output::print(&out)?;
         }
     }
     Ok(0)

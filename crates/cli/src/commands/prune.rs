@@ -45,6 +45,10 @@ pub fn block(title: &str, names: &[String]) -> String {
 }
 
 pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
+    // Volumes record no time to compare with (docker's words).
+    if a.volumes && a.prune.filter.iter().any(|f| f.starts_with("until=")) {
+        anyhow::bail!("ERROR: The \"until\" filter is not supported with \"--volumes\"");
+    }
     // Bad filters are refused before anything is asked or removed.
     ContainerPruneFilters::parse(&a.prune.filter)?;
     let image_filters = ImageFilters::parse(&a.prune.filter)?;
@@ -82,22 +86,26 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
     let (text, freed) = containers(engine, &a.prune.filter)?;
     total += freed;
     section(&mut out, text)?;
-    // Networks and volumes record no creation time to filter on here:
-    // with filters they are left alone rather than pruned unfiltered.
-    if a.prune.filter.is_empty() {
+    // Networks take the containers' filters.
+    let network_filters =
+        berth_engine::containers::prune::ContainerPruneFilters::parse(&a.prune.filter)?;
+    section(
+        &mut out,
+        block(
+            "Deleted Networks",
+            &engine.prune_networks(&network_filters)?,
+        ),
+    )?;
+    // Volumes record no creation time to filter on here: with filters
+    // they are left alone rather than pruned unfiltered.
+    if a.prune.filter.is_empty() && a.volumes {
         section(
             &mut out,
-            block("Deleted Networks", &engine.prune_networks()?),
+            block(
+                "Deleted Volumes",
+                &engine.prune_volumes(&Default::default())?,
+            ),
         )?;
-        if a.volumes {
-            section(
-                &mut out,
-                block(
-                    "Deleted Volumes",
-                    &engine.prune_volumes(&Default::default())?,
-                ),
-            )?;
-        }
     }
     let report = engine.prune_images(a.prune.all, &image_filters)?;
     total += report.reclaimed;
@@ -117,7 +125,7 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
     writeln!(
         out,
         "Total reclaimed space: {}",
-        units::human_size(total, 3)
+        units::human_size(total, 4)
     )?;
     out.flush()?;
     Ok(0)

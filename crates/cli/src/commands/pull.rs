@@ -99,8 +99,13 @@ pub fn push(engine: &Engine, args: PushArgs) -> Result<u8> {
         )?
     };
     if args.quiet {
-        for r in &reports {
-            crate::output::print(&format!("{}\n", r.reference))?;
+        if args.all_tags {
+            // docker names the repository once.
+            crate::output::print(&format!("{}\n", reference.familiar_string()))?;
+        } else {
+            for r in &reports {
+                crate::output::print(&format!("{}\n", r.reference))?;
+            }
         }
     }
     Ok(0)

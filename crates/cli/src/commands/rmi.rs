@@ -70,7 +70,7 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<u8> {
     writeln!(
         out,
         "Total reclaimed space: {}",
-        units::human_size(report.reclaimed, 3)
+        units::human_size(report.reclaimed, 4)
     )?;
     out.flush()?;
     Ok(0)

@@ -23,16 +23,31 @@ fn containers_row(engine: &Engine) -> Result<Value> {
             reclaimable += rw;
         }
     }
-    let pct = (reclaimable * 100).checked_div(size).unwrap_or(0);
     Ok(
         json!({"Type": "Containers", "TotalCount": rows.len().to_string(), "Active": active.to_string(),
               "Size": units::human_size(size, 4),
-              "Reclaimable": format!("{} ({pct}%)", units::human_size(reclaimable, 4))}),
+              "Reclaimable": reclaimable_text(reclaimable, size)}),
     )
 }
 
+/// Volumes whose data is on the store's disk: docker's df leaves out those
+/// the local driver mounts from elsewhere (`-o type=… device=…`).
+fn counted_volumes(engine: &Engine) -> Result<Vec<berth_engine::containers::volumes::Volume>> {
+    let mut volumes = engine.volumes()?;
+    volumes.retain(|v| v.options.is_empty());
+    Ok(volumes)
+}
+
+/// docker's "SIZE (PCT%)", the percentage only of something.
+fn reclaimable_text(reclaimable: u64, total: u64) -> String {
+    match (reclaimable * 100).checked_div(total) {
+        Some(pct) => format!("{} ({pct}%)", units::human_size(reclaimable, 4)),
+        None => units::human_size(reclaimable, 4),
+    }
+}
+
 fn volumes_row(engine: &Engine) -> Result<Value> {
-    let volumes = engine.volumes()?;
+    let volumes = counted_volumes(engine)?;
     let active = volumes.iter().filter(|v| !v.users.is_empty()).count();
     let size: u64 = volumes.iter().map(|v| tree_size(&v.mountpoint)).sum();
     let reclaimable: u64 = volumes
@@ -40,11 +55,10 @@ fn volumes_row(engine: &Engine) -> Result<Value> {
         .filter(|v| v.users.is_empty())
         .map(|v| tree_size(&v.mountpoint))
         .sum();
-    let pct = (reclaimable * 100).checked_div(size).unwrap_or(0);
     Ok(
         json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": active.to_string(),
               "Size": units::human_size(size, 4),
-              "Reclaimable": format!("{} ({pct}%)", units::human_size(reclaimable, 4))}),
+              "Reclaimable": reclaimable_text(reclaimable, size)}),
     )
 }
 
@@ -74,6 +88,20 @@ fn partials_row(partials: &[berth_image::content::PartialDownload]) -> Value {
 
 /// `df -v`'s containers, as docker lays them out.
 fn containers_section(engine: &Engine) -> Result<String> {
+    let rows = container_rows(engine)?;
+    let header = json!({"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES"});
+    Ok(format!(
+        "\nContainers space usage:\n\n{}",
+        format::render_rows(
+            None,
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+            &header,
+            &rows,
+        )?
+    ))
+}
+
+fn container_rows(engine: &Engine) -> Result<Vec<Value>> {
     let rows: Vec<Value> = engine
         .containers()?
         .iter()
@@ -100,28 +128,24 @@ fn containers_section(engine: &Engine) -> Result<String> {
             })
         })
         .collect();
-    let header = json!({"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "RunningFor": "CREATED", "Status": "STATUS", "Names": "NAMES"});
-    Ok(format!(
-        "\nContainers space usage:\n\n{}",
-        format::render_rows(
-            None,
-            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
-            &header,
-            &rows,
-        )?
-    ))
+    Ok(rows)
+}
+
+fn volume_rows(engine: &Engine) -> Result<Vec<Value>> {
+    Ok(counted_volumes(engine)?
+        .iter()
+        .map(|v| {
+            let labels: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            json!({"Name": v.name, "Links": v.users.len().to_string(), "Driver": "local",
+                   "Scope": "local", "Mountpoint": v.mountpoint, "Labels": labels.join(","),
+                   "Size": units::human_size(tree_size(&v.mountpoint), 3)})
+        })
+        .collect())
 }
 
 /// `df -v`'s volumes.
 fn volumes_section(engine: &Engine) -> Result<String> {
-    let rows: Vec<Value> = engine
-        .volumes()?
-        .iter()
-        .map(|v| {
-            json!({"Name": v.name, "Links": v.users.len().to_string(),
-                   "Size": units::human_size(tree_size(&v.mountpoint), 3)})
-        })
-        .collect();
+    let rows = volume_rows(engine)?;
     let header = json!({"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"});
     Ok(format!(
         "\nLocal Volumes space usage:\n\n{}",
@@ -137,7 +161,22 @@ fn volumes_section(engine: &Engine) -> Result<String> {
 /// `df -v`'s build cache: berth's are the downloads a pull can resume.
 fn cache_section(partials: &[berth_image::content::PartialDownload]) -> Result<String> {
     let total: u64 = partials.iter().map(|p| p.size).sum();
-    let rows: Vec<Value> = partials
+    let rows = cache_rows(partials);
+    let header = json!({"ID": "CACHE ID", "Type": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"});
+    Ok(format!(
+        "\nBuild cache usage: {}\n\n{}",
+        units::human_size(total, 3),
+        format::render_rows(
+            None,
+            "table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
+            &header,
+            &rows,
+        )?
+    ))
+}
+
+fn cache_rows(partials: &[berth_image::content::PartialDownload]) -> Vec<Value> {
+    partials
         .iter()
         .map(|p| {
             let name = p
@@ -159,30 +198,43 @@ fn cache_section(partials: &[berth_image::content::PartialDownload]) -> Result<S
                    "LastUsedSince": used, "UsageCount": "0",
                    "Shared": if p.held { "true" } else { "false" }})
         })
-        .collect();
-    let header = json!({"ID": "CACHE ID", "Type": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"});
-    Ok(format!(
-        "\nBuild cache usage: {}\n\n{}",
-        units::human_size(total, 3),
-        format::render_rows(
-            None,
-            "table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
-            &header,
-            &rows,
-        )?
-    ))
+        .collect()
+}
+
+/// `df -v`'s images, one row per tag.
+fn image_rows(usage: &berth_engine::system::DiskUsage) -> Vec<Value> {
+    usage
+        .images
+        .iter()
+        .flat_map(|u| {
+            // One row per image, named by its first tag, as docker's.
+            let tags: Vec<(String, String)> = match u.summary.repo_tags.first() {
+                None => vec![("<none>".into(), "<none>".into())],
+                Some(t) => vec![(t.familiar_name(), t.tag().unwrap_or("<none>").to_string())],
+            };
+            tags.into_iter().map(move |(repo, tag)| {
+                json!({
+                    "Repository": repo, "Tag": tag, "ID": u.summary.id.short(),
+                    "CreatedSince": u.summary.created.map(since).unwrap_or_else(|| "N/A".into()),
+                    "Size": units::human_size(u.summary.size, 3),
+                    "SharedSize": units::human_size(u.shared_size, 4),
+                    "UniqueSize": units::human_size(u.unique_size, 4),
+                    "Containers": u.summary.containers.to_string(),
+                })
+            })
+        })
+        .collect()
 }
 
 pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
     let usage = engine.disk_usage()?;
-    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let rows = vec![
         json!({
             "Type": "Images",
             "TotalCount": usage.images.len().to_string(),
             "Active": usage.active_images.to_string(),
             "Size": units::human_size(usage.layers_size, 4),
-            "Reclaimable": format!("{} ({}%)", units::human_size(usage.images_reclaimable, 4), pct(usage.images_reclaimable, usage.layers_size)),
+            "Reclaimable": reclaimable_text(usage.images_reclaimable, usage.layers_size),
         }),
         containers_row(engine)?,
         volumes_row(engine)?,
@@ -190,29 +242,23 @@ pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
     ];
     let header = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
     let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+    let custom = args.format.as_deref().filter(|f| *f != "table");
+    if args.verbose
+        && let Some(template) = custom
+    {
+        // docker runs a custom template once over the four lists.
+        let all = json!({
+            "Images": image_rows(&usage),
+            "Containers": container_rows(engine)?,
+            "Volumes": volume_rows(engine)?,
+            "BuildCache": cache_rows(&usage.partial_downloads),
+        });
+        crate::output::print(&format::Template::parse(template)?.render(&all)?)?;
+        return Ok(0);
+    }
     let mut text = format::render_rows(args.format.as_deref(), default, &header, &rows)?;
-    if args.verbose && args.format.is_none() {
-        let image_rows: Vec<Value> = usage
-            .images
-            .iter()
-            .flat_map(|u| {
-                let tags: Vec<(String, String)> = if u.summary.repo_tags.is_empty() {
-                    vec![("<none>".into(), "<none>".into())]
-                } else {
-                    u.summary.repo_tags.iter().map(|t| (t.familiar_name(), t.tag().unwrap_or("<none>").to_string())).collect()
-                };
-                tags.into_iter().map(move |(repo, tag)| {
-                    json!({
-                        "Repository": repo, "Tag": tag, "ID": u.summary.id.short(),
-                        "CreatedSince": u.summary.created.map(since).unwrap_or_else(|| "N/A".into()),
-                        "Size": units::human_size(u.summary.size, 3),
-                        "SharedSize": units::human_size(u.shared_size, 4),
-                        "UniqueSize": units::human_size(u.unique_size, 4),
-                        "Containers": u.summary.containers.to_string(),
-                    })
-                })
-            })
-            .collect();
+    if args.verbose {
+        let image_rows = image_rows(&usage);
         let header = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED", "Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"});
         text = String::from("Images space usage:\n\n");
         text.push_str(&format::render_rows(

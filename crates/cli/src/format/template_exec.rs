@@ -283,7 +283,54 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
             }
         };
     }
+    // docker's health check durations are Go time.Durations: a template
+    // prints them as Go does ("30s"), JSON as nanoseconds.
+    if let [.., parent, field] = path
+        && parent == "Healthcheck"
+        && matches!(
+            field.as_str(),
+            "Interval" | "Timeout" | "StartPeriod" | "StartInterval"
+        )
+        && let Some(n) = v.as_i64()
+    {
+        return Ok(Value::String(go_duration(n)));
+    }
     Ok(v.clone())
+}
+
+/// Go's `time.Duration.String()`.
+pub(super) fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let trim = |whole: u64, frac: u64, digits: usize| -> String {
+        let f = format!("{frac:0digits$}");
+        let f = f.trim_end_matches('0');
+        if f.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{f}")
+        }
+    };
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{sign}{}µs", trim(n / 1_000, n % 1_000, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{sign}{}ms", trim(n / 1_000_000, n % 1_000_000, 6));
+    }
+    let (h, rest) = (n / 3_600_000_000_000, n % 3_600_000_000_000);
+    let (m, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
+    let secs = trim(rest / 1_000_000_000, rest % 1_000_000_000, 9);
+    match (h, m) {
+        (0, 0) => format!("{sign}{secs}s"),
+        (0, m) => format!("{sign}{m}m{secs}s"),
+        (h, m) => format!("{sign}{h}h{m}m{secs}s"),
+    }
 }
 
 /// A number literal: integral ones stay integers (they print as such).

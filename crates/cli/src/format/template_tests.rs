@@ -171,3 +171,21 @@ fn parse_and_run_errors_are_told_apart() {
         "{e}"
     );
 }
+
+#[test]
+fn go_durations() {
+    use super::template_exec::go_duration;
+    for (n, want) in [
+        (0, "0s"),
+        (999, "999ns"),
+        (1_500, "1.5µs"),
+        (500_000_000, "500ms"),
+        (1_000_000_000, "1s"),
+        (1_500_000_000, "1.5s"),
+        (90_000_000_000, "1m30s"),
+        (3_600_000_000_000, "1h0m0s"),
+        (-2_000_000_000, "-2s"),
+    ] {
+        assert_eq!(go_duration(n), want, "{n}");
+    }
+}

@@ -6,16 +6,19 @@
 pub mod berth_daemon;
 pub mod containerd;
 pub mod differential;
+pub mod docker_flags;
 pub mod docker_py;
 pub mod dockerd;
 pub mod fault_registry;
 pub mod mini_http;
 pub mod net_world;
+pub mod normalise;
 pub mod oci_layout;
 pub mod probe;
 pub mod pty;
 pub mod registry;
 pub mod runc;
+pub mod search_index;
 pub mod token_server;
 
 use std::io::Write;

@@ -152,6 +152,10 @@ fn resolv_conf(host_resolv: &str, host: &HostConfig, resolver: Option<Ipv4Addr>)
         out.push_str(line);
         out.push('\n');
     }
+    // Docker's order: search, nameservers, options.
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
     match resolver {
         Some(r) => {
             out.push_str(&format!("nameserver {r}\n"));
@@ -162,9 +166,6 @@ fn resolv_conf(host_resolv: &str, host: &HostConfig, resolver: Option<Ipv4Addr>)
                 out.push_str(&format!("nameserver {n}\n"));
             }
         }
-    }
-    if !search.is_empty() {
-        out.push_str(&format!("search {}\n", search.join(" ")));
     }
     if resolver.is_some() && !options.iter().any(|o| o.starts_with("ndots:")) {
         // As Docker's embedded resolver: names are tried as given first.
@@ -205,7 +206,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch lan\noptions edns0\n"
+            "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0\n"
         );
         let out = resolv_conf("nameserver 10.0.0.2\n", &h, None);
         assert_eq!(out, "nameserver 10.0.0.2\n");
@@ -222,7 +223,7 @@ mod tests {
         let out = resolv_conf("search lan\nnameserver 10.0.0.2\noptions edns0\n", &h, None);
         assert_eq!(
             out,
-            "nameserver 192.0.2.53\nsearch example.org\noptions timeout:1\n"
+            "search example.org\nnameserver 192.0.2.53\noptions timeout:1\n"
         );
         let out = resolv_conf(
             "nameserver 10.0.0.2\n",
@@ -231,7 +232,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "nameserver 10.88.0.1\n# ExtServers: [192.0.2.53]\nsearch example.org\noptions timeout:1 ndots:0\n"
+            "search example.org\nnameserver 10.88.0.1\n# ExtServers: [192.0.2.53]\noptions timeout:1 ndots:0\n"
         );
         assert_eq!(upstream_servers(&out), ["192.0.2.53"]);
     }

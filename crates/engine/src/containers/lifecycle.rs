@@ -124,6 +124,19 @@ impl Engine {
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<ContainerRow> {
+        self.stop_with_events(name, timeout, signal, true)
+    }
+
+    /// Stops as `stop_container`, with Docker's events: `kill` (with the
+    /// signal) for each signal sent, and `stop` at the end unless the stop
+    /// is part of a forced removal (`rm -f` is kill, die, destroy).
+    pub(crate) fn stop_with_events(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+        stop_event: bool,
+    ) -> Result<ContainerRow> {
         let row = self.container(name)?;
         if !row.state.is_live() {
             return Ok(row);
@@ -140,20 +153,29 @@ impl Engine {
         let signal = berth_runtime::parse_signal(&signal_name)
             .map_err(|e| Error::invalid(format!("invalid stop signal {signal_name:?}: {e}")))?;
         let timeout = timeout.or(row.config.stop_timeout).unwrap_or(10);
+        let kill_event = |number: i32| {
+            self.event(
+                crate::events::container_event(&row, "kill").with("signal", number.to_string()),
+            );
+        };
         if timeout != 0 {
             wait_for_init_to_take_signals(&row);
+            kill_event(signal);
             let _ = runtime.kill(&row.id, signal, false);
         }
         let waited = timeout < 0
             || (timeout > 0 && wait_pid_exit(row.pid, Duration::from_secs(timeout as u64)));
         if timeout >= 0 && !waited {
+            kill_event(9);
             let _ = runtime.kill(&row.id, 9, true);
             wait_pid_exit(row.pid, Duration::from_secs(10));
         } else if timeout < 0 {
             wait_pid_exit(row.pid, Duration::from_secs(u64::MAX / 4));
         }
         finish_monitor(&runtime, &row, Duration::from_secs(10));
-        self.event(crate::events::container_event(&row, "stop"));
+        if stop_event {
+            self.event(crate::events::container_event(&row, "stop"));
+        }
         match self.container(&row.id) {
             // `--rm`: its monitor removed it as it stopped, as asked.
             Err(e) if e.kind == crate::error::ErrorKind::NotFound => Ok(row),
@@ -256,8 +278,13 @@ impl Engine {
         Ok(())
     }
 
-    pub fn restart_container(&self, name: &str, timeout: Option<i64>) -> Result<ContainerRow> {
-        let row = self.stop_container(name, timeout, None)?;
+    pub fn restart_container(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<ContainerRow> {
+        let row = self.stop_container(name, timeout, signal)?;
         let row = self.start_container(&row.id)?;
         self.event(crate::events::container_event(&row, "restart"));
         Ok(row)

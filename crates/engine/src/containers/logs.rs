@@ -7,6 +7,7 @@
 //! container, restarts included), after which what remains is read and the
 //! stream ends. A [`Cancel`] ends it early (the reader went away).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -73,7 +74,62 @@ impl LogsOptions {
     }
 }
 
+/// Go's `url.QueryEscape`: what Docker writes keys and values of log
+/// details with.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The details `logs --details` puts before each line: the labels and
+/// environment variables the log options `labels`, `labels-regex`, `env`
+/// and `env-regex` name, `k=v` sorted by key and joined by commas, as
+/// Docker's json-file driver records them (berth computes them when read:
+/// a container's labels and environment never change).
+pub fn details(config: &super::config::ContainerConfig) -> String {
+    let opts = &config.host.log_config.config;
+    let listed = |key: &str| -> Vec<String> {
+        opts.get(key)
+            .map(|v| v.split(',').map(|k| k.trim().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let regex = |key: &str| opts.get(key).and_then(|r| regex_lite::Regex::new(r).ok());
+    let mut attrs: BTreeMap<String, String> = BTreeMap::new();
+    let (labels, labels_re) = (listed("labels"), regex("labels-regex"));
+    for (k, v) in &config.labels {
+        if labels.contains(k) || labels_re.as_ref().is_some_and(|r| r.is_match(k)) {
+            attrs.insert(k.clone(), v.clone());
+        }
+    }
+    let (env, env_re) = (listed("env"), regex("env-regex"));
+    for kv in &config.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if env.iter().any(|e| e == k) || env_re.as_ref().is_some_and(|r| r.is_match(k)) {
+            attrs.insert(k.to_string(), v.to_string());
+        }
+    }
+    attrs
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Engine {
+    /// The `--details` prefix of `container`'s log lines (see [`details`]).
+    pub fn log_details(&self, container: &str) -> Result<String> {
+        Ok(details(&self.container(container)?.config))
+    }
+
     /// Calls `emit` with each entry, oldest first, until it returns false
     /// or (with `follow`) the container stops.
     pub fn logs(

@@ -42,6 +42,22 @@ impl ContainerPruneFilters {
     }
 }
 
+impl ContainerPruneFilters {
+    /// Whether something created at `created_at` (nanoseconds) with
+    /// `labels` may go (networks are pruned with the same filters).
+    pub fn allows(
+        &self,
+        created_at: i64,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        self.until_nanos.is_none_or(|u| created_at < u)
+            && self
+                .labels
+                .iter()
+                .all(|(l, want)| label_matches(labels, l) == *want)
+    }
+}
+
 impl Engine {
     /// Removes every stopped container the filters allow: (their IDs, the
     /// bytes their writable layers held).
@@ -52,14 +68,7 @@ impl Engine {
             if row.state.is_live() || row.state == State::Creating {
                 continue;
             }
-            if filters.until_nanos.is_some_and(|u| row.created_at >= u) {
-                continue;
-            }
-            if !filters
-                .labels
-                .iter()
-                .all(|(l, want)| label_matches(&row.config.labels, l) == *want)
-            {
+            if !filters.allows(row.created_at, &row.config.labels) {
                 continue;
             }
             let size = self.container_size(&row.id).0;

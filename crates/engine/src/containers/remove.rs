@@ -50,7 +50,7 @@ impl Engine {
                     row.id
                 )));
             }
-            self.stop_container(&row.id, Some(0), Some("SIGKILL"))?;
+            self.stop_with_events(&row.id, Some(0), Some("SIGKILL"), false)?;
             // The monitor may still be finishing (`--rm` removes it itself).
             super::lifecycle::wait_pid_exit(row.owner.pid as i32, Duration::from_secs(10));
         }

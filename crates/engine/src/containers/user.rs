@@ -43,11 +43,16 @@ fn read_in_root(root: &Path, path: &str) -> String {
 }
 
 /// Resolves `spec` ("" means root) in the container root `root`, with the
-/// groups of `--group-add` (names or numbers) added.
+/// groups of `--group-add` (names or numbers) added. As Docker, the
+/// supplementary groups start with the primary group (`id` shows
+/// `groups=0(root)`; a process that drops its gid keeps the group).
 pub fn resolve(root: &Path, spec: &str, group_add: &[String]) -> Result<ExecUser> {
     let passwd = read_in_root(root, "etc/passwd");
     let group = read_in_root(root, "etc/group");
     let mut user = resolve_in(&passwd, &group, spec)?;
+    if !user.additional_gids.contains(&user.gid) {
+        user.additional_gids.insert(0, user.gid);
+    }
     for g in group_add {
         let gid = group_id(&group, g)?;
         if !user.additional_gids.contains(&gid) {

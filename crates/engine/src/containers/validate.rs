@@ -103,10 +103,16 @@ pub fn log_config(log: &LogConfig) -> Result<()> {
                             )));
                         }
                     }
+                    "labels-regex" | "env-regex" => {
+                        regex_lite::Regex::new(value).map_err(|e| {
+                            Error::invalid(format!("invalid value for {key}: {value:?}: {e}"))
+                        })?;
+                    }
+                    // Read by `logs --details` (containers/logs.rs).
+                    "labels" | "env" => {}
                     // Accepted and without effect: berth's log files are
-                    // not compressed, and carry no extra attributes.
-                    "compress" | "labels" | "labels-regex" | "env" | "env-regex" | "tag"
-                    | "mode" | "max-buffer-size" => {}
+                    // not compressed, and have no tag or delivery mode.
+                    "compress" | "tag" | "mode" | "max-buffer-size" => {}
                     _ => {
                         return Err(Error::invalid(format!(
                             "unknown log opt '{key}' for {} log driver",

@@ -203,28 +203,6 @@ pub fn parse_time(s: Option<&str>) -> Option<OffsetDateTime> {
 
 /// `until=` takes an RFC 3339 time, a unix timestamp, or a duration like `24h`.
 pub(crate) fn parse_until(v: &str) -> Result<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
-        return Ok(t);
-    }
-    if let Ok(secs) = v.parse::<i64>() {
-        return OffsetDateTime::from_unix_timestamp(secs)
-            .map_err(|e| Error::invalid(format!("until={v}: {e}")));
-    }
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: i64 = num.parse().map_err(|_| {
-        Error::invalid(format!(
-            "invalid until={v}: expected a time or duration like 24h"
-        ))
-    })?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => {
-            return Err(Error::invalid(format!(
-                "invalid until={v}: unknown duration unit {unit:?} (use s, m or h)"
-            )));
-        }
-    };
-    Ok(OffsetDateTime::now_utc() - time::Duration::seconds(secs))
+    // One parser for every time argument (times.rs), as Docker has.
+    crate::times::parse(v, "until")
 }

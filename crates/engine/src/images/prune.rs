@@ -45,7 +45,24 @@ impl Engine {
                     return Ok(None); // tagged meanwhile
                 }
                 if !crate::containers::record::using_image(c, image.id.as_str())?.is_empty() {
-                    return Ok(None); // a container's image is in use, not unused
+                    // In use, so kept. Docker's prune -a still removes its
+                    // references one by one until the last refuses (a
+                    // container uses it): every name but the last in
+                    // lexical order goes; berth does the same.
+                    if all {
+                        let mut refs: Vec<_> = tags.iter().chain(&digests).cloned().collect();
+                        refs.sort_by_key(|r| r.to_string());
+                        refs.pop();
+                        for r in refs {
+                            if r.digest().is_some() {
+                                record::delete_repo_digest(c, &r.to_string())?;
+                            } else {
+                                record::delete_tag(c, &r.to_string())?;
+                            }
+                            report.events.push(RemoveEvent::Untagged(r));
+                        }
+                    }
+                    return Ok(None);
                 }
                 if record::has_children(c, &image.id)? {
                     return Ok(None); // another image's parent goes with its last child

@@ -84,16 +84,14 @@ impl Engine {
             .await
             .map_err(|e| e.context(&what))?;
         let references = if options.all_tags {
-            if reference.tag().is_some_and(|t| t != "latest") || reference.digest().is_some() {
-                return Err(Error::invalid(format!(
-                    "{what}: tag can't be used with --all-tags/-a"
-                )));
+            if reference.tag().is_some() || reference.digest().is_some() {
+                return Err(Error::invalid("tag can't be used with --all-tags/-a"));
             }
-            let mut tags = registry
+            // In the registry's order, as docker pulls them.
+            let tags = registry
                 .list_tags(reference.path())
                 .await
                 .map_err(Error::from)?;
-            tags.sort();
             tags.iter()
                 .map(|t| {
                     reference
@@ -106,17 +104,37 @@ impl Engine {
         };
         let platform = options.platform.clone().unwrap_or_else(Platform::host);
         let mut reports = Vec::new();
+        // All tags end with one status line for the repository, as docker's.
+        let quiet_done = NoDone(progress);
+        let each: &dyn PullProgress = if options.all_tags {
+            &quiet_done
+        } else {
+            progress
+        };
         for r in &references {
             let report = self
-                .pull_one(&registry, r, &platform, progress)
+                .pull_one(&registry, r, &platform, each)
                 .await
-                .map_err(|e| e.context(format!("pull {r}")))?;
+                .map_err(|e| {
+                    // A missing manifest names the reference already.
+                    if e.kind == crate::error::ErrorKind::NotFound {
+                        e
+                    } else {
+                        e.context(format!("pull {r}"))
+                    }
+                })?;
             self.event(crate::events::image_event(
                 "pull",
                 &r.familiar_string(),
                 Some(r),
             ));
             reports.push(report);
+        }
+        if options.all_tags {
+            progress.event(PullEvent::Done {
+                reference: reference.clone(),
+                newer: reports.iter().any(|r| r.newer),
+            });
         }
         Ok(reports)
     }
@@ -166,16 +184,12 @@ impl Engine {
         check_layers(&manifest)?;
         let image_id = manifest.config.digest.clone();
 
+        // An image the store has needs none of its layers looked at, and
+        // docker then shows none.
         let known = self.db.read(|c| record::get(c, &image_id))?.is_some();
         if !known {
             self.fetch_image(registry, repository, &manifest, &manifest_fetched, progress)
                 .await?;
-        } else {
-            for layer in &manifest.layers {
-                progress.event(PullEvent::LayerExists {
-                    layer: layer.digest.clone(),
-                });
-            }
         }
         let repo_digest = format!("{}@{}", reference.name(), top.digest);
         let newer = self.db.write(|c| {
@@ -551,6 +565,18 @@ impl Engine {
             None => self.docker_config().get(host).map_err(Error::from)?,
         };
         Ok(Registry::connect(host, &config, credentials).await?)
+    }
+}
+
+/// Passes on every event but `Done` (all tags end with one for the
+/// repository).
+struct NoDone<'a>(&'a dyn PullProgress);
+
+impl PullProgress for NoDone<'_> {
+    fn event(&self, event: PullEvent) {
+        if !matches!(event, PullEvent::Done { .. }) {
+            self.0.event(event);
+        }
     }
 }
 

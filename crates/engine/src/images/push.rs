@@ -65,6 +65,9 @@ impl Engine {
                 "push {reference}: cannot push a digest reference"
             )));
         }
+        if all_tags && reference.tag().is_some() {
+            return Err(Error::invalid("tag can't be used with --all-tags/-a"));
+        }
         let tags: Vec<Reference> = if all_tags {
             let name = reference.name();
             let all = self.db.read(record::all_tags)?;
@@ -82,7 +85,20 @@ impl Engine {
             }
             tags
         } else {
-            vec![reference.clone().with_default_tag()]
+            let tag = reference.clone().with_default_tag();
+            // As docker: a missing image is said before any registry is
+            // asked, in docker's words.
+            if self
+                .db
+                .read(|c| record::tag_target(c, &tag.to_string()))?
+                .is_none()
+            {
+                return Err(Error::not_found(format!(
+                    "An image does not exist locally with the tag: {}",
+                    tag.familiar_name()
+                )));
+            }
+            vec![tag]
         };
         let mut reports = Vec::new();
         {

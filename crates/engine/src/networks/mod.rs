@@ -375,9 +375,16 @@ impl Engine {
 
     /// `network prune`: every created network no running container is on;
     /// returns their names.
-    pub fn prune_networks(&self) -> Result<Vec<String>> {
+    pub fn prune_networks(
+        &self,
+        filters: &crate::containers::prune::ContainerPruneFilters,
+    ) -> Result<Vec<String>> {
         let mut removed = Vec::new();
-        for n in self.networks()?.into_iter().filter(|n| !n.builtin) {
+        for n in self
+            .networks()?
+            .into_iter()
+            .filter(|n| !n.builtin && filters.allows(n.created_at, &n.labels))
+        {
             if n.endpoints.is_empty() && self.remove_network(&n.id).is_ok() {
                 removed.push(n.name);
             }

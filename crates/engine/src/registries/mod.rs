@@ -3,11 +3,13 @@
 //! `/etc/berth/registries.toml`; CA certificates in the data root's `certs.d`
 //! come before the system ones), the credentials file, and the I/O runtime
 //! that synchronous callers drive the async registry client with. Login and
-//! logout are in `login.rs`.
+//! logout are in `login.rs`, the index search in `search.rs`.
 
 mod login;
+mod search;
 
 pub use login::normalize_server;
+pub use search::SearchOptions;
 
 use std::path::PathBuf;
 use std::time::Duration;

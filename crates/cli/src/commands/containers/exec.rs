@@ -59,7 +59,11 @@ pub fn run(engine: &Engine, a: ExecArgs) -> Result<u8> {
     }
     Ok(match attach::relay(engine, stream, &opts, None)? {
         Ended::Exited(code) => code.clamp(0, 255) as u8,
-        Ended::Detached => 0,
+        // As docker's exec (and attach): the detach is said, and is 1.
+        Ended::Detached => {
+            eprintln!("read escape sequence");
+            1
+        }
         Ended::Lost => engine
             .exec_record(&exec_id)
             .ok()

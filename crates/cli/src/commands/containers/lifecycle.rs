@@ -25,17 +25,30 @@ fn each(
     Ok(if failed { 1 } else { 0 })
 }
 
+/// `-t`/`--timeout`, or the deprecated `--time` (said as docker's CLI
+/// says it, on stdout).
+fn timeout(a: &StopArgs) -> Result<Option<i64>> {
+    if a.deprecated_time.is_some() {
+        crate::output::print("Flag --time has been deprecated, use --timeout instead\n")?;
+    }
+    Ok(a.time.or(a.deprecated_time))
+}
+
 pub fn stop(engine: &Engine, a: StopArgs) -> Result<u8> {
+    let time = timeout(&a)?;
     each(&a.containers, |n| {
         engine
-            .stop_container(n, a.time, a.signal.as_deref())
+            .stop_container(n, time, a.signal.as_deref())
             .map(|_| None)
     })
 }
 
 pub fn restart(engine: &Engine, a: StopArgs) -> Result<u8> {
+    let time = timeout(&a)?;
     each(&a.containers, |n| {
-        engine.restart_container(n, a.time).map(|_| None)
+        engine
+            .restart_container(n, time, a.signal.as_deref())
+            .map(|_| None)
     })
 }
 
@@ -89,7 +102,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<u8> {
     }
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
-        crate::format::units::human_size(reclaimed, 3)
+        crate::format::units::human_size(reclaimed, 4)
     ));
     crate::output::print(&out)?;
     Ok(0)

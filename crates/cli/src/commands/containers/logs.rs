@@ -31,12 +31,23 @@ pub fn run(engine: &Engine, a: LogsArgs) -> Result<u8> {
         // The follow ends with this process.
         cancel: None,
     };
+    // Docker puts the details and a space before every line, even when
+    // there are none.
+    let details = if a.details {
+        Some(engine.log_details(&a.container)?)
+    } else {
+        None
+    };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     engine.logs(&a.container, &options, |e| {
         let write = |out: &mut dyn Write| -> std::io::Result<()> {
             if a.timestamps {
                 out.write_all(e.time.as_bytes())?;
+                out.write_all(b" ")?;
+            }
+            if let Some(d) = &details {
+                out.write_all(d.as_bytes())?;
                 out.write_all(b" ")?;
             }
             out.write_all(&e.data)?;

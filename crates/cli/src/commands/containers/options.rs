@@ -229,12 +229,6 @@ fn refuse_unavailable(f: &CreateFlags) -> Result<()> {
             "--link: legacy container links are not available in berth; put the containers on a user network (berth network create NET; --network NET), where they find each other by name"
         );
     }
-    if !f.storage_opt.is_empty() {
-        bail!("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
-    }
-    if let Some(driver) = f.volume_driver.as_deref().filter(|d| *d != "local") {
-        bail!("error looking up volume plugin {driver}: plugin \"{driver}\" not found");
-    }
     if !f.disable_content_trust {
         bail!(
             "--disable-content-trust=false: image signature verification (Docker Content Trust) is not available in berth"

@@ -7,9 +7,46 @@ use super::attach::{self, AttachOptions, Ended};
 use super::{options, run_error};
 use crate::cli::{CreateFlags, RunArgs, StartArgs};
 
-fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<String> {
+/// Creates the container. Errors in the options are 125 for both `run`
+/// and `create`; after them (cidfile, pull, the engine) `run` says 125 and
+/// `create` 1, as docker's CLI does.
+fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool, for_run: bool) -> Result<String> {
     let mut request = options::create_request(flags).map_err(run_error)?;
     attached_streams(flags).map_err(run_error)?;
+    create_parsed(engine, flags, &mut request, stdin_once).map_err(|e| {
+        if for_run {
+            e
+        } else {
+            match e.downcast::<super::ExitError>() {
+                Ok(x) if x.code == 125 => super::ExitError {
+                    code: 1,
+                    message: x.message,
+                }
+                .into(),
+                Ok(x) => x.into(),
+                Err(e) => e,
+            }
+        }
+    })
+}
+
+fn create_parsed(
+    engine: &Engine,
+    flags: &CreateFlags,
+    request: &mut berth_engine::containers::CreateRequest,
+    stdin_once: bool,
+) -> Result<String> {
+    // What dockerd (not its CLI) refuses: `create` says 1 for these.
+    if !flags.storage_opt.is_empty() {
+        return Err(run_error(anyhow::anyhow!(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
+        )));
+    }
+    if let Some(driver) = flags.volume_driver.as_deref().filter(|d| *d != "local") {
+        return Err(run_error(anyhow::anyhow!(
+            "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+        )));
+    }
     // Docker refuses before creating anything, so that two scripts sharing
     // a cidfile cannot both start.
     if let Some(path) = &flags.cidfile
@@ -33,7 +70,12 @@ fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<Stri
     if flags.pull == "always" {
         pull(engine)?;
     }
-    let created = match engine.create_container(&request) {
+    if let Some(wanted) = flags.platform.as_deref()
+        && flags.pull != "always"
+    {
+        check_platform(engine, flags.image(), wanted).map_err(run_error)?;
+    }
+    let created = match engine.create_container(request) {
         Err(e) if e.is_missing_image() && flags.pull == "missing" => {
             // Docker's words, then the pull's progress, on stderr.
             eprintln!(
@@ -41,7 +83,7 @@ fn create(engine: &Engine, flags: &CreateFlags, stdin_once: bool) -> Result<Stri
                 shown_image(flags.image())
             );
             pull(engine)?;
-            engine.create_container(&request).map_err(run_error)?
+            engine.create_container(request).map_err(run_error)?
         }
         other => other.map_err(run_error)?,
     };
@@ -86,6 +128,26 @@ fn attached_streams(flags: &CreateFlags) -> Result<(bool, bool, bool)> {
     Ok(streams)
 }
 
+/// `--platform` against an image the store has: docker refuses one of
+/// another platform (a missing image is pulled for the platform instead).
+fn check_platform(engine: &Engine, image: &str, wanted: &str) -> Result<()> {
+    let want =
+        berth_image::platform::Platform::parse(wanted).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Ok(found) = engine.inspect_image(image) else {
+        return Ok(());
+    };
+    let os = found["Os"].as_str().unwrap_or_default();
+    let arch = found["Architecture"].as_str().unwrap_or_default();
+    if os != want.os || arch != want.architecture {
+        anyhow::bail!(
+            "image with reference {image} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
+            want.os,
+            want.architecture
+        );
+    }
+    Ok(())
+}
+
 /// The image as Docker names it in "Unable to find image" (tag made explicit).
 fn shown_image(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
@@ -108,7 +170,7 @@ fn run_error_any(e: &anyhow::Error) -> anyhow::Error {
 pub fn create_command(engine: &Engine, flags: CreateFlags) -> Result<u8> {
     // As docker: `create -i` closes the container's stdin when the first
     // attached client's ends (`start -a -i` with a pipe).
-    let id = create(engine, &flags, flags.interactive)?;
+    let id = create(engine, &flags, flags.interactive, false)?;
     crate::output::print(&format!("{id}\n"))?;
     Ok(0)
 }
@@ -128,7 +190,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<u8> {
         }
         .into());
     }
-    let id = create(engine, flags, !a.detach && flags.interactive)?;
+    let id = create(engine, flags, !a.detach && flags.interactive, true)?;
     let result = run_created(engine, &a, &id);
     if result.is_err() && flags.rm {
         // `--rm` removes a container whose start failed, as Docker does.

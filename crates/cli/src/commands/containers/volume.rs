@@ -17,8 +17,14 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
                     a.driver
                 );
             }
+            let name = match (&a.name, &a.name_flag) {
+                (Some(p), Some(f)) if p != f => anyhow::bail!(
+                    "conflicting options: either specify --name or provide positional arg, not both"
+                ),
+                (p, f) => p.clone().or(f.clone()),
+            };
             let name = engine.create_volume(
-                a.name.as_deref(),
+                name.as_deref(),
                 super::options::key_values(&a.label),
                 super::options::key_values(&a.opt),
             )?;
@@ -35,9 +41,22 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<u8> {
             }
             let rows: Vec<Value> = volumes
                 .iter()
-                .map(|v| json!({"Driver": "local", "Name": v.name, "Mountpoint": v.mountpoint, "Scope": "local"}))
+                .map(|v| {
+                    let labels: Vec<String> =
+                        v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    json!({
+                        "Driver": "local",
+                        "Name": v.name,
+                        "Mountpoint": v.mountpoint,
+                        "Scope": "local",
+                        "Labels": labels.join(","),
+                        "Links": v.users.len().to_string(),
+                        // docker's `volume ls` does not measure volumes.
+                        "Size": "N/A",
+                    })
+                })
                 .collect();
-            let header = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE"});
+            let header = json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE", "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE"});
             crate::output::print(&format::render_rows(
                 a.format.as_deref(),
                 "table {{.Driver}}\t{{.Name}}",
