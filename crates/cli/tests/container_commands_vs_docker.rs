@@ -372,6 +372,11 @@ fn cases(cli: &dyn Cli, dir: &Path) -> Vec<(String, Step)> {
             ],
         ),
     );
+    // Docker's Config leaves unset fields out (`omitempty`).
+    add(
+        "inspect json .Config",
+        s(cli, &["inspect", "--format", "{{json .Config}}", "lg"]),
+    );
     add(
         "inspect --type image of a container",
         code(cli, &["inspect", "--type", "image", "c1"]),

@@ -679,6 +679,83 @@ fn cases(cli: &dyn Cli, dir: &Path) -> Vec<(String, Step)> {
         s(cli, &["volume", "rm", "--force", "nosuch"]),
     );
     add("volume rm", s(cli, &["volume", "rm", "v3"]));
+    // A tmpfs volume is one tmpfs while containers use it (shared by
+    // concurrent ones), and empty again once none does.
+    add(
+        "tmpfs volume",
+        code(
+            cli,
+            &[
+                "volume",
+                "create",
+                "-o",
+                "type=tmpfs",
+                "-o",
+                "device=tmpfs",
+                "vt",
+            ],
+        ),
+    );
+    add(
+        "tmpfs volume writer",
+        code(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--pull=never",
+                "--network",
+                "none",
+                "--name",
+                "vt1",
+                "-v",
+                "vt:/v",
+                "busybox",
+                "sh",
+                "-c",
+                "echo shared > /v/f; sleep 100",
+            ],
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    add(
+        "tmpfs volume shared",
+        s(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--pull=never",
+                "--network",
+                "none",
+                "-v",
+                "vt:/v",
+                "busybox",
+                "cat",
+                "/v/f",
+            ],
+        ),
+    );
+    add("tmpfs volume writer gone", code(cli, &["rm", "-f", "vt1"]));
+    add(
+        "tmpfs volume empty again",
+        s(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--pull=never",
+                "--network",
+                "none",
+                "-v",
+                "vt:/v",
+                "busybox",
+                "ls",
+                "/v",
+            ],
+        ),
+    );
+    add("tmpfs volume rm", s(cli, &["volume", "rm", "vt"]));
     add(
         "volume prune --filter",
         s(cli, &["volume", "prune", "-f", "--filter", "label=nosuch"]),

@@ -1056,6 +1056,41 @@ fn cases(cli: &dyn Cli, dir: &Path, device: &str) -> Vec<(String, Step)> {
         ),
     );
     add(
+        "device missing",
+        code(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--device",
+                "/dev/nosuch",
+                "busybox",
+                "true",
+            ],
+        ),
+    );
+    add(
+        "create device missing",
+        code(
+            cli,
+            &[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                "cdev",
+                "--device",
+                "/dev/nosuch",
+                "busybox",
+                "true",
+            ],
+        ),
+    );
+    add("start device missing", code(cli, &["start", "cdev"]));
+    add("rm cdev", code(cli, &["rm", "-f", "cdev"]));
+    add(
         "device-cgroup-rule",
         run(
             &["--device-cgroup-rule", "c 42:* rmw"],

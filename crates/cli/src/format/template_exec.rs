@@ -271,9 +271,15 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
     let mut v = v;
     for f in path {
         v = match v {
-            Value::Object(m) => m
-                .get(f)
-                .ok_or_else(|| TemplateError::exec(format!("can't evaluate field {f}")))?,
+            Value::Object(m) => match m.get(f) {
+                Some(v) => v,
+                // A field docker's JSON leaves out when empty (`omitempty`)
+                // is still a field of its struct: a template sees its zero.
+                None => match omitted_zero(f) {
+                    Some(zero) => return Ok(zero),
+                    None => return Err(TemplateError::exec(format!("can't evaluate field {f}"))),
+                },
+            },
             Value::Null => return Ok(Value::Null),
             other => {
                 return Err(TemplateError::exec(format!(
@@ -296,6 +302,17 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
         return Ok(Value::String(go_duration(n)));
     }
     Ok(v.clone())
+}
+
+/// The zero value of a field docker's JSON omits when empty.
+fn omitted_zero(field: &str) -> Option<Value> {
+    Some(match field {
+        "ExposedPorts" => Value::Object(Default::default()),
+        "StopSignal" | "MacAddress" => Value::String(String::new()),
+        "StopTimeout" | "Healthcheck" | "Shell" => Value::Null,
+        "ArgsEscaped" | "NetworkDisabled" => Value::Bool(false),
+        _ => return None,
+    })
 }
 
 /// Go's `time.Duration.String()`.

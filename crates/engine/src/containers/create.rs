@@ -273,7 +273,15 @@ impl Engine {
         // The monitor builds the spec afresh at every start (so `update`
         // holds across restarts, and no file another user could edit is
         // ever trusted); building it now makes a bad option fail `create`.
-        self.spec_for(row, &dir.join("rootfs"), None)?;
+        // A device node that is not there yet is looked for at start, as
+        // docker does (it may be plugged in meanwhile).
+        let mut checked = row.clone();
+        checked
+            .config
+            .host
+            .devices
+            .retain(|d| std::path::Path::new(&d.host_path).exists());
+        self.spec_for(&checked, &dir.join("rootfs"), None)?;
         Ok(volumes)
     }
 }

@@ -375,7 +375,7 @@ impl Engine {
                 "Tty": c.tty,
                 "OpenStdin": c.open_stdin,
                 "StdinOnce": c.stdin_once,
-                "Env": c.env,
+                "Env": if c.env.is_empty() { Value::Null } else { json!(c.env) },
                 "Cmd": if c.cmd.is_empty() { Value::Null } else { json!(c.cmd) },
                 "Image": c.image,
                 "Volumes": empty_object(&c.image_volumes),
@@ -391,6 +391,15 @@ impl Engine {
         });
         if let Some(h) = health {
             doc["State"]["Health"] = h.docker_json();
+        }
+        // Docker's Config leaves these out when unset (`omitempty`), so
+        // `{{json .Config}}` prints what docker prints.
+        if let Some(config) = doc["Config"].as_object_mut() {
+            for key in ["ExposedPorts", "StopSignal", "StopTimeout", "Healthcheck"] {
+                if config.get(key).is_some_and(Value::is_null) {
+                    config.shift_remove(key);
+                }
+            }
         }
         // The rest of docker's keys: what berth does not have (swarm,
         // Windows, realtime cgroups, device requests), at docker's value

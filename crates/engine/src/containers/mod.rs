@@ -43,6 +43,7 @@ mod top;
 pub mod update;
 pub(crate) mod user;
 pub(crate) mod validate;
+pub(crate) mod volume_mounts;
 pub mod volumes;
 pub(crate) mod volumes_record;
 

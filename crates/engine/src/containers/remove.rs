@@ -64,6 +64,9 @@ impl Engine {
     pub(crate) fn remove_stopped(&self, id: &str, volumes: bool) -> Result<()> {
         let _ = self.runtime().delete(id, true);
         self.unmount_shareable_shm(id);
+        if let Ok(Some(row)) = self.db.read(|c| record::get(c, id)) {
+            self.release_device_volumes(&row);
+        }
         let dir = self.paths.container_dir(id);
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("ctr-{id}.{stamp}"));

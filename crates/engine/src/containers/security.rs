@@ -239,8 +239,13 @@ pub fn devices(privileged: bool, devices: &[DeviceSpec]) -> Result<(Vec<Value>, 
     }
     for d in devices {
         let meta = std::fs::metadata(&d.host_path).map_err(|e| {
+            // docker's words (its CLI makes `run` exit 127 on them).
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                _ => e.to_string(),
+            };
             Error::invalid(format!(
-                "error gathering device information while adding custom device {:?}: {e}",
+                "error gathering device information while adding custom device {:?}: {why}",
                 d.host_path
             ))
         })?;

@@ -525,7 +525,12 @@ fn mounts(inputs: &SpecInputs) -> Result<Vec<Value>> {
     for (i, m) in host.mounts.iter().enumerate() {
         let options = inputs.volume_options.get(i).filter(|o| !o.is_empty());
         let mount = match m.kind {
-            MountKind::Volume if options.is_some() => {
+            // A bind of its device; a device volume (tmpfs, nfs, …) is
+            // mounted on the host and bound like any volume
+            // (volume_mounts.rs).
+            MountKind::Volume
+                if options.is_some_and(|o| !super::volume_mounts::is_device_mount(o)) =>
+            {
                 volume_with_options(m, options.unwrap_or(&Default::default()))
             }
             MountKind::Bind | MountKind::Volume => {

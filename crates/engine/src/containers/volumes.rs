@@ -178,6 +178,8 @@ impl Engine {
 
     /// `volume rm`: refused while a container uses it (even `-f`, as Docker).
     pub fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        // A device volume's mount goes first (if no container uses it).
+        self.release_volume_mount(name, None);
         let stamp = crate::now_nanos();
         let trash = self.paths.trash.join(format!("vol-{name}.{stamp}"));
         let found = self.db.write_relaxed(|c| {

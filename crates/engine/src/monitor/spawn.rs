@@ -89,6 +89,7 @@ impl Engine {
     pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
         // Before the monitor copies the host's mounts.
         self.mount_shareable_shm(id)?;
+        self.mount_device_volumes(id)?;
         // Started from a sealed view of the binary (see berth_runtime::sealed):
         // the container's init is cloned from the monitor.
         let binary = self

@@ -44,6 +44,17 @@ pub fn run_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
         Some(e) => e.kind.run_exit_code(),
         None => 125,
     };
+    // docker's CLI decides `run`'s code on these words too.
+    let text = crate::output::describe(&e);
+    let code = match code {
+        125 if text.contains("executable file not found")
+            || text.contains("no such file or directory") =>
+        {
+            127
+        }
+        125 if text.contains("permission denied") || text.contains("is a directory") => 126,
+        c => c,
+    };
     ExitError {
         code,
         message: crate::output::describe(&e),
