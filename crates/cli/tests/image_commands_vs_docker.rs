@@ -19,7 +19,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::differential::{Cli, Step, step};
+use support::differential::{Cli, Step, assert_same, step};
 use support::docker_flags::{Recorder, assert_every_flag_compared};
 use support::dockerd::Dockerd;
 use support::normalise::{normalise, sorted_lines};
@@ -978,29 +978,12 @@ fn image_volume_and_system_commands_behave_as_in_docker() {
     let theirs = cases(&docker, theirs_dir.path());
     let recorder = Recorder::new(&store);
     let ours = cases(&recorder, ours_dir.path());
-    assert_eq!(theirs.len(), ours.len());
-    let mut differences = Vec::new();
-    let (mut same, mut different) = (0, 0);
-    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
-        if let Some((_, why)) = DELIBERATELY_DIFFERENT.iter().find(|(n, _)| n == name) {
-            eprintln!("deliberately different: {name} ({why}):\n  docker: {d:?}\n  berth:  {b:?}");
-            check_different(name, b);
-            different += 1;
-        } else if d != b {
-            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
-        } else {
-            same += 1;
-        }
-    }
-    eprintln!(
-        "image, volume and system commands: {same} cases the same as docker, {different} deliberately different"
-    );
-    assert!(
-        differences.is_empty(),
-        "berth differs from docker in {} of {} cases:\n{}",
-        differences.len(),
-        theirs.len(),
-        differences.join("\n")
+    assert_same(
+        "image, volume and system commands",
+        &theirs,
+        &ours,
+        DELIBERATELY_DIFFERENT,
+        check_different,
     );
     assert_every_flag_compared(test, SCOPE, &recorder.lines(), NOT_COMPARED);
     store.assert_check_clean();

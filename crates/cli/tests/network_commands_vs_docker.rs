@@ -10,7 +10,7 @@
 mod support;
 
 use support::Store;
-use support::differential::{Cli, Step};
+use support::differential::{Cli, Step, assert_same};
 use support::docker_flags::{Recorder, assert_every_flag_compared};
 use support::dockerd::Dockerd;
 use support::net_world::{in_host, prerequisites};
@@ -420,29 +420,12 @@ fn network_commands_behave_as_in_docker() {
     let theirs = cases(&docker);
     let recorder = Recorder::new(&store);
     let ours = cases(&recorder);
-    assert_eq!(theirs.len(), ours.len());
-    let mut differences = Vec::new();
-    let (mut same, mut different) = (0, 0);
-    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
-        if let Some((_, why)) = DELIBERATELY_DIFFERENT.iter().find(|(n, _)| n == name) {
-            eprintln!("deliberately different: {name} ({why}):\n  docker: {d:?}\n  berth:  {b:?}");
-            check_different(name, b);
-            different += 1;
-        } else if d != b {
-            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
-        } else {
-            same += 1;
-        }
-    }
-    eprintln!(
-        "network commands: {same} cases the same as docker, {different} deliberately different"
-    );
-    assert!(
-        differences.is_empty(),
-        "berth differs from docker in {} of {} cases:\n{}",
-        differences.len(),
-        theirs.len(),
-        differences.join("\n")
+    assert_same(
+        "network commands",
+        &theirs,
+        &ours,
+        DELIBERATELY_DIFFERENT,
+        check_different,
     );
     assert_every_flag_compared(test, SCOPE, &recorder.lines(), NOT_COMPARED);
     store.assert_check_clean();

@@ -13,7 +13,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::differential::{Cli, Step};
+use support::differential::{Cli, Step, assert_same, no_difference};
 use support::docker_flags::{Recorder, assert_every_flag_compared};
 use support::dockerd::Dockerd;
 use support::normalise::normalise;
@@ -319,28 +319,12 @@ fn registry_commands_behave_as_in_docker() {
         registry: ours_registry.host(),
         index: index.host(),
     });
-    assert_eq!(theirs.len(), ours.len());
-    let mut differences = Vec::new();
-    let (mut same, mut different) = (0, 0);
-    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
-        if let Some((_, why)) = DELIBERATELY_DIFFERENT.iter().find(|(n, _)| n == name) {
-            eprintln!("deliberately different: {name} ({why}):\n  docker: {d:?}\n  berth:  {b:?}");
-            different += 1;
-        } else if d != b {
-            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
-        } else {
-            same += 1;
-        }
-    }
-    eprintln!(
-        "registry commands: {same} cases the same as docker, {different} deliberately different"
-    );
-    assert!(
-        differences.is_empty(),
-        "berth differs from docker in {} of {} cases:\n{}",
-        differences.len(),
-        theirs.len(),
-        differences.join("\n")
+    assert_same(
+        "registry commands",
+        &theirs,
+        &ours,
+        DELIBERATELY_DIFFERENT,
+        no_difference,
     );
     assert_every_flag_compared(test, SCOPE, &recorder.lines(), NOT_COMPARED);
     store.assert_check_clean();

@@ -23,7 +23,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use support::Store;
-use support::differential::{Cli, Step, step};
+use support::differential::{Cli, Step, assert_same, step};
 use support::docker_flags::{Recorder, assert_every_flag_compared};
 use support::dockerd::Dockerd;
 use support::net_world::{in_host, prerequisites};
@@ -1706,29 +1706,12 @@ fn every_run_and_create_flag_behaves_as_in_docker() {
     ] {
         let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{c}/berth-test-cgparent"));
     }
-    assert_eq!(theirs.len(), ours.len());
-    let mut differences = Vec::new();
-    let (mut same, mut different) = (0, 0);
-    for ((name, d), (_, b)) in theirs.iter().zip(&ours) {
-        if let Some((_, why)) = DELIBERATELY_DIFFERENT.iter().find(|(n, _)| n == name) {
-            eprintln!("deliberately different: {name} ({why}):\n  docker: {d:?}\n  berth:  {b:?}");
-            check_different(name, b);
-            different += 1;
-        } else if d != b {
-            differences.push(format!("{name}:\n  docker: {d:?}\n  berth:  {b:?}"));
-        } else {
-            same += 1;
-        }
-    }
-    eprintln!(
-        "run and create: {same} cases the same as docker, {different} deliberately different"
-    );
-    assert!(
-        differences.is_empty(),
-        "berth differs from docker in {} of {} cases:\n{}",
-        differences.len(),
-        theirs.len(),
-        differences.join("\n")
+    assert_same(
+        "run and create",
+        &theirs,
+        &ours,
+        DELIBERATELY_DIFFERENT,
+        check_different,
     );
     assert_every_flag_compared(test, SCOPE, &recorder.lines(), NOT_COMPARED);
     store.assert_check_clean();

@@ -76,11 +76,8 @@ impl Engine {
     /// `<container dir>/shm`, mounted here (in the host's mount namespace,
     /// before the monitor copies it) so that `--ipc container:X` can bind
     /// the same one. It stays until the container is removed.
-    pub(crate) fn mount_shareable_shm(&self, id: &str) -> Result<()> {
+    pub(crate) fn mount_shareable_shm(&self, row: &super::record::ContainerRow) -> Result<()> {
         use rustix::mount::{MountFlags, mount};
-        let Some(row) = self.db.read(|c| super::record::get(c, id))? else {
-            return Ok(());
-        };
         if row.config.host.ipc_mode != "shareable" {
             return Ok(());
         }
@@ -155,7 +152,7 @@ impl Engine {
 }
 
 /// Whether `dir` is a mount point (another device than its parent's).
-fn is_mount_point(dir: &Path) -> bool {
+pub(crate) fn is_mount_point(dir: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(dir), dir.parent().map(std::fs::metadata)) {
         (Ok(d), Some(Ok(p))) => d.dev() != p.dev(),

@@ -6,7 +6,7 @@
 use super::record::State;
 use crate::Engine;
 use crate::error::{Error, Result};
-use crate::images::list::{label_matches, parse_until};
+use crate::images::list::label_matches;
 
 /// The filters `container prune` takes.
 #[derive(Debug, Default, Clone)]
@@ -29,7 +29,7 @@ impl ContainerPruneFilters {
             })?;
             match key {
                 "until" => {
-                    let t = parse_until(value)?;
+                    let t = crate::times::parse(value, "until")?;
                     f.until_nanos = Some(t.unix_timestamp_nanos() as i64);
                 }
                 "label" => f.labels.push((value.to_string(), true)),

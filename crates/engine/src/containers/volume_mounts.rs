@@ -22,6 +22,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::MountKind;
+use super::namespace_modes::is_mount_point;
 use super::record::ContainerRow;
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
@@ -68,14 +69,6 @@ impl Users {
             .rewind()
             .and_then(|_| self.file.write_all(text.as_bytes()))
             .map_err(|e| Error::internal(format!("write users: {e}")))
-    }
-}
-
-fn is_mount_point(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(dir), dir.parent().map(std::fs::metadata)) {
-        (Ok(d), Some(Ok(p))) => d.dev() != p.dev(),
-        _ => false,
     }
 }
 
@@ -132,11 +125,9 @@ impl Engine {
 
     /// Before a start, in the host's mount namespace: each device volume
     /// of `id` mounted (anew when nobody uses it) and `id` among its users.
-    pub(crate) fn mount_device_volumes(&self, id: &str) -> Result<()> {
-        let Some(row) = self.db.read(|c| super::record::get(c, id))? else {
-            return Ok(());
-        };
-        for (name, options) in self.device_volumes(&row)? {
+    pub(crate) fn mount_device_volumes(&self, row: &ContainerRow) -> Result<()> {
+        let id = row.id.as_str();
+        for (name, options) in self.device_volumes(row)? {
             let mut users = Users::open(&self.volume_mounts_dir(), &name)?;
             users.ids.retain(|u| u != id && self.still_uses(u));
             let data = self.paths.volume_data(&name);

@@ -118,7 +118,11 @@ impl Engine {
             .map(created_of)
             .transpose()?
             .flatten();
-        let until = filters.until.as_deref().map(parse_until).transpose()?;
+        let until = filters
+            .until
+            .as_deref()
+            .map(|u| crate::times::parse(u, "until"))
+            .transpose()?;
 
         let mut out = Vec::new();
         for row in rows {
@@ -199,10 +203,4 @@ pub(crate) fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> 
 
 pub fn parse_time(s: Option<&str>) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s?, &Rfc3339).ok()
-}
-
-/// `until=` takes an RFC 3339 time, a unix timestamp, or a duration like `24h`.
-pub(crate) fn parse_until(v: &str) -> Result<OffsetDateTime> {
-    // One parser for every time argument (times.rs), as Docker has.
-    crate::times::parse(v, "until")
 }

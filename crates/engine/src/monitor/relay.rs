@@ -1,3 +1,9 @@
+//! Over 800 lines on purpose: it is one poll loop and the state it owns
+//! (processes, clients, the log, the health prober's running check); the
+//! pieces that stand alone are elsewhere (`log.rs`, `health.rs`, `exec.rs`,
+//! `protocol.rs`), and splitting the loop's handlers from it would spread
+//! one borrow of that state over several files.
+//!
 //! The monitor's event loop: the output of the container's init to the log
 //! and to attached clients, the output of each exec to its client, clients'
 //! input and resizes to their process, new clients and exec requests on the
@@ -8,12 +14,6 @@
 //! stays small. Nothing blocks on a client: each has a bounded queue of
 //! output and is dropped when it falls that far behind, so a client that
 //! stops reading never stalls the container, its log or other clients.
-//!
-//! Over 800 lines on purpose: it is one poll loop and the state it owns
-//! (processes, clients, the log, the health prober's running check); the
-//! pieces that stand alone are elsewhere (`log.rs`, `health.rs`, `exec.rs`,
-//! `protocol.rs`), and splitting the loop's handlers from it would spread
-//! one borrow of that state over several files.
 
 use std::collections::VecDeque;
 use std::fs::File;

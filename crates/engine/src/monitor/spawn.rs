@@ -88,8 +88,10 @@ impl Engine {
     /// attached (or the caller went away).
     pub fn spawn_monitor(&self, id: &str, wait_attach: bool) -> Result<MonitorHandle> {
         // Before the monitor copies the host's mounts.
-        self.mount_shareable_shm(id)?;
-        self.mount_device_volumes(id)?;
+        if let Some(row) = self.db.read(|c| crate::containers::record::get(c, id))? {
+            self.mount_shareable_shm(&row)?;
+            self.mount_device_volumes(&row)?;
+        }
         // Started from a sealed view of the binary (see berth_runtime::sealed):
         // the container's init is cloned from the monitor.
         let binary = self
