@@ -377,6 +377,19 @@ fn cases(cli: &dyn Cli, dir: &Path) -> Vec<(String, Step)> {
         "inspect json .Config",
         s(cli, &["inspect", "--format", "{{json .Config}}", "lg"]),
     );
+    // Nil pointers print "<nil>", a nil slice "[]"; `if` on a nil is false.
+    add(
+        "inspect nil fields",
+        s(
+            cli,
+            &[
+                "inspect",
+                "-f",
+                "{{.Config.Healthcheck}} {{.State.Health}} {{.HostConfig.Links}} {{if .State.Health}}h{{else}}none{{end}}",
+                "lg",
+            ],
+        ),
+    );
     add(
         "inspect --type image of a container",
         code(cli, &["inspect", "--type", "image", "c1"]),

@@ -25,6 +25,7 @@ pub mod monitor;
 pub mod networks;
 pub mod progress;
 pub mod registries;
+pub mod runtimes;
 pub(crate) mod snapshotter;
 pub(crate) mod store;
 pub mod system;

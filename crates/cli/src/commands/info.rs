@@ -45,6 +45,11 @@ fn text(i: &Value) -> String {
         (Some(b), Some(subnet)) => format!("{b} ({subnet})"),
         (Some(b), None) => format!("{b} (made when a container first joins it)"),
     };
+    // docker lists them space-separated, sorted.
+    let runtimes = i["Runtimes"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let mut out = format!(
         "Client:\n Version:    {version}\n Context:    default (daemonless: the engine runs in this process)\n\nServer:\n",
         version = s("ServerVersion")
@@ -67,7 +72,7 @@ fn text(i: &Value) -> String {
         ("Swarm", "inactive".into()),
         ("Default Bridge", bridge),
         ("IPv4 Forwarding", forwarding.into()),
-        ("Runtimes", s("DefaultRuntime")),
+        ("Runtimes", runtimes),
         ("Default Runtime", s("DefaultRuntime")),
         ("Init Binary", s("InitBinary")),
         ("Security Options", String::new()),

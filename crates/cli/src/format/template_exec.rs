@@ -38,7 +38,12 @@ impl State {
                 Node::Action(p) => {
                     let v = self.pipeline(p, dot)?;
                     if p.vars.is_empty() {
-                        self.out.push_str(&display(&v));
+                        if v.is_null() && ends_in_pointer_field(p) {
+                            // Go prints a nil pointer so; a nil slice "[]".
+                            self.out.push_str("<nil>");
+                        } else {
+                            self.out.push_str(&display(&v));
+                        }
                     }
                 }
                 Node::Break => return Ok(Flow::Break),
@@ -304,12 +309,27 @@ fn walk(v: &Value, path: &[String]) -> Result<Value, TemplateError> {
     Ok(v.clone())
 }
 
+/// Fields of docker's structs that are pointers (nil prints `<nil>`).
+const POINTER_FIELDS: &[&str] = &["Healthcheck", "Health", "StopTimeout"];
+
+/// Whether a pipeline is one bare field chain ending in a pointer field.
+fn ends_in_pointer_field(p: &super::template::Pipeline) -> bool {
+    matches!(
+        p.commands.as_slice(),
+        [cmd] if matches!(
+            cmd.args.as_slice(),
+            [super::template::Operand::Field(path, _)]
+                if path.last().is_some_and(|f| POINTER_FIELDS.contains(&f.as_str()))
+        )
+    )
+}
+
 /// The zero value of a field docker's JSON omits when empty.
 fn omitted_zero(field: &str) -> Option<Value> {
     Some(match field {
         "ExposedPorts" => Value::Object(Default::default()),
         "StopSignal" | "MacAddress" => Value::String(String::new()),
-        "StopTimeout" | "Healthcheck" | "Shell" => Value::Null,
+        "StopTimeout" | "Healthcheck" | "Health" | "Shell" => Value::Null,
         "ArgsEscaped" | "NetworkDisabled" => Value::Bool(false),
         _ => return None,
     })

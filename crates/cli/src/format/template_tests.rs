@@ -189,3 +189,26 @@ fn go_durations() {
         assert_eq!(go_duration(n), want, "{n}");
     }
 }
+
+#[test]
+fn nil_pointers_print_as_go_prints_them() {
+    // A container without a health check: docker's Config.Healthcheck and
+    // State.Health are nil pointers (left out of the JSON), its Cmd a nil
+    // slice.
+    let v = json!({"Config": {"Cmd": null}, "State": {"Status": "running"}});
+    assert_eq!(
+        render(
+            "{{.Config.Healthcheck}}|{{.State.Health}}|{{.Config.Cmd}}",
+            &v
+        ),
+        "<nil>|<nil>|[]"
+    );
+    assert_eq!(
+        render(
+            "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}",
+            &v
+        ),
+        "none"
+    );
+    assert_eq!(render("{{json .State.Health}}", &v), "null");
+}

@@ -94,7 +94,7 @@ impl Engine {
         self.db.write(|c| {
             let running = record::get(c, id)?.is_some_and(|r| r.state == State::Running);
             if running && !self.frozen(id) {
-                self.runtime().pause(id).map_err(|e| {
+                self.runtime_of(id).pause(id).map_err(|e| {
                     Error::internal(format!("pause container {id} for commit: {e}"))
                 })?;
             }
@@ -118,7 +118,7 @@ impl Engine {
     fn thaw_if_unheld(&self, c: &Connection, id: &str) -> Result<()> {
         let running = record::get(c, id)?.is_some_and(|r| r.state == State::Running);
         if running && !held(c, id)? && self.frozen(id) {
-            self.runtime()
+            self.runtime_of(id)
                 .resume(id)
                 .map_err(|e| Error::internal(format!("thaw container {id} after commit: {e}")))?;
         }
@@ -127,10 +127,7 @@ impl Engine {
 
     /// Whether `id`'s cgroup is frozen (its runtime says paused).
     pub(crate) fn frozen(&self, id: &str) -> bool {
-        let runtime = self.runtime();
-        runtime
-            .state(id)
-            .is_ok_and(|s| s.status(&runtime.root) == berth_runtime::Status::Paused)
+        self.runtime_of(id).paused(id)
     }
 
     /// After the sweep released dead leases: thaws the containers their

@@ -342,7 +342,7 @@ impl Engine {
                 "Annotations": if h.annotations.is_empty() { Value::Null } else { json!(h.annotations) },
                 "DeviceCgroupRules": null_if_empty(&h.device_cgroup_rules),
                 "VolumesFrom": null_if_empty(&h.volumes_from),
-                "Runtime": if h.runtime.is_empty() { "runc" } else { &h.runtime },
+                "Runtime": if h.runtime.is_empty() { crate::runtimes::DEFAULT_RUNTIME } else { &h.runtime },
                 "Isolation": h.isolation,
                 "BlkioWeight": r.blkio_weight,
                 "BlkioWeightDevice": r.blkio_weight_device,

@@ -74,7 +74,11 @@ fn is_stopped(pid: u32) -> bool {
 /// killed, then the monitor, and the next look records the exit as "the
 /// container's monitor died" — so `stop` never returns with the container
 /// still said to be up. Returns whether the monitor had to be killed.
-fn finish_monitor(runtime: &berth_runtime::Runtime, row: &ContainerRow, timeout: Duration) -> bool {
+fn finish_monitor(
+    runtime: &crate::runtimes::OciRuntime,
+    row: &ContainerRow,
+    timeout: Duration,
+) -> bool {
     let owner = row.owner;
     let deadline = std::time::Instant::now() + timeout;
     while owner.pid != 0 && owner.is_alive() {
@@ -142,7 +146,7 @@ impl Engine {
             return Ok(row);
         }
         self.mark_stop_requested(&row.id)?;
-        let runtime = self.runtime();
+        let runtime = self.runtime(&row);
         if row.state == State::Paused {
             let _ = runtime.resume(&row.id);
         }
@@ -209,7 +213,7 @@ impl Engine {
             self.mark_stop_requested(&row.id)?;
         }
         wait_for_init_to_take_signals(&row);
-        self.runtime()
+        self.runtime(&row)
             .kill(&row.id, number, false)
             .map_err(|e| Error::internal(format!("kill container {}: {e}", row.id)))?;
         self.event(crate::events::container_event(&row, "kill").with("signal", number.to_string()));
@@ -248,7 +252,7 @@ impl Engine {
             }
             _ => return Err(not_running(&row)),
         }
-        self.runtime()
+        self.runtime(&row)
             .pause(&row.id)
             .map_err(|e| Error::internal(format!("pause container {}: {e}", row.id)))?;
         self.db.write(|c| {
@@ -267,7 +271,7 @@ impl Engine {
                 row.id
             )));
         }
-        self.runtime()
+        self.runtime(&row)
             .resume(&row.id)
             .map_err(|e| Error::internal(format!("unpause container {}: {e}", row.id)))?;
         self.db.write(|c| {
@@ -331,11 +335,11 @@ impl Engine {
 impl Engine {
     /// Host pids of every process in a running container.
     pub fn container_pids(&self, id: &str) -> Result<Vec<i32>> {
-        Ok(self.runtime().pids(id)?)
+        self.runtime_of(id).pids(id)
     }
 
     pub fn container_stats(&self, id: &str) -> Result<berth_runtime::ContainerStats> {
-        Ok(self.runtime().stats(id)?)
+        self.runtime_of(id).stats(id)
     }
 }
 

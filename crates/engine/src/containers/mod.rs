@@ -63,10 +63,6 @@ pub fn runtime_root(run_root: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl Engine {
-    pub(crate) fn runtime(&self) -> berth_runtime::Runtime {
-        berth_runtime::Runtime::new(runtime_root(&self.run_root))
-    }
-
     /// A container by ID, unique ID prefix or name, after reconciling.
     pub fn container(&self, name_or_id: &str) -> Result<ContainerRow> {
         let row = self.db.read(|c| record::resolve(c, name_or_id))?;

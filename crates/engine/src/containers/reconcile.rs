@@ -72,12 +72,12 @@ impl Engine {
                 Err(record::no_such_container(&row.id))
             }
             _ => {
-                let runtime = self.runtime();
+                let runtime = self.runtime_of(&row.id);
                 // Its runtime state outlived the monitor: the container ran
                 // here since boot, and its init died by SIGKILL with the
                 // monitor (or dies now, below). No state: a reboot took
                 // everything, and the real code with it.
-                let killed = runtime.state(&row.id).is_ok();
+                let killed = runtime.has_state(&row.id);
                 // Its veth pair goes with its network namespace, now that
                 // nothing is left in it.
                 let _ = runtime.delete(&row.id, true);

@@ -62,7 +62,7 @@ impl Engine {
 
     /// Removes a container that no monitor owns.
     pub(crate) fn remove_stopped(&self, id: &str, volumes: bool) -> Result<()> {
-        let _ = self.runtime().delete(id, true);
+        let _ = self.runtime_of(id).delete(id, true);
         self.unmount_shareable_shm(id);
         if let Ok(Some(row)) = self.db.read(|c| record::get(c, id)) {
             self.release_device_volumes(&row);

@@ -74,7 +74,7 @@ impl Engine {
             let spec = super::spec::resources_json(&config)?;
             let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(spec)
                 .map_err(|e| Error::internal(format!("update: resources: {e}")))?;
-            self.runtime().update(&row.id, &resources)?;
+            self.runtime(&row).update(&row.id, &resources)?;
         }
         self.db.write_relaxed(|c| {
             record::set_config(c, &row.id, &config)?;

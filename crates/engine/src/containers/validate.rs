@@ -36,12 +36,7 @@ pub fn host_config(host: &HostConfig) -> Result<()> {
             host.isolation
         )));
     }
-    if !matches!(host.runtime.as_str(), "" | "runc" | "berth") {
-        return Err(Error::invalid(format!(
-            "unknown or invalid runtime name: {}",
-            host.runtime
-        )));
-    }
+    crate::runtimes::resolve_name(&host.runtime)?;
     for (name, value) in &host.sysctls {
         super::parse::parse_sysctl(&format!("{name}={value}"))?;
         if name.starts_with("net.") && host.network_mode == "host" {

@@ -17,6 +17,7 @@ use crate::containers::exec::{ExecRequest, ExecState};
 use crate::containers::exec_record;
 use crate::containers::{security, user};
 use crate::error::{Error, Result, Subject};
+use crate::runtimes::NewProcessIo;
 
 pub struct Started {
     pub pid: i32,
@@ -104,7 +105,7 @@ fn launch(
     request: &ExecRequest,
     size: Option<(u16, u16)>,
 ) -> Result<Started> {
-    let runtime = engine.runtime();
+    let runtime = engine.runtime_of(container_id);
     let spec = runtime.saved_spec(container_id)?;
     // `--group-add` holds for an exec with its own `-u` too, as in Docker.
     let group_add = engine.container(container_id)?.config.host.group_add;
@@ -115,22 +116,17 @@ fn launch(
         &group_add,
         size,
     )?;
-    let ends = ProcessEnds::new(request.tty, request.open_stdin, false)?;
-    let options = berth_runtime::ExecOptions {
+    let ProcessEnds { io, console, ours } =
+        ProcessEnds::new(request.tty, request.open_stdin, false)?;
+    // The process's ends go with the call: our copies must not stay, or
+    // its output never ends.
+    let (pid, console) = runtime.exec(
+        container_id,
         process,
-        pid_file: None,
-        console_socket: None,
-        console: ends.console,
-        stdio: ends.io,
-        detach: true,
-        preserve_fds: 0,
-        ignore_paused: false,
-        sub_cgroups: Default::default(),
-    };
-    let (pid, _) = runtime.exec(container_id, &options)?;
-    // Our copies of the process's ends must go, or its output never ends.
-    drop(options);
-    let stdio = ends.ours.finish(request.open_stdin)?;
+        NewProcessIo { stdio: io, console },
+        &super::monitor_dir(&engine.run_root, container_id),
+    )?;
+    let stdio = ours.with_console(console).finish(request.open_stdin)?;
     Ok(Started {
         pid,
         stdio,

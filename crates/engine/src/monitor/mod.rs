@@ -118,6 +118,12 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
     })?;
     let previous = row.state;
     let dir = monitor_dir(&engine.run_root, id);
+    if engine.runtime(&row).is_external() {
+        // An external runtime's `create` and `exec` exit once the process
+        // runs; it must then be ours to wait for (see runtimes/external.rs).
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .map_err(|e| Error::internal(format!("become the child subreaper: {e}")))?;
+    }
     let prepared = setup::prepare(engine, &row, &dir).inspect_err(|e| {
         let _ = engine
             .db
@@ -155,10 +161,9 @@ fn supervise(engine: &Engine, id: &str, wait_attach: bool, status: &mut File) ->
                 relay.wait_first_client(status, Duration::from_secs(30))?;
             }
         }
-        let runtime = engine.runtime();
+        let runtime = engine.runtime(&current);
         if let Err(e) = runtime.start(id) {
             let _ = runtime.delete(id, true);
-            let e = Error::from(e);
             engine
                 .db
                 .write(|c| record::set_start_failed(c, id, previous, &start_failure(&e)))?;
@@ -278,7 +283,7 @@ fn start_on_network(
     match join() {
         Ok(()) => Ok((pid, stdio, joined)),
         Err(e) => {
-            let _ = engine.runtime().delete(&row.id, true);
+            let _ = engine.runtime(row).delete(&row.id, true);
             let _ = engine.db.write(|c| leases::release(c, &row.id));
             joined.leave(engine);
             Err(e)
@@ -321,7 +326,7 @@ impl SocketPath {
 }
 
 /// Binds a unix socket `name` in `dir`, replacing a stale one.
-fn bind(dir: &std::path::Path, name: &str) -> Result<(UnixListener, SocketPath)> {
+pub(crate) fn bind(dir: &std::path::Path, name: &str) -> Result<(UnixListener, SocketPath)> {
     let _ = std::fs::remove_file(dir.join(name));
     let path = SocketPath::new(dir, name)?;
     let listener = UnixListener::bind(&path.path)

@@ -16,6 +16,7 @@ use crate::Engine;
 use crate::containers::record::ContainerRow;
 use crate::containers::user;
 use crate::error::{Error, Result};
+use crate::runtimes::NewProcessIo;
 
 pub struct Prepared {
     pub control: UnixListener,
@@ -110,6 +111,15 @@ impl ProcessEnds {
 }
 
 impl OurEnds {
+    /// The console connection the runtime made, when it made its own (runc
+    /// connects to a socket path).
+    pub fn with_console(mut self, console: Option<OwnedFd>) -> OurEnds {
+        if console.is_some() {
+            self.console = console;
+        }
+        self
+    }
+
     /// After the runtime created the process (and the process's ends are
     /// closed here): the pty master, for a terminal.
     pub fn finish(self, open_stdin: bool) -> Result<Stdio> {
@@ -187,22 +197,19 @@ pub fn create(engine: &Engine, row: &ContainerRow, rootfs: &Path) -> Result<(i32
         ensure_workdir(rootfs, &row.config.working_dir)?;
     }
     let spec = engine.spec_for(row, rootfs, Some(&resolved))?;
-    let ends = ProcessEnds::new(row.config.tty, row.config.open_stdin, true)?;
-    let options = berth_runtime::CreateOptions {
-        bundle: engine.paths.container_dir(&row.id),
-        spec: Some(spec),
-        console: ends.console,
-        stdio: ends.io,
-        // We are its supervisor: if we die (kill -9), so does it, and the
-        // next berth records the exit and applies the restart policy.
-        die_with_parent: true,
-        ..Default::default()
-    };
-    let state = engine.runtime().create(&row.id, &options)?;
-    // Our copies of the container's ends must go, or its output never ends.
-    drop(options);
-    let stdio = ends.ours.finish(row.config.open_stdin)?;
-    Ok((state.pid, stdio))
+    let ProcessEnds { io, console, ours } =
+        ProcessEnds::new(row.config.tty, row.config.open_stdin, true)?;
+    // The container's ends go with the call: our copies must not stay, or
+    // its output never ends.
+    let (pid, console) = engine.runtime(row).create(
+        &row.id,
+        &engine.paths.container_dir(&row.id),
+        spec,
+        NewProcessIo { stdio: io, console },
+        &super::monitor_dir(&engine.run_root, &row.id),
+    )?;
+    let stdio = ours.with_console(console).finish(row.config.open_stdin)?;
+    Ok((pid, stdio))
 }
 
 /// Creates the working directory in the container's root when the image

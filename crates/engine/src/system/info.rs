@@ -60,8 +60,11 @@ impl Engine {
             "Name": text(uname.nodename()),
             "ServerVersion": env!("CARGO_PKG_VERSION"),
             "DockerRootDir": self.paths.root,
-            "DefaultRuntime": "berth-runc",
-            "Runtimes": {"berth-runc": {"path": "berth-runc"}},
+            "DefaultRuntime": crate::runtimes::DEFAULT_RUNTIME,
+            "Runtimes": crate::runtimes::available()
+                .into_iter()
+                .map(|(name, path)| (name, serde_json::json!({"path": path})))
+                .collect::<serde_json::Map<_, _>>(),
             "IPv4Forwarding": net.ip_forward,
             "BerthIPv4ForwardingTurnedOn": net.ip_forward_by_berth,
             "BerthDefaultBridge": net.default_bridge,
