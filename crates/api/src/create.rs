@@ -370,6 +370,7 @@ fn request_of(name: Option<String>, w: WireConfig) -> ApiResult<CreateRequest> {
     Ok(CreateRequest {
         name: name.filter(|n| !n.is_empty()),
         entrypoint_set: entrypoint.is_some(),
+        build_step: false,
         config: ContainerConfig {
             image: w.image,
             entrypoint: entrypoint.map(|e| if e.is_empty() { vec![String::new()] } else { e }),

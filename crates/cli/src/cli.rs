@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::cli_build::*;
 pub use crate::cli_containers::*;
 pub use crate::cli_networks::*;
 pub use crate::cli_registry::*;
@@ -70,6 +71,11 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Download an image from a registry
     Pull(PullArgs),
     /// Upload an image to a registry
@@ -265,6 +271,8 @@ pub enum ContainerCommand {
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(visible_aliases = ["list"])]
     Ls(ImagesArgs),

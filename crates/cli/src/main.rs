@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_build;
 mod cli_containers;
 mod cli_networks;
 mod cli_registry;

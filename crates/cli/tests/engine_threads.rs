@@ -84,6 +84,7 @@ fn container_life(engine: &Engine, i: usize, scratch: &std::path::Path) -> Strin
                 ..ContainerConfig::default()
             },
             entrypoint_set: false,
+            build_step: false,
         })
         .unwrap_or_else(|e| panic!("create {name}: {e}"));
     let id = created.id;

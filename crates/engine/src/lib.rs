@@ -14,6 +14,7 @@
 // serde_json::json! of a whole `inspect` document nests deeply.
 #![recursion_limit = "256"]
 
+pub mod build;
 pub mod cancel;
 pub mod config;
 pub mod containers;
@@ -104,6 +105,11 @@ impl Engine {
     pub fn sweep(&self) -> Result<store::sweep::SweepReport> {
         let report = store::sweep::sweep(&self.db, &self.paths)?;
         self.thaw_abandoned(&report.freezes_released)?;
+        // Not from a monitor (started sealed): it may be one of those
+        // containers' own.
+        if std::env::var_os(berth_runtime::sealed::SEALED_ENV).is_none() {
+            self.sweep_abandoned_builds()?;
+        }
         self.db.trim_idle();
         Ok(report)
     }

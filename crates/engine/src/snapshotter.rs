@@ -167,11 +167,14 @@ impl Engine {
     /// deterministic tar (overlay whiteouts back in `.wh.` form) and stored
     /// as a blob, whose digest is the diff ID; a layer some image has
     /// already is reused, a new one unpacked, all under `lease`.
+    /// `clamp_mtime`: no mtime later than that in the layer (a
+    /// reproducible build's epoch).
     pub(crate) fn commit_snapshot(
         &self,
         lease: Lease,
         snapshot: &Snapshot,
         what: String,
+        clamp_mtime: Option<i64>,
     ) -> Result<(berth_image::content::Ingested, ReadyLayer)> {
         let upper = snapshot
             .upper
@@ -185,7 +188,8 @@ impl Engine {
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
         let blob = std::thread::scope(|s| {
-            let producer = s.spawn(move || berth_image::diff::write_layer(&upper, writer));
+            let producer = s
+                .spawn(move || berth_image::diff::write_layer_clamped(&upper, writer, clamp_mtime));
             let stored = self.store_blob(reader);
             let produced = producer
                 .join()

@@ -1,6 +1,7 @@
 //! One module per command (or family); each turns parsed arguments into
 //! engine calls and Docker-shaped output, and returns the exit code.
 
+mod build;
 mod containers;
 mod daemon;
 mod events;
@@ -25,7 +26,7 @@ mod version;
 use anyhow::Result;
 use berth_engine::{Engine, EngineOptions, ErrorKind};
 
-use crate::cli::{Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
 use containers::run as run_cmd;
 use containers::{
     attach, commit, exec, files, lifecycle, logs, port, ps, rename, stats, top, update, volume,
@@ -125,6 +126,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(&engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(&engine, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(&engine, a),
+        Command::Build(a)
+        | Command::Image(ImageCommand::Build(a))
+        | Command::Builder(BuilderCommand::Build(a)) => build::run(&engine, a),
+        Command::Builder(BuilderCommand::Prune(a)) => build::prune(&engine, a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine, a),
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => pull::push(&engine, a),
         Command::Login(a) => login::login(&engine, a),

@@ -148,6 +148,18 @@ impl Dockerd {
         cmd
     }
 
+    /// Debian's docker 20.10 client (`/usr/bin/docker`), which has the
+    /// classic builder (`buildkit` false) and BuildKit built in.
+    pub fn client_2010(&self, args: &[&str], buildkit: bool) -> Command {
+        let mut cmd = Command::new("/usr/bin/docker");
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.join("config"))
+            .env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
+        cmd
+    }
+
     pub fn docker(&self, args: &[&str]) -> Output {
         self.command(args)
             .stdin(Stdio::null())

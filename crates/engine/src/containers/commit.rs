@@ -55,7 +55,7 @@ impl Engine {
         crate::failpoint::hit("commit:start");
         let snapshot = self.container_snapshot(&row)?;
         let (blob, ready) =
-            self.commit_snapshot(lease.lease, &snapshot, format!("commit {}", row.id))?;
+            self.commit_snapshot(lease.lease, &snapshot, format!("commit {}", row.id), None)?;
         // The layer is taken: the container runs on while the image is
         // recorded.
         if let Some(freeze) = freeze {

@@ -24,6 +24,10 @@ pub struct CreateRequest {
     pub config: ContainerConfig,
     /// `--entrypoint` was given (possibly empty, which clears the image's).
     pub entrypoint_set: bool,
+    /// A builder's RUN step: the image's VOLUMEs are not made volumes
+    /// (what RUN writes there stays in the layer, as with BuildKit) and
+    /// its HEALTHCHECK does not run.
+    pub build_step: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -475,6 +479,13 @@ fn merge_image_config(
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
+    if request.build_step {
+        config.image_volumes.clear();
+        config.healthcheck = Some(super::config::HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
+    }
     // The network mode ("" = the default) is resolved by the caller.
     for key in config.host.port_bindings.keys() {
         if !config.exposed_ports.contains(key) {

@@ -143,7 +143,9 @@ impl Engine {
                 .len() as i64,
                 id: row.id,
             };
-            let has_children = self.db.read(|c| record::has_children(c, &summary.id))?;
+            // The builder's cache: with -a only, never dangling.
+            let has_children =
+                row.hidden || self.db.read(|c| record::has_children(c, &summary.id))?;
             // An untagged parent of another image is an intermediate image:
             // shown with -a only, and never dangling (Docker's rules).
             if summary.is_dangling() && has_children && !filters.all {

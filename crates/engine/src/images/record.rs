@@ -18,6 +18,8 @@ pub struct ImageRow {
     pub last_tag_time: Option<String>,
     /// The image a commit was made from, "" for others.
     pub parent: String,
+    /// Made by the builder for its cache alone: listed by `images -a` only.
+    pub hidden: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -147,7 +149,7 @@ fn rows(conn: &Connection, filter: &str) -> Result<Vec<ImageRow>> {
     Ok(out)
 }
 
-const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, manifest_size, created, architecture, os, labels, size, added_at, last_tag_time, parent";
+const IMAGE_COLUMNS: &str = "id, manifest_digest, manifest_media_type, manifest_size, created, architecture, os, labels, size, added_at, last_tag_time, parent, hidden";
 
 fn image_row(r: &rusqlite::Row) -> rusqlite::Result<Result<ImageRow>> {
     let id: String = r.get(0)?;
@@ -165,6 +167,7 @@ fn image_row(r: &rusqlite::Row) -> rusqlite::Result<Result<ImageRow>> {
             size: r.get::<_, i64>(8)? as u64,
             last_tag_time: r.get(10)?,
             parent: r.get(11)?,
+            hidden: r.get(12)?,
         })
     })();
     Ok(row)
@@ -303,6 +306,16 @@ pub fn is_removed(conn: &Connection, id: &Digest) -> Result<bool> {
         )
         .optional()?
         .unwrap_or(false))
+}
+
+/// Marks an image the builder made as its cache's alone (hidden) or as a
+/// build's result (shown).
+pub fn set_hidden(conn: &Connection, id: &Digest, hidden: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE images SET hidden = ?2 WHERE id = ?1",
+        params![id.as_str(), hidden],
+    )?;
+    Ok(())
 }
 
 /// Whether an image was committed from `id`.

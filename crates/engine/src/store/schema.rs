@@ -205,6 +205,20 @@ ALTER TABLE volumes ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
 -- those containers until the last of them is removed.
 ALTER TABLE images ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- The build cache (build/cache.rs): a step's key (its parent's key, the
+-- instruction as run, the digests of what it copies) to the image the
+-- step made. Images only the builder made are hidden from listings and
+-- prunes of images (`images -a` shows them); `builder prune` collects them.
+CREATE TABLE IF NOT EXISTS build_cache (
+    key        TEXT PRIMARY KEY,
+    image_id   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS build_cache_by_image ON build_cache(image_id);
+ALTER TABLE images ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {

@@ -62,6 +62,16 @@ pub fn write_layer(upper: &Path, out: impl Write) -> Result<DiffStats, DiffError
     walk::Walker::new(upper, out).run()
 }
 
+/// As [`write_layer`], with no mtime later than `epoch` (seconds): the
+/// builder's layers, reproducible whatever time their files were written.
+pub fn write_layer_clamped(
+    upper: &Path,
+    out: impl Write,
+    epoch: Option<i64>,
+) -> Result<DiffStats, DiffError> {
+    walk::Walker::new(upper, out).clamp_mtime(epoch).run()
+}
+
 /// As [`write_layer`], for the directory open as `dir` (a mount no path
 /// names, say); `shown` names it in errors.
 pub fn write_layer_at(

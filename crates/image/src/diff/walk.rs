@@ -110,6 +110,8 @@ pub struct Walker<'a, W: Write> {
     /// First path of every multiply-linked inode met so far.
     links: HashMap<(u64, u64), Box<[u8]>>,
     entries: u64,
+    /// No mtime later than this (reproducible builds' SOURCE_DATE_EPOCH).
+    clamp_mtime: Option<i64>,
 }
 
 impl<'a, W: Write> Walker<'a, W> {
@@ -126,7 +128,21 @@ impl<'a, W: Write> Walker<'a, W> {
             proc_path: Vec::with_capacity(512),
             links: HashMap::new(),
             entries: 0,
+            clamp_mtime: None,
         }
+    }
+
+    /// Writes no mtime later than `epoch` (seconds).
+    pub fn clamp_mtime(mut self, epoch: Option<i64>) -> Walker<'a, W> {
+        self.clamp_mtime = epoch;
+        self
+    }
+
+    fn clamped(&self, mut st: Info) -> Info {
+        if let Some(epoch) = self.clamp_mtime {
+            st.mtime = st.mtime.min(epoch);
+        }
+        st
     }
 
     /// Walks the directory `dir` instead of opening `upper`.
@@ -205,7 +221,7 @@ impl<'a, W: Write> Walker<'a, W> {
         let name = OsStr::from_bytes(&self.path[name_start..]);
         let fd = rfs::openat(dir, name, DIR_FLAGS, Mode::empty())
             .map_err(|e| self.io("open directory", e))?;
-        let st = info(&rfs::fstat(&fd).map_err(|e| self.io("stat", e))?);
+        let st = self.clamped(info(&rfs::fstat(&fd).map_err(|e| self.io("stat", e))?));
         self.read_xattrs(Source::Fd(fd.as_fd()))?;
 
         self.name.clear();
@@ -235,7 +251,7 @@ impl<'a, W: Write> Walker<'a, W> {
         let name = OsStr::from_bytes(&self.path[name_start..]);
         let fd = rfs::openat(dir, name, FILE_FLAGS, Mode::empty())
             .map_err(|e| self.io("open file", e))?;
-        let st = info(&rfs::fstat(&fd).map_err(|e| self.io("stat", e))?);
+        let st = self.clamped(info(&rfs::fstat(&fd).map_err(|e| self.io("stat", e))?));
         if st.kind != FileType::RegularFile {
             return Err(self.changed(format!("a regular file became a {}", type_name(st.kind))));
         }
@@ -448,7 +464,7 @@ impl<'a, W: Write> Walker<'a, W> {
     fn lstat(&self, dir: BorrowedFd<'_>, name_start: usize) -> Result<Info, DiffError> {
         let name = OsStr::from_bytes(&self.path[name_start..]);
         rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-            .map(|st| info(&st))
+            .map(|st| self.clamped(info(&st)))
             .map_err(|e| self.io("stat", e))
     }
 

@@ -117,6 +117,7 @@ pub fn create_request(f: &CreateFlags) -> Result<CreateRequest> {
     Ok(CreateRequest {
         name: f.name.clone(),
         entrypoint_set: f.entrypoint.is_some(),
+        build_step: false,
         config: ContainerConfig {
             image: f.image().to_string(),
             entrypoint,

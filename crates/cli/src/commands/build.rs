@@ -1,0 +1,351 @@
+//! `build [OPTIONS] PATH | -` and `builder prune`.
+//!
+//! Progress goes to stderr as BuildKit writes it: `--progress plain`
+//! (every step's lines, `#N` numbered, with its output and timings) or
+//! `tty` (a line per step as it finishes, the failing step's output
+//! shown); `auto` is tty on a terminal. `-q` prints only the image ID, on
+//! stdout.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use berth_engine::Engine;
+use berth_engine::build::{BuildEvent, BuildOptions, BuildProgress};
+
+use crate::cli::{BuildArgs, BuilderPruneArgs};
+use crate::format::units;
+
+pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
+    let mut options = BuildOptions {
+        tags: args.tags.clone(),
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        network: match args.network.as_str() {
+            "default" => String::new(),
+            other => other.to_string(),
+        },
+        platform: args.platform.clone(),
+        ..BuildOptions::default()
+    };
+    for a in &args.build_args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                options.build_args.insert(k.to_string(), v.to_string());
+            }
+            // docker: `--build-arg NAME` takes the value from the environment.
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    options.build_args.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    for l in &args.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        options.labels.insert(k.to_string(), v.to_string());
+    }
+    options.secrets = parse_secrets(&args.secrets)?;
+    // The context: a directory, or stdin (a tar archive, or a Dockerfile
+    // and no context).
+    let mut _unpacked = None;
+    let empty = tempfile::tempdir().context("create an empty context")?;
+    if args.context == "-" {
+        if args.file.as_deref() == Some("-") {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile");
+        }
+        let mut input = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut input)
+            .context("read the build context from STDIN")?;
+        if looks_like_archive(&input) {
+            let dir = engine.unpack_build_context(&input[..])?;
+            options.context = dir.path().to_path_buf();
+            _unpacked = Some(dir);
+        } else {
+            options.context = empty.path().to_path_buf();
+            options.dockerfile_text = Some(String::from_utf8_lossy(&input).into_owned());
+        }
+    } else {
+        if args.context.starts_with("http://")
+            || args.context.starts_with("https://")
+            || args.context.starts_with("git@")
+        {
+            bail!(
+                "unable to prepare context: remote contexts ({}) are not supported by berth: clone or download it and build the directory",
+                args.context
+            );
+        }
+        options.context = PathBuf::from(&args.context);
+        if !options.context.is_dir() {
+            bail!(
+                "unable to prepare context: path {:?} not found",
+                args.context
+            );
+        }
+    }
+    match args.file.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .lock()
+                .read_to_string(&mut text)
+                .context("read the Dockerfile from STDIN")?;
+            options.dockerfile_text = Some(text);
+        }
+        Some(f) => {
+            // As docker: relative to the current directory, not the context.
+            let path = PathBuf::from(f);
+            options.dockerfile = Some(if path.is_absolute() {
+                path
+            } else {
+                std::env::current_dir()?.join(path)
+            });
+        }
+        None => {}
+    }
+    let mode = match (args.quiet, args.progress.as_str()) {
+        (true, _) | (_, "quiet") => Mode::Quiet,
+        (_, "plain") => Mode::Plain,
+        (_, "tty") => Mode::Tty,
+        _ if std::io::stderr().is_terminal() => Mode::Tty,
+        _ => Mode::Plain,
+    };
+    let progress = Progress::new(mode);
+    let result = engine.build(&options, &progress);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            progress.failed();
+            bail!("failed to solve: {}", e.message);
+        }
+    };
+    progress.finished();
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, outcome.image.to_string())
+            .with_context(|| format!("write the image ID to {}", path.display()))?;
+    }
+    if mode == Mode::Quiet {
+        crate::output::print(&format!("{}\n", outcome.image))?;
+    }
+    Ok(0)
+}
+
+/// `--secret id=ID[,src=PATH]` (also `source=`, `type=file`; a missing
+/// src is the environment variable of the same name, as buildx).
+fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let mut id = None;
+        let mut src = None;
+        for part in spec.split(',') {
+            match part.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+                Some(("type", "file")) => {}
+                _ => bail!("invalid secret {spec:?}: id=ID,src=PATH expected"),
+            }
+        }
+        let id = id.with_context(|| format!("invalid secret {spec:?}: no id"))?;
+        let src = src.unwrap_or_else(|| PathBuf::from(&id));
+        if !src.is_file() {
+            bail!("failed to stat {}: no such file", src.display());
+        }
+        out.insert(id, std::fs::canonicalize(&src)?);
+    }
+    Ok(out)
+}
+
+fn looks_like_archive(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b])
+        || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (data.len() >= 262 && &data[257..262] == b"ustar")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Quiet,
+    Plain,
+    Tty,
+}
+
+struct Vertex {
+    name: String,
+    started: Instant,
+    output: Vec<u8>,
+}
+
+struct Progress {
+    mode: Mode,
+    began: Instant,
+    state: Mutex<BTreeMap<usize, Vertex>>,
+    failed_vertex: Mutex<Option<usize>>,
+}
+
+impl Progress {
+    fn new(mode: Mode) -> Progress {
+        Progress {
+            mode,
+            began: Instant::now(),
+            state: Mutex::new(BTreeMap::new()),
+            failed_vertex: Mutex::new(None),
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    /// After a failure: the steps that had output and did not finish
+    /// (the failing one) show it, as BuildKit's summary does.
+    fn failed(&self) {
+        if self.mode != Mode::Tty {
+            return;
+        }
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for (n, v) in state.iter() {
+            if v.output.is_empty() {
+                continue;
+            }
+            let mut text = format!("------\n > {}:\n", v.name);
+            for line in String::from_utf8_lossy(&v.output).lines() {
+                text.push_str(&format!("#{n} {line}\n"));
+            }
+            text.push_str("------\n");
+            self.write(&text);
+        }
+    }
+
+    fn finished(&self) {
+        if self.mode == Mode::Tty {
+            self.write(&format!(
+                "[+] Building {:.1}s done\n",
+                self.began.elapsed().as_secs_f64()
+            ));
+        }
+    }
+}
+
+impl BuildProgress for Progress {
+    fn event(&self, event: BuildEvent<'_>) {
+        if self.mode == Mode::Quiet {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            BuildEvent::Start { vertex, name } => {
+                state.insert(
+                    vertex,
+                    Vertex {
+                        name: name.to_string(),
+                        started: Instant::now(),
+                        output: Vec::new(),
+                    },
+                );
+                if self.mode == Mode::Plain {
+                    self.write(&format!("#{vertex} {name}\n"));
+                }
+            }
+            BuildEvent::Output { vertex, data } => {
+                let Some(v) = state.get_mut(&vertex) else {
+                    return;
+                };
+                if self.mode == Mode::Plain {
+                    let at = v.started.elapsed().as_secs_f64();
+                    let mut text = String::new();
+                    for line in String::from_utf8_lossy(data).lines() {
+                        text.push_str(&format!("#{vertex} {at:.3} {line}\n"));
+                    }
+                    self.write(&text);
+                } else {
+                    v.output.extend_from_slice(data);
+                }
+            }
+            BuildEvent::Cached { vertex } => {
+                let name = state.remove(&vertex).map(|v| v.name).unwrap_or_default();
+                match self.mode {
+                    Mode::Plain => self.write(&format!("#{vertex} CACHED\n\n")),
+                    _ => self.write(&format!(" => CACHED {name}\n")),
+                }
+            }
+            BuildEvent::Done { vertex, seconds } => {
+                let name = state.remove(&vertex).map(|v| v.name).unwrap_or_default();
+                match self.mode {
+                    Mode::Plain => self.write(&format!("#{vertex} DONE {seconds:.1}s\n\n")),
+                    _ => self.write(&format!(" => {name} {seconds:.1}s\n")),
+                }
+            }
+            BuildEvent::Error { vertex, message } => {
+                *self.failed_vertex.lock().unwrap_or_else(|p| p.into_inner()) = Some(vertex);
+                if self.mode == Mode::Plain {
+                    self.write(&format!("#{vertex} ERROR: {message}\n"));
+                }
+            }
+            BuildEvent::Note { vertex, text } => {
+                if self.mode == Mode::Plain {
+                    self.write(&format!("#{vertex} {text}\n"));
+                }
+            }
+        }
+    }
+}
+
+/// `builder prune [-a] [-f] [--filter until=DURATION]`.
+pub fn prune(engine: &Engine, args: BuilderPruneArgs) -> Result<u8> {
+    let mut older_than = None;
+    for f in &args.filter {
+        match f.split_once('=') {
+            Some(("until", d)) => {
+                older_than = Some(parse_duration(d).with_context(|| {
+                    format!("invalid filter 'until={d}': a duration (24h, 30m) expected")
+                })?);
+            }
+            _ => bail!("invalid filter '{f}': builder prune takes until=DURATION"),
+        }
+    }
+    if !args.force {
+        let warning = if args.all {
+            "WARNING! This will remove all build cache."
+        } else {
+            "WARNING! This will remove all dangling build cache."
+        };
+        if !super::prune::confirm(warning)? {
+            return Ok(0);
+        }
+    }
+    let (_, reclaimed) = engine.prune_build_cache(older_than)?;
+    crate::output::print(&format!("Total:\t{}\n", units::human_size(reclaimed, 4)))?;
+    Ok(0)
+}
+
+/// `24h`, `30m`, `10s`, `1h30m` in nanoseconds.
+fn parse_duration(s: &str) -> Result<i64> {
+    let mut total: i64 = 0;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse()?;
+        number.clear();
+        let unit: i64 = match c {
+            'h' => 3_600_000_000_000,
+            'm' => 60_000_000_000,
+            's' => 1_000_000_000,
+            _ => bail!("unknown unit {c:?}"),
+        };
+        total += n * unit;
+    }
+    if !number.is_empty() {
+        bail!("missing unit");
+    }
+    Ok(total)
+}

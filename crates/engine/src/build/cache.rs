@@ -1,0 +1,141 @@
+//! The build cache: a step's key to the image the step made.
+//!
+//! A key is a chain: the parent's key, then what the step is (the
+//! instruction after substitution, the build args in scope for a RUN, the
+//! content digests of what a COPY or ADD copies). A hit reuses the image
+//! (its layers and config) and runs nothing. Entries live in the store
+//! (`build_cache`), show as Build Cache in `system df`, and go with
+//! `builder prune`, which also removes the hidden images only they kept.
+
+use berth_image::Digest;
+use berth_image::digest::Hasher;
+use rusqlite::{OptionalExtension, params};
+
+use crate::Engine;
+use crate::error::Result;
+use crate::images::record;
+
+/// Extends a key by one step.
+pub fn chain(parent: &str, parts: &[&str]) -> String {
+    let mut h = Hasher::new();
+    h.update(parent.as_bytes());
+    for p in parts {
+        h.update(b"\0");
+        h.update(p.as_bytes());
+    }
+    h.finish().hex().to_string()
+}
+
+impl Engine {
+    /// The image cached for `key`, if it is still in the store.
+    pub(crate) fn build_cache_get(&self, key: &str) -> Result<Option<Digest>> {
+        self.db.write_relaxed(|c| {
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT image_id FROM build_cache WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id.and_then(|i| Digest::parse(&i).ok()) else {
+                return Ok(None);
+            };
+            if !record::exists(c, &id)? || record::is_removed(c, &id)? {
+                c.execute("DELETE FROM build_cache WHERE key = ?1", [key])?;
+                return Ok(None);
+            }
+            c.execute(
+                "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
+                params![key, crate::now_nanos()],
+            )?;
+            Ok(Some(id))
+        })
+    }
+
+    pub(crate) fn build_cache_put(&self, key: &str, image: &Digest) -> Result<()> {
+        let now = crate::now_nanos();
+        self.db.write_relaxed(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO build_cache (key, image_id, created_at, last_used)
+                 VALUES (?1, ?2, ?3, ?3)",
+                params![key, image.as_str(), now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// (entries, their images' own layer bytes, of those not used by any
+    /// shown image or container): `system df`'s Build Cache line.
+    pub fn build_cache_usage(&self) -> Result<(usize, u64, u64)> {
+        self.db.read(|c| {
+            let entries: i64 = c.query_row("SELECT COUNT(*) FROM build_cache", [], |r| r.get(0))?;
+            let (size, reclaimable): (i64, i64) = c.query_row(
+                "SELECT COALESCE(SUM(i.size), 0),
+                        COALESCE(SUM(CASE WHEN i.hidden = 1 THEN i.size ELSE 0 END), 0)
+                 FROM images i WHERE i.id IN (SELECT DISTINCT image_id FROM build_cache)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((entries as usize, size as u64, reclaimable as u64))
+        })
+    }
+
+    /// `builder prune`: forgets every cache entry (`all`), or those unused
+    /// for `older_than` nanoseconds, then removes the hidden images no
+    /// entry, tag or container keeps. Returns (entries, bytes reclaimed).
+    pub fn prune_build_cache(&self, older_than: Option<i64>) -> Result<(usize, u64)> {
+        let cutoff = older_than.map(|d| crate::now_nanos() - d);
+        let entries = self.db.write(|c| {
+            let n = match cutoff {
+                Some(t) => c.execute("DELETE FROM build_cache WHERE last_used < ?1", [t])?,
+                None => c.execute("DELETE FROM build_cache", [])?,
+            };
+            Ok(n)
+        })?;
+        let hidden: Vec<Digest> = self.db.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM images WHERE hidden = 1
+                   AND id NOT IN (SELECT image_id FROM build_cache)",
+            )?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .filter_map(|r| r.ok())
+                .filter_map(|s| Digest::parse(&s).ok())
+                .collect();
+            Ok(ids)
+        })?;
+        let mut reclaimed = 0;
+        for id in hidden {
+            let size = self.db.read(|c| record::get(c, &id))?.map_or(0, |r| r.size);
+            if self.remove_hidden_image(&id)? {
+                reclaimed += size;
+            }
+        }
+        Ok((entries, reclaimed))
+    }
+
+    /// Removes a hidden image unless something names or uses it.
+    fn remove_hidden_image(&self, id: &Digest) -> Result<bool> {
+        let collected = self.db.write(|c| {
+            let Some(row) = record::get(c, id)? else {
+                return Ok(None);
+            };
+            if !row.hidden
+                || !record::tags_of(c, id)?.is_empty()
+                || !record::digests_of(c, id)?.is_empty()
+                || !crate::containers::record::using_image(c, id.as_str())?.is_empty()
+            {
+                return Ok(None);
+            }
+            let mut events = Vec::new();
+            crate::images::remove::delete_image(c, &self.paths, id, &mut events).map(Some)
+        })?;
+        match collected {
+            Some(collected) => {
+                collected.empty_trash();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}

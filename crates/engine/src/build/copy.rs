@@ -1,0 +1,528 @@
+//! COPY and ADD into a stage's root (a writable snapshot mounted nowhere,
+//! open as a directory fd): Docker's rules for sources and destinations,
+//! `--chown`, `--chmod`, and ADD's extraction of local tar archives.
+//!
+//! Destination paths are resolved by the kernel inside the root
+//! (`RESOLVE_IN_ROOT`), so a symlink in the image cannot send a write out
+//! of it; entries are created relative to their parent's fd, never
+//! following a link.
+
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
+
+use super::tree::{Source, Tree, join, list};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// `--chown`: (uid, gid); else root's, or the source's own with
+    /// `preserve_owner`.
+    pub chown: Option<(u32, u32)>,
+    /// `--chmod`: the mode of every file and directory copied.
+    pub chmod: Option<u32>,
+    /// `COPY --from`: owners as in the other stage.
+    pub preserve_owner: bool,
+    /// `ADD`: a local tar archive is extracted, not copied.
+    pub extract_archives: bool,
+}
+
+/// Copies `sources` of `tree` to `dest` (absolute, in the root) with
+/// Docker's rules: a directory's contents go into `dest`; a file goes to
+/// `dest` itself unless `dest` ends in `/` or is a directory.
+pub fn copy(
+    root: &OwnedFd,
+    tree: &Tree,
+    sources: &[Source],
+    dest: &str,
+    options: &Options,
+) -> Result<()> {
+    let dest_is_dir = dest.ends_with('/') || dest.ends_with("/.") || dest == ".";
+    if sources.len() > 1 && !dest_is_dir {
+        return Err(Error::invalid(
+            "When using COPY with more than one source file, the destination must be a directory and end with a /",
+        ));
+    }
+    let owner = options.chown.unwrap_or((0, 0));
+    for source in sources {
+        let fd = tree
+            .open_in(&source.rel, OFlags::RDONLY | OFlags::NONBLOCK)
+            .map_err(|e| tree.error("open", &source.rel, e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| tree.error("stat", &source.rel, e))?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind == FileType::Directory {
+            let dir = mkdir_all(root, dest, owner)?;
+            copy_children(tree, &fd, &source.rel, &dir, options)?;
+            continue;
+        }
+        if options.extract_archives
+            && kind == FileType::RegularFile
+            && let Some(archive) = archive_reader(&fd)?
+        {
+            let dir = mkdir_all(root, dest, owner)?;
+            extract(archive, &dir, options)
+                .map_err(|e| e.context(format!("extract {:?} to {dest}", source.rel)))?;
+            continue;
+        }
+        let base = source.rel.rsplit('/').next().unwrap_or_default();
+        let (parent, name) = if dest_is_dir || is_dir(root, dest) {
+            (mkdir_all(root, dest, owner)?, base.to_string())
+        } else {
+            let (dir, name) = split(dest);
+            (mkdir_all(root, dir, owner)?, name.to_string())
+        };
+        copy_entry(tree, fd.as_fd(), &st, &source.rel, &parent, &name, options)?;
+    }
+    Ok(())
+}
+
+/// Writes `contents` as the file `dest` (a heredoc `COPY <<EOF /dst`).
+pub fn write_file(
+    root: &OwnedFd,
+    dest: &str,
+    contents: &[u8],
+    options: &Options,
+    mtime: i64,
+) -> Result<()> {
+    let owner = options.chown.unwrap_or((0, 0));
+    let (parent, name) = if dest.ends_with('/') {
+        return Err(Error::invalid(format!(
+            "a heredoc needs a file name as its destination, not the directory {dest}"
+        )));
+    } else {
+        let (dir, name) = split(dest);
+        (mkdir_all(root, dir, owner)?, name)
+    };
+    let file = create_file(&parent, name, options.chmod.unwrap_or(0o644))?;
+    let mut f = std::fs::File::from(file);
+    std::io::Write::write_all(&mut f, contents)
+        .map_err(|e| Error::internal(format!("write {dest}: {e}")))?;
+    finish(f.as_fd(), owner, options.chmod.unwrap_or(0o644), mtime)
+}
+
+fn split(path: &str) -> (&str, &str) {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some((dir, name)) => (if dir.is_empty() { "/" } else { dir }, name),
+        None => ("/", path),
+    }
+}
+
+fn in_root(root: &OwnedFd, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    let rel = path.trim_start_matches('/');
+    rustix::fs::openat2(
+        root,
+        if rel.is_empty() { "." } else { rel },
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+fn is_dir(root: &OwnedFd, path: &str) -> bool {
+    in_root(root, path, OFlags::RDONLY | OFlags::DIRECTORY).is_ok()
+}
+
+/// `mkdir -p` inside the root: missing directories 0755, owned by `owner`.
+pub fn mkdir_all(root: &OwnedFd, path: &str, owner: (u32, u32)) -> Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+    let mut done = String::from("/");
+    let mut dir = in_root(root, "/", flags).map_err(|e| Error::internal(format!("open /: {e}")))?;
+    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let next = if done == "/" {
+            format!("/{part}")
+        } else {
+            format!("{done}/{part}")
+        };
+        match in_root(root, &next, flags) {
+            Ok(fd) => dir = fd,
+            Err(rustix::io::Errno::NOENT) => {
+                match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(Error::invalid(format!("mkdir {next}: {e}"))),
+                }
+                let fd = in_root(root, &next, flags)
+                    .map_err(|e| Error::invalid(format!("open {next}: {e}")))?;
+                rustix::fs::fchown(
+                    &fd,
+                    Some(rustix::process::Uid::from_raw(owner.0)),
+                    Some(rustix::process::Gid::from_raw(owner.1)),
+                )
+                .map_err(|e| Error::internal(format!("chown {next}: {e}")))?;
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755))
+                    .map_err(|e| Error::internal(format!("chmod {next}: {e}")))?;
+                dir = fd;
+            }
+            Err(rustix::io::Errno::NOTDIR) => {
+                return Err(Error::invalid(format!(
+                    "cannot copy to {path}: {next} is not a directory"
+                )));
+            }
+            Err(e) => return Err(Error::invalid(format!("open {next}: {e}"))),
+        }
+        done = next;
+    }
+    Ok(dir)
+}
+
+fn copy_children(
+    tree: &Tree,
+    src: &OwnedFd,
+    rel: &str,
+    dest: &OwnedFd,
+    options: &Options,
+) -> Result<()> {
+    let mut names = list(src, &tree.name)?;
+    names.sort();
+    for name in names {
+        let child_rel = join(rel, &name);
+        let excluded = tree.ignore.excludes(&child_rel);
+        if excluded && !tree.ignore.may_include_below(&child_rel) {
+            continue;
+        }
+        let st = rustix::fs::statat(src, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| tree.error("stat", &child_rel, e))?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if excluded && kind != FileType::Directory {
+            continue;
+        }
+        let fd = match kind {
+            FileType::Symlink | FileType::Fifo | FileType::Socket => None,
+            FileType::Directory => Some(
+                rustix::fs::openat(
+                    src,
+                    name.as_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| tree.error("open", &child_rel, e))?,
+            ),
+            _ => Some(
+                rustix::fs::openat(
+                    src,
+                    name.as_str(),
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| tree.error("open", &child_rel, e))?,
+            ),
+        };
+        match fd {
+            Some(fd) => copy_entry(tree, fd.as_fd(), &st, &child_rel, dest, &name, options)?,
+            None => copy_special(tree, src, &name, &st, &child_rel, dest, options)?,
+        }
+    }
+    Ok(())
+}
+
+fn owner_of(st: &rustix::fs::Stat, options: &Options) -> (u32, u32) {
+    match (options.chown, options.preserve_owner) {
+        (Some(o), _) => o,
+        (None, true) => (st.st_uid, st.st_gid),
+        (None, false) => (0, 0),
+    }
+}
+
+fn mode_of(st: &rustix::fs::Stat, options: &Options) -> u32 {
+    options.chmod.unwrap_or(st.st_mode & 0o7777)
+}
+
+/// Copies one file or directory (open as `src`) to `name` in `dest`.
+fn copy_entry(
+    tree: &Tree,
+    src: BorrowedFd<'_>,
+    st: &rustix::fs::Stat,
+    rel: &str,
+    dest: &OwnedFd,
+    name: &str,
+    options: &Options,
+) -> Result<()> {
+    let owner = owner_of(st, options);
+    let mode = mode_of(st, options);
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {
+            match rustix::fs::mkdirat(dest, name, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(Error::invalid(format!("mkdir {name}: {e}"))),
+            }
+            let dir = rustix::fs::openat(
+                dest,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "cannot copy {rel:?}: {name} is not a directory: {e}"
+                ))
+            })?;
+            let src_dir = rustix::io::fcntl_dupfd_cloexec(src, 3)
+                .map_err(|e| Error::internal(format!("dup: {e}")))?;
+            copy_children(tree, &src_dir, rel, &dir, options)?;
+            finish(dir.as_fd(), owner, mode, st.st_mtime)
+        }
+        FileType::RegularFile => {
+            let file = create_file(dest, name, mode)?;
+            let mut from = std::fs::File::from(
+                rustix::io::fcntl_dupfd_cloexec(src, 3)
+                    .map_err(|e| Error::internal(format!("dup: {e}")))?,
+            );
+            let mut to = std::fs::File::from(file);
+            // The fd's offset is shared with whoever looked into it first
+            // (ADD's archive check).
+            std::io::Seek::rewind(&mut from)
+                .map_err(|e| Error::internal(format!("read {rel:?} from {}: {e}", tree.name)))?;
+            std::io::copy(&mut from, &mut to)
+                .map_err(|e| Error::internal(format!("copy {rel:?} from {}: {e}", tree.name)))?;
+            finish(to.as_fd(), owner, mode, st.st_mtime)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Symlinks and fifos: made anew (a link is copied, never followed).
+fn copy_special(
+    tree: &Tree,
+    src_dir: &OwnedFd,
+    src_name: &str,
+    st: &rustix::fs::Stat,
+    rel: &str,
+    dest: &OwnedFd,
+    options: &Options,
+) -> Result<()> {
+    let owner = owner_of(st, options);
+    remove_non_dir(dest, src_name);
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Symlink => {
+            let target = rustix::fs::readlinkat(src_dir, src_name, Vec::new())
+                .map_err(|e| tree.error("read link", rel, e))?;
+            rustix::fs::symlinkat(target.as_c_str(), dest, src_name)
+                .map_err(|e| Error::invalid(format!("symlink {rel:?}: {e}")))?;
+        }
+        FileType::Fifo => {
+            rustix::fs::mknodat(
+                dest,
+                src_name,
+                FileType::Fifo,
+                Mode::from_raw_mode(mode_of(st, options)),
+                0,
+            )
+            .map_err(|e| Error::invalid(format!("mkfifo {rel:?}: {e}")))?;
+        }
+        // Sockets cannot be copied (nor put in a layer).
+        _ => return Ok(()),
+    }
+    set_link_meta(dest, src_name, owner, st.st_mtime)
+}
+
+fn set_link_meta(dir: &OwnedFd, name: &str, owner: (u32, u32), mtime: i64) -> Result<()> {
+    rustix::fs::chownat(
+        dir,
+        name,
+        Some(rustix::process::Uid::from_raw(owner.0)),
+        Some(rustix::process::Gid::from_raw(owner.1)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| Error::internal(format!("chown {name}: {e}")))?;
+    let t = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    rustix::fs::utimensat(
+        dir,
+        name,
+        &Timestamps {
+            last_access: t,
+            last_modification: t,
+        },
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| Error::internal(format!("set times of {name}: {e}")))
+}
+
+/// A file or link in the way of a new entry goes; a directory stays (and
+/// then the creation fails with its own message).
+fn remove_non_dir(dir: &OwnedFd, name: &str) {
+    let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+}
+
+fn create_file(dir: &OwnedFd, name: &str, mode: u32) -> Result<OwnedFd> {
+    let flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode & 0o777)) {
+        Ok(fd) => Ok(fd),
+        // A symlink (or other non-file) in the way is replaced, as Docker does.
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NXIO) => {
+            remove_non_dir(dir, name);
+            rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode & 0o777))
+                .map_err(|e| Error::invalid(format!("create {name}: {e}")))
+        }
+        Err(e) => Err(Error::invalid(format!("create {name}: {e}"))),
+    }
+}
+
+fn finish(fd: BorrowedFd<'_>, owner: (u32, u32), mode: u32, mtime: i64) -> Result<()> {
+    rustix::fs::fchown(
+        fd,
+        Some(rustix::process::Uid::from_raw(owner.0)),
+        Some(rustix::process::Gid::from_raw(owner.1)),
+    )
+    .map_err(|e| Error::internal(format!("chown: {e}")))?;
+    // After the chown, which clears setuid bits.
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))
+        .map_err(|e| Error::internal(format!("chmod: {e}")))?;
+    let t = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    rustix::fs::futimens(
+        fd,
+        &Timestamps {
+            last_access: t,
+            last_modification: t,
+        },
+    )
+    .map_err(|e| Error::internal(format!("set times: {e}")))
+}
+
+/// The file as a tar stream, if it is a (possibly compressed) tar archive.
+fn archive_reader(fd: &OwnedFd) -> Result<Option<Box<dyn Read>>> {
+    let open = || -> Result<std::fs::File> {
+        let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3)
+            .map_err(|e| Error::internal(format!("dup: {e}")))?;
+        let file = std::fs::File::from(dup);
+        std::io::Seek::rewind(&mut &file).map_err(|e| Error::internal(format!("seek: {e}")))?;
+        Ok(file)
+    };
+    let Ok((_, mut reader)) = berth_image::compression::decompress(open()?) else {
+        return Ok(None);
+    };
+    let mut head = vec![0u8; 512];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return Ok(None),
+        }
+    }
+    if got < 512 || &head[257..262] != b"ustar" {
+        return Ok(None);
+    }
+    let (_, reader) = berth_image::compression::decompress(open()?)
+        .map_err(|e| Error::internal(format!("read the archive: {e}")))?;
+    Ok(Some(reader))
+}
+
+/// Extracts a tar stream into `dest`: every path kept inside it, owners
+/// as in the archive unless `--chown`.
+pub(crate) fn extract(reader: impl Read, dest: &OwnedFd, options: &Options) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::invalid(format!("read the archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::invalid(format!("read the archive: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| Error::invalid(format!("an archive entry's name: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        let Ok(clean) = super::tree::clean_source(&path) else {
+            continue; // a name that climbs out is skipped, as Docker does
+        };
+        if clean.is_empty() {
+            continue;
+        }
+        let header = entry.header().clone();
+        let mode = options
+            .chmod
+            .unwrap_or(header.mode().unwrap_or(0o644) & 0o7777);
+        let owner = options.chown.unwrap_or((
+            header.uid().unwrap_or(0) as u32,
+            header.gid().unwrap_or(0) as u32,
+        ));
+        let mtime = header.mtime().unwrap_or(0) as i64;
+        let (dir, name) = match clean.rsplit_once('/') {
+            Some((d, n)) => (mkdir_below(dest, d)?, n.to_string()),
+            None => (
+                rustix::io::fcntl_dupfd_cloexec(dest, 3)
+                    .map_err(|e| Error::internal(format!("dup: {e}")))?,
+                clean.clone(),
+            ),
+        };
+        match header.entry_type() {
+            tar::EntryType::Directory => {
+                match rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(Error::invalid(format!("mkdir {clean}: {e}"))),
+                }
+                let fd = rustix::fs::openat(
+                    &dir,
+                    name.as_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| Error::invalid(format!("open {clean}: {e}")))?;
+                finish(fd.as_fd(), owner, mode, mtime)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let fd = create_file(&dir, &name, mode)?;
+                let mut to = std::fs::File::from(fd);
+                std::io::copy(&mut entry, &mut to)
+                    .map_err(|e| Error::invalid(format!("extract {clean}: {e}")))?;
+                finish(to.as_fd(), owner, mode, mtime)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = header
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                remove_non_dir(&dir, &name);
+                rustix::fs::symlinkat(target.as_str(), &dir, name.as_str())
+                    .map_err(|e| Error::invalid(format!("symlink {clean}: {e}")))?;
+                set_link_meta(&dir, &name, owner, mtime)?;
+            }
+            tar::EntryType::Link => {
+                let target = header
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let Ok(target) = super::tree::clean_source(&target) else {
+                    continue;
+                };
+                remove_non_dir(&dir, &name);
+                rustix::fs::linkat(dest, target.as_str(), &dir, name.as_str(), AtFlags::empty())
+                    .map_err(|e| Error::invalid(format!("link {clean} to {target}: {e}")))?;
+            }
+            // Devices and fifos are left out (a build runs unprivileged
+            // copies; Docker's classic builder does the same for devices).
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `mkdir -p` of a relative path below `dest`, never through a link.
+fn mkdir_below(dest: &OwnedFd, rel: &str) -> Result<OwnedFd> {
+    let mut dir = rustix::io::fcntl_dupfd_cloexec(dest, 3)
+        .map_err(|e| Error::internal(format!("dup: {e}")))?;
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::invalid(format!("mkdir {rel}: {e}"))),
+        }
+        dir = rustix::fs::openat(
+            &dir,
+            part,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::invalid(format!("open {rel}: {e}")))?;
+    }
+    Ok(dir)
+}
