@@ -117,8 +117,12 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
             .collect();
         section(&mut out, block("Deleted Images", &lines))?;
     }
-    // The build cache: partial downloads no pull is writing (`-a` took
+    // The build cache: the builder's (its entries and the images only
+    // they kept), and partial downloads no pull is writing (`-a` took
     // them with the images already).
+    if a.prune.filter.is_empty() {
+        total += engine.prune_build_cache(None)?.1;
+    }
     if !a.prune.all && a.prune.filter.is_empty() {
         total += engine.prune_partial_downloads()?;
     }

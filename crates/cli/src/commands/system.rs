@@ -76,14 +76,26 @@ fn tree_size(path: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// Build Cache: until builds land, the partial downloads pulls left to
-/// resume from — reclaimable unless a pull is writing them now.
-fn partials_row(partials: &[berth_image::content::PartialDownload]) -> Value {
-    let size: u64 = partials.iter().map(|p| p.size).sum();
-    let idle: u64 = partials.iter().filter(|p| !p.held).map(|p| p.size).sum();
+/// Build Cache: the builder's entries (the images of cached steps; those
+/// only the cache keeps are reclaimable), and the partial downloads pulls
+/// left to resume from (reclaimable unless a pull is writing them now).
+fn build_cache_row(
+    engine: &Engine,
+    partials: &[berth_image::content::PartialDownload],
+) -> Result<Value> {
+    let (entries, cache_size, cache_reclaimable) = engine.build_cache_usage()?;
+    let size: u64 = partials.iter().map(|p| p.size).sum::<u64>() + cache_size;
+    let idle: u64 = partials
+        .iter()
+        .filter(|p| !p.held)
+        .map(|p| p.size)
+        .sum::<u64>()
+        + cache_reclaimable;
     let active = partials.iter().filter(|p| p.held).count();
-    json!({"Type": "Build Cache", "TotalCount": partials.len().to_string(), "Active": active.to_string(),
-          "Size": units::human_size(size, 4), "Reclaimable": units::human_size(idle, 4)})
+    Ok(
+        json!({"Type": "Build Cache", "TotalCount": (partials.len() + entries).to_string(), "Active": active.to_string(),
+          "Size": units::human_size(size, 4), "Reclaimable": units::human_size(idle, 4)}),
+    )
 }
 
 /// `df -v`'s containers, as docker lays them out.
@@ -238,7 +250,7 @@ pub fn df(engine: &Engine, args: DfArgs) -> Result<u8> {
         }),
         containers_row(engine)?,
         volumes_row(engine)?,
-        partials_row(&usage.partial_downloads),
+        build_cache_row(engine, &usage.partial_downloads)?,
     ];
     let header = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
     let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";

@@ -64,15 +64,22 @@ impl Engine {
         })
     }
 
-    /// (entries, their images' own layer bytes, of those not used by any
-    /// shown image or container): `system df`'s Build Cache line.
+    /// `system df`'s Build Cache: (entries, bytes of the layers the
+    /// cached steps made, of those the bytes no shown image uses).
     pub fn build_cache_usage(&self) -> Result<(usize, u64, u64)> {
         self.db.read(|c| {
             let entries: i64 = c.query_row("SELECT COUNT(*) FROM build_cache", [], |r| r.get(0))?;
             let (size, reclaimable): (i64, i64) = c.query_row(
-                "SELECT COALESCE(SUM(i.size), 0),
-                        COALESCE(SUM(CASE WHEN i.hidden = 1 THEN i.size ELSE 0 END), 0)
-                 FROM images i WHERE i.id IN (SELECT DISTINCT image_id FROM build_cache)",
+                "WITH own AS (
+                     SELECT DISTINCT l.diff_id, l.blob_size FROM build_cache b
+                     JOIN image_layers l ON l.image_id = b.image_id
+                      AND l.idx = (SELECT MAX(idx) FROM image_layers WHERE image_id = b.image_id)
+                 )
+                 SELECT COALESCE(SUM(blob_size), 0),
+                        COALESCE(SUM(CASE WHEN diff_id NOT IN (
+                            SELECT l.diff_id FROM image_layers l JOIN images i ON i.id = l.image_id
+                            WHERE i.hidden = 0) THEN blob_size ELSE 0 END), 0)
+                 FROM own",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -106,9 +113,27 @@ impl Engine {
         })?;
         let mut reclaimed = 0;
         for id in hidden {
-            let size = self.db.read(|c| record::get(c, &id))?.map_or(0, |r| r.size);
+            // The layer the step made (its image's last); shared ones are
+            // collected only with their last user, so this is what goes.
+            let own = self.db.read(|c| {
+                Ok(record::layers(c, &id)?
+                    .last()
+                    .map(|l| (l.diff_id.clone(), l.blob_size)))
+            })?;
             if self.remove_hidden_image(&id)? {
-                reclaimed += size;
+                let still_used = match &own {
+                    Some((diff_id, _)) => self.db.read(|c| {
+                        Ok(c.query_row(
+                            "SELECT COUNT(*) FROM image_layers WHERE diff_id = ?1",
+                            [diff_id.as_str()],
+                            |r| r.get::<_, i64>(0),
+                        )? > 0)
+                    })?,
+                    None => true,
+                };
+                if !still_used {
+                    reclaimed += own.map_or(0, |(_, size)| size);
+                }
             }
         }
         Ok((entries, reclaimed))

@@ -65,6 +65,8 @@ impl State {
     /// A history entry for a step.
     pub fn history(&mut self, created_by: String, empty_layer: bool) {
         let created = self.created();
+        // The image is as old as its last step: the epoch, not the clock.
+        self.config.created = Some(created.clone());
         self.config.history.push(History {
             created: Some(created),
             created_by: Some(created_by),
@@ -166,6 +168,7 @@ impl Build<'_> {
         }
         // The stage's image as a whole (its config may have changed after
         // its last layer).
+        state.config.created = Some(state.created());
         let id = self.record(&state, true)?;
         state.image = Some(id);
         Ok(Arc::new(state))

@@ -1,0 +1,278 @@
+//! `berth build`'s cache, its DAG of stages and its reproducibility:
+//! an unchanged rebuild runs no container, a changed file rebuilds only
+//! what follows its COPY, a build arg invalidates from its first use,
+//! `--no-cache` runs everything, `builder prune` forgets the cache;
+//! independent stages run in parallel and unused ones not at all; two
+//! fresh stores give the same image ID. Root only (containers).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{Store, container_store};
+
+/// `build --progress plain ARGS DIR`: (exit code, each step's outcome by
+/// its instruction: "CACHED" or "DONE"), and stderr.
+fn build(store: &Store, dir: &Path, args: &[&str]) -> (i32, BTreeMap<String, String>, String) {
+    let mut full = vec!["build", "--progress", "plain", "--network", "none"];
+    full.extend_from_slice(args);
+    full.push(dir.to_str().unwrap());
+    let (code, _, err) = store.outcome(&full);
+    let mut names = BTreeMap::new();
+    let mut outcome = BTreeMap::new();
+    for line in err.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let (n, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        if let Some(step) = text.strip_prefix('[') {
+            // `[stage-0 2/4] RUN …`: keyed by the instruction.
+            let instruction = step.split_once("] ").map_or(step, |(_, i)| i);
+            names.insert(n.to_string(), instruction.to_string());
+        } else if text == "CACHED" || text.starts_with("DONE") {
+            if let Some(name) = names.get(n) {
+                outcome.insert(name.clone(), text.split(' ').next().unwrap().to_string());
+            }
+        }
+    }
+    (code, outcome, err)
+}
+
+fn containers_created_since(store: &Store, since: &str) -> usize {
+    let until = format!("{}", time_now());
+    let events = store.ok(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.ID}}",
+    ]);
+    events.lines().count()
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 1
+}
+
+#[test]
+fn the_cache_reuses_what_did_not_change() {
+    let Some(store) = container_store("the_cache_reuses_what_did_not_change") else {
+        return;
+    };
+    let dir = store.dir.path().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+    std::fs::write(dir.join("b.txt"), "b\n").unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /ra\nCOPY b.txt /b.txt\nARG X=1\nRUN echo $X > /x\n",
+    )
+    .unwrap();
+    let steps = [
+        "COPY a.txt /a.txt",
+        "RUN cat /a.txt > /ra",
+        "COPY b.txt /b.txt",
+        "RUN echo $X > /x",
+    ];
+    let expect = |outcome: &BTreeMap<String, String>, want: [&str; 4], what: &str| {
+        let got: Vec<&str> = steps
+            .iter()
+            .map(|s| outcome.get(*s).map_or("missing", String::as_str))
+            .collect();
+        assert_eq!(got, want, "{what}");
+    };
+    let (code, outcome, err) = build(&store, &dir, &["-t", "cached"]);
+    assert_eq!(code, 0, "{err}");
+    expect(&outcome, ["DONE"; 4], "the first build runs every step");
+
+    // Unchanged (even with new mtimes): nothing runs, no container.
+    let since = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+    };
+    filetime(&dir.join("a.txt"));
+    let started = Instant::now();
+    let (code, outcome, err) = build(&store, &dir, &["-t", "cached"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    expect(&outcome, ["CACHED"; 4], "an unchanged rebuild");
+    assert_eq!(
+        containers_created_since(&store, &since),
+        0,
+        "no container ran"
+    );
+    eprintln!("unchanged rebuild: {took:?}");
+
+    // One copied file changed: what follows its COPY only.
+    std::fs::write(dir.join("b.txt"), "b2\n").unwrap();
+    let (_, outcome, _) = build(&store, &dir, &["-t", "cached"]);
+    expect(
+        &outcome,
+        ["CACHED", "CACHED", "DONE", "DONE"],
+        "b.txt changed",
+    );
+    assert_eq!(
+        store.ok(&["run", "--rm", "cached", "cat", "/b.txt"]),
+        "b2\n"
+    );
+
+    // A build arg: from its first use.
+    let (_, outcome, _) = build(&store, &dir, &["-t", "cached", "--build-arg", "X=2"]);
+    expect(
+        &outcome,
+        ["CACHED", "CACHED", "CACHED", "DONE"],
+        "X changed",
+    );
+    assert_eq!(store.ok(&["run", "--rm", "cached", "cat", "/x"]), "2\n");
+
+    // --no-cache: everything.
+    let (_, outcome, _) = build(&store, &dir, &["-t", "cached", "--no-cache"]);
+    expect(&outcome, ["DONE"; 4], "--no-cache");
+
+    // The cache is in system df, and builder prune forgets it.
+    let df = store.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    let entries: usize = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(entries >= 4, "{df}");
+    store.ok(&["builder", "prune", "-f"]);
+    let df = store.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(df.contains("Build Cache 0"), "{df}");
+    let (_, outcome, _) = build(&store, &dir, &["-t", "cached"]);
+    expect(&outcome, ["DONE"; 4], "after builder prune");
+    // The cache's own images are hidden from `images` (earlier results,
+    // untagged by the rebuilds, are dangling as with BuildKit).
+    let shown = store.ok(&["images", "-q", "--filter", "dangling=false"]);
+    assert_eq!(shown.lines().count(), 2, "busybox and the image: {shown}");
+    let all = store.ok(&["images", "-a", "-q"]);
+    assert!(
+        all.lines().count() > 2,
+        "images -a shows the cache's: {all}"
+    );
+    store.assert_check_clean();
+}
+
+/// Sets a file's mtime to now + 1 h (a checkout, a touch).
+fn filetime(path: &Path) {
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
+#[test]
+fn independent_stages_run_in_parallel_and_unused_ones_not_at_all() {
+    let Some(store) =
+        container_store("independent_stages_run_in_parallel_and_unused_ones_not_at_all")
+    else {
+        return;
+    };
+    let dir = store.dir.path().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox AS a\nRUN sleep 2 && echo a > /a\nFROM busybox AS b\nRUN sleep 2 && echo b > /b\nFROM busybox AS unused\nRUN echo must-not-run && false\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (code, outcome, err) = build(&store, &dir, &["-t", "parallel", "--no-cache"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("must-not-run"),
+        "the unused stage ran:\n{err}"
+    );
+    assert!(!outcome.keys().any(|k| k.contains("false")), "{outcome:?}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "two 2 s stages took {took:?}: not in parallel\n{err}"
+    );
+    assert_eq!(
+        store.ok(&["run", "--rm", "parallel", "cat", "/a", "/b"]),
+        "a\nb\n"
+    );
+    eprintln!("two independent 2 s stages: {took:?}");
+}
+
+#[test]
+fn two_fresh_stores_build_the_same_image() {
+    let test = "two_fresh_stores_build_the_same_image";
+    let (Some(one), Some(two)) = (container_store(test), container_store(test)) else {
+        return;
+    };
+    // The same base image in both (an import records its own time).
+    let archive = one.dir.path().join("busybox.tar");
+    one.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    two.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let dockerfile = "FROM busybox AS build\nRUN mkdir /out && echo built > /out/x && touch /out/y\nFROM busybox\nCOPY src /src\nCOPY --from=build /out /out\nRUN date > /dev/null && echo done > /done\nENV A=1\nCMD [\"sh\"]\n";
+    let ids: Vec<(String, String)> = [&one, &two]
+        .iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let dir = store.dir.path().join("ctx");
+            std::fs::create_dir_all(dir.join("src")).unwrap();
+            std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+            std::fs::write(dir.join("src/f"), "same\n").unwrap();
+            if i == 1 {
+                // Another checkout: other mtimes.
+                filetime(&dir.join("src/f"));
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+            let plain = store.ok(&["build", "-q", "--network", "none", dir.to_str().unwrap()]);
+            let epoch = store.ok(&[
+                "build",
+                "-q",
+                "--network",
+                "none",
+                "--build-arg",
+                "SOURCE_DATE_EPOCH=1700000000",
+                "-t",
+                "epoch",
+                dir.to_str().unwrap(),
+            ]);
+            (plain.trim().to_string(), epoch.trim().to_string())
+        })
+        .collect();
+    assert_eq!(
+        ids[0], ids[1],
+        "the same inputs, two stores: the same image IDs"
+    );
+    assert_ne!(
+        ids[0].0, ids[0].1,
+        "SOURCE_DATE_EPOCH changes the timestamps"
+    );
+    assert_eq!(
+        one.ok(&["inspect", "-f", "{{.Created}}", "epoch"]).trim(),
+        "2023-11-14T22:13:20Z"
+    );
+    // And a third build in the first store, without the cache.
+    let dir = one.dir.path().join("ctx");
+    let again = one.ok(&[
+        "build",
+        "-q",
+        "--no-cache",
+        "--network",
+        "none",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(again.trim(), ids[0].0, "a rebuild without the cache");
+}
