@@ -53,6 +53,51 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always)
     #[arg(long)]
     pub force_rm: bool,
+    /// Add a custom host-to-IP mapping ("host:ip") for RUN
+    #[arg(long = "add-host", value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Images to consider as cache sources (berth's cache is the store's own)
+    #[arg(long = "cache-from", value_name = "strings")]
+    pub cache_from: Vec<String>,
+    /// Set the parent cgroup for the "RUN" instructions during build
+    #[arg(long, value_name = "string")]
+    pub cgroup_parent: Option<String>,
+    /// Compress the build context using gzip (nothing is sent: no effect)
+    #[arg(long)]
+    pub compress: bool,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, value_name = "int")]
+    pub cpu_period: Option<u64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, value_name = "int")]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "int")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "string")]
+    pub cpuset_mems: Option<String>,
+    /// Container isolation technology (Linux has "default" only)
+    #[arg(long, value_name = "string")]
+    pub isolation: Option<String>,
+    /// Memory limit of RUN
+    #[arg(short = 'm', long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, value_name = "bytes")]
+    pub memory_swap: Option<String>,
+    /// Security options of RUN
+    #[arg(long = "security-opt", value_name = "strings")]
+    pub security_opt: Vec<String>,
+    /// Size of "/dev/shm" for RUN
+    #[arg(long, value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Ulimit options of RUN
+    #[arg(long, value_name = "ulimit")]
+    pub ulimit: Vec<String>,
     /// Build context: a directory, or - for a tar archive or a Dockerfile on STDIN
     #[arg(value_name = "PATH | URL | -")]
     pub context: String,
@@ -80,4 +125,7 @@ pub struct BuilderPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Amount of disk space to keep for cache
+    #[arg(long, value_name = "bytes")]
+    pub keep_storage: Option<String>,
 }

@@ -13,6 +13,8 @@ use support::{BERTH, skip};
 /// Commands as typed after `docker` / `berth`.
 const COMMANDS: &[&str] = &[
     "attach",
+    "build",
+    "builder prune",
     "commit",
     "cp",
     "create",

@@ -50,6 +50,12 @@ pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
         options.labels.insert(k.to_string(), v.to_string());
     }
     options.secrets = parse_secrets(&args.secrets)?;
+    options.run_host = run_host(&args)?;
+    for image in &args.cache_from {
+        eprintln!(
+            "WARNING: --cache-from {image}: berth's cache is its store's own (keyed by content); images are not used as cache sources"
+        );
+    }
     // The context: a directory, or stdin (a tar archive, or a Dockerfile
     // and no context).
     let mut _unpacked = None;
@@ -134,6 +140,64 @@ pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
         crate::output::print(&format!("{}\n", outcome.image))?;
     }
     Ok(0)
+}
+
+/// A bad flag value: docker's words and its usage exit code, 125.
+fn flag_error(value: &str, flag: &str, why: &str, command: &str) -> anyhow::Error {
+    super::containers::ExitError {
+        code: 125,
+        message: format!(
+            "invalid argument \"{value}\" for \"{flag}\" flag: {why}\n\nUsage:  docker {command}\n\nRun 'docker {command} --help' for more information"
+        ),
+    }
+    .into()
+}
+
+/// The classic builder's settings for RUN containers.
+fn run_host(args: &BuildArgs) -> Result<berth_engine::containers::HostConfig> {
+    use berth_engine::containers::parse;
+    if let Some(i) = args
+        .isolation
+        .as_deref()
+        .filter(|i| !i.is_empty() && *i != "default")
+    {
+        bail!("Invalid isolation: {i:?} - Linux only supports 'default'");
+    }
+    let bytes = |v: &Option<String>, flag: &str| -> Result<i64> {
+        match v.as_deref() {
+            None => Ok(0),
+            Some(s) => parse::parse_bytes(s)
+                .map_err(|e| flag_error(s, flag, &e.message, "build [OPTIONS] PATH | URL | -")),
+        }
+    };
+    let mut host = berth_engine::containers::HostConfig {
+        extra_hosts: args.add_host.clone(),
+        cgroup_parent: args.cgroup_parent.clone().unwrap_or_default(),
+        security_opt: args.security_opt.clone(),
+        shm_size: bytes(&args.shm_size, "--shm-size")?,
+        ulimits: args
+            .ulimit
+            .iter()
+            .map(|u| {
+                parse::parse_ulimit(u).map_err(|e| {
+                    flag_error(u, "--ulimit", &e.message, "build [OPTIONS] PATH | URL | -")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+        ..Default::default()
+    };
+    let r = &mut host.resources;
+    r.memory = bytes(&args.memory, "-m, --memory")?;
+    r.memory_swap = match args.memory_swap.as_deref() {
+        Some("-1") => -1,
+        other => bytes(&other.map(str::to_string), "--memory-swap")?,
+    };
+    r.cpu_period = args.cpu_period.unwrap_or(0);
+    r.cpu_quota = args.cpu_quota.unwrap_or(0);
+    r.cpu_shares = args.cpu_shares.unwrap_or(0);
+    r.cpuset_cpus = args.cpuset_cpus.clone().unwrap_or_default();
+    r.cpuset_mems = args.cpuset_mems.clone().unwrap_or_default();
+    Ok(host)
 }
 
 /// `--secret id=ID[,src=PATH]` (also `source=`, `type=file`; a missing
@@ -304,10 +368,18 @@ pub fn prune(engine: &Engine, args: BuilderPruneArgs) -> Result<u8> {
         match f.split_once('=') {
             Some(("until", d)) => {
                 older_than = Some(parse_duration(d).with_context(|| {
-                    format!("invalid filter 'until={d}': a duration (24h, 30m) expected")
+                    format!("failed to prune build cache: invalid filter 'until={d}': a duration (24h, 30m) expected")
                 })?);
             }
-            _ => bail!("invalid filter '{f}': builder prune takes until=DURATION"),
+            Some((key, _)) => bail!("failed to prune build cache: Invalid filter '{key}'"),
+            None => {
+                return Err(flag_error(
+                    f,
+                    "--filter",
+                    "bad format of filter (expected name=value)",
+                    "builder prune",
+                ));
+            }
         }
     }
     if !args.force {
@@ -320,8 +392,19 @@ pub fn prune(engine: &Engine, args: BuilderPruneArgs) -> Result<u8> {
             return Ok(0);
         }
     }
-    let (_, reclaimed) = engine.prune_build_cache(older_than)?;
-    crate::output::print(&format!("Total:\t{}\n", units::human_size(reclaimed, 4)))?;
+    let keep = match args.keep_storage.as_deref() {
+        None => None,
+        Some(s) => Some(
+            berth_engine::containers::parse::parse_bytes(s)
+                .map_err(|e| flag_error(s, "--keep-storage", &e.message, "builder prune"))?
+                .max(0) as u64,
+        ),
+    };
+    let (_, reclaimed) = engine.prune_build_cache(older_than, keep)?;
+    crate::output::print(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(reclaimed, 4)
+    ))?;
     Ok(0)
 }
 

@@ -121,7 +121,7 @@ pub fn system(engine: &Engine, a: SystemPruneArgs) -> Result<u8> {
     // they kept), and partial downloads no pull is writing (`-a` took
     // them with the images already).
     if a.prune.filter.is_empty() {
-        total += engine.prune_build_cache(None)?.1;
+        total += engine.prune_build_cache(None, None)?.1;
     }
     if !a.prune.all && a.prune.filter.is_empty() {
         total += engine.prune_partial_downloads()?;

@@ -238,6 +238,11 @@ pub const ABSENT: &[(&str, &str, &str)] = &[
         "disable-content-trust",
         "image signing (Notary) needs the internet; run/create accept it, the others have nothing to skip",
     ),
+    (
+        "build",
+        "squash",
+        "experimental in docker (dockerd --experimental only; BuildKit ignores it); berth keeps one layer per step",
+    ),
     ("run", "cpu-count", "Windows only in docker"),
     ("create", "cpu-count", "Windows only in docker"),
     ("run", "cpu-percent", "Windows only in docker"),

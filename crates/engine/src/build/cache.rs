@@ -87,16 +87,42 @@ impl Engine {
         })
     }
 
-    /// `builder prune`: forgets every cache entry (`all`), or those unused
-    /// for `older_than` nanoseconds, then removes the hidden images no
-    /// entry, tag or container keeps. Returns (entries, bytes reclaimed).
-    pub fn prune_build_cache(&self, older_than: Option<i64>) -> Result<(usize, u64)> {
+    /// `builder prune`: forgets every cache entry, or those unused for
+    /// `older_than` nanoseconds, or with `keep` the least recently used
+    /// until what is left takes at most `keep` bytes; then removes the
+    /// hidden images no entry, tag or container keeps. Returns (entries,
+    /// bytes reclaimed).
+    pub fn prune_build_cache(
+        &self,
+        older_than: Option<i64>,
+        keep: Option<u64>,
+    ) -> Result<(usize, u64)> {
         let cutoff = older_than.map(|d| crate::now_nanos() - d);
         let entries = self.db.write(|c| {
-            let n = match cutoff {
+            let mut n = match cutoff {
                 Some(t) => c.execute("DELETE FROM build_cache WHERE last_used < ?1", [t])?,
-                None => c.execute("DELETE FROM build_cache", [])?,
+                None if keep.is_none() => c.execute("DELETE FROM build_cache", [])?,
+                None => 0,
             };
+            if let Some(keep) = keep {
+                // Each entry's own layer, most recently used first.
+                let mut stmt = c.prepare(
+                    "SELECT b.key, COALESCE((SELECT l.blob_size FROM image_layers l
+                         WHERE l.image_id = b.image_id ORDER BY l.idx DESC LIMIT 1), 0)
+                     FROM build_cache b ORDER BY b.last_used DESC",
+                )?;
+                let rows: Vec<(String, i64)> = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .filter_map(|r| r.ok())
+                    .collect();
+                let mut total = 0u64;
+                for (key, size) in rows {
+                    total += size.max(0) as u64;
+                    if total > keep {
+                        n += c.execute("DELETE FROM build_cache WHERE key = ?1", [key])?;
+                    }
+                }
+            }
             Ok(n)
         })?;
         let hidden: Vec<Digest> = self.db.read(|c| {

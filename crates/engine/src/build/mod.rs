@@ -63,6 +63,10 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, PathBuf>,
     /// `--platform`: the host's only.
     pub platform: Option<String>,
+    /// What every RUN container gets of a container's settings (the
+    /// classic builder's `--add-host`, `--cgroup-parent`, `--memory`,
+    /// `--cpu-*`, `--shm-size`, `--ulimit`, `--security-opt`).
+    pub run_host: crate::containers::HostConfig,
 }
 
 #[derive(Clone, Debug)]

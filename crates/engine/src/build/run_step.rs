@@ -153,6 +153,7 @@ impl Build<'_> {
         config
             .labels
             .insert(BUILD_OWNER_LABEL.to_string(), self.engine.owner.file_tag());
+        config.host = self.options.run_host.clone();
         config.host.network_mode = network;
         config.host.mounts = mounts;
         config.host.log_config.kind = "none".into();
