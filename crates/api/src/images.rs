@@ -105,7 +105,7 @@ fn credentials(headers: &HeaderMap) -> ApiResult<Option<berth_engine::Credential
 
 /// A JSON-lines response fed by `run`: an error before any line becomes
 /// the response's status; after that, an `error` line ends the stream.
-async fn json_stream<F>(run: F) -> ApiResult<Response>
+pub(crate) async fn json_stream<F>(run: F) -> ApiResult<Response>
 where
     F: FnOnce(
         mpsc::UnboundedSender<Value>,
@@ -173,7 +173,7 @@ where
 /// Runs registry work on a plain thread: the engine's synchronous pull and
 /// push run their I/O on a runtime of their own, which cannot be started
 /// from one of tokio's threads.
-fn on_thread(
+pub(crate) fn on_thread(
     f: impl FnOnce() -> Result<Vec<Value>, ApiError> + Send + 'static,
 ) -> tokio::task::JoinHandle<Result<Vec<Value>, ApiError>> {
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod build;
 mod container_json;
 mod containers;
 mod create;

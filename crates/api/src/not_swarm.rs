@@ -1,13 +1,12 @@
 //! What a Docker that is not in a swarm answers for swarm objects (503
-//! "This node is not a swarm manager…"), plugins (an empty list) and the
-//! build endpoint until builds arrive (501).
+//! "This node is not a swarm manager…") and plugins (an empty list).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use serde_json::{Value, json};
 
 use crate::Daemon;
@@ -28,9 +27,6 @@ pub fn routes() -> Router<Arc<Daemon>> {
             .route(&format!("{prefix}/{{*rest}}"), any(not_a_swarm));
     }
     r.route("/plugins", get(no_plugins))
-        .route("/build", post(no_build))
-        .route("/build/prune", post(no_build_cache))
-        .route("/session", post(no_build))
 }
 
 async fn not_a_swarm() -> ApiError {
@@ -42,15 +38,4 @@ async fn not_a_swarm() -> ApiError {
 
 async fn no_plugins() -> Json<Value> {
     Json(json!([]))
-}
-
-async fn no_build() -> ApiError {
-    ApiError::not_implemented(
-        "berth daemon does not build images yet (POST /build arrives with berth build)",
-    )
-}
-
-/// Nothing to prune: berth keeps no build cache yet (`system prune` asks).
-async fn no_build_cache() -> Json<Value> {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
 }

@@ -51,6 +51,7 @@ pub async fn serve(listener: Listener, daemon: Arc<Daemon>, options: ServeOption
         .merge(crate::containers::routes())
         .merge(crate::exec::routes())
         .merge(crate::images::routes())
+        .merge(crate::build::routes())
         .merge(crate::volumes::routes())
         .merge(crate::networks::routes())
         .merge(crate::not_swarm::routes())

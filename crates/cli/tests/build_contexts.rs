@@ -92,7 +92,7 @@ fn hostile_contexts_are_refused_or_contained() {
     big.set_len(2 << 30).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &dir.join("pipe"),
+        dir.join("pipe"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
         0,

@@ -352,6 +352,8 @@ impl BuildProgress for Progress {
                     self.write(&format!("#{vertex} ERROR: {message}\n"));
                 }
             }
+            // BuildKit's output has no line per instruction.
+            BuildEvent::Instruction { .. } => {}
             BuildEvent::Note { vertex, text } => {
                 if self.mode == Mode::Plain {
                     self.write(&format!("#{vertex} {text}\n"));
@@ -367,9 +369,15 @@ pub fn prune(engine: &Engine, args: BuilderPruneArgs) -> Result<u8> {
     for f in &args.filter {
         match f.split_once('=') {
             Some(("until", d)) => {
-                older_than = Some(parse_duration(d).with_context(|| {
-                    format!("failed to prune build cache: invalid filter 'until={d}': a duration (24h, 30m) expected")
-                })?);
+                older_than = Some(
+                    berth_engine::containers::parse::parse_go_duration("until", d).map_err(
+                        |_| {
+                            anyhow::anyhow!(
+                                "failed to prune build cache: invalid filter 'until={d}': a duration (24h, 30m) expected"
+                            )
+                        },
+                    )?,
+                );
             }
             Some((key, _)) => bail!("failed to prune build cache: Invalid filter '{key}'"),
             None => {
@@ -406,29 +414,4 @@ pub fn prune(engine: &Engine, args: BuilderPruneArgs) -> Result<u8> {
         units::human_size(reclaimed, 4)
     ))?;
     Ok(0)
-}
-
-/// `24h`, `30m`, `10s`, `1h30m` in nanoseconds.
-fn parse_duration(s: &str) -> Result<i64> {
-    let mut total: i64 = 0;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: i64 = number.parse()?;
-        number.clear();
-        let unit: i64 = match c {
-            'h' => 3_600_000_000_000,
-            'm' => 60_000_000_000,
-            's' => 1_000_000_000,
-            _ => bail!("unknown unit {c:?}"),
-        };
-        total += n * unit;
-    }
-    if !number.is_empty() {
-        bail!("missing unit");
-    }
-    Ok(total)
 }

@@ -105,6 +105,13 @@ pub enum BuildEvent<'a> {
         vertex: usize,
         text: &'a str,
     },
+    /// An instruction of the Dockerfile is reached (every one, metadata
+    /// too): its place in the file (the classic builder's `Step 2/5`).
+    Instruction {
+        number: usize,
+        total: usize,
+        text: &'a str,
+    },
 }
 
 pub trait BuildProgress: Sync {

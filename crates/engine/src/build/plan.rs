@@ -18,6 +18,8 @@ pub struct Plan {
     /// build's `--build-arg` over their defaults.
     pub global_args: BTreeMap<String, Option<String>>,
     pub escape: char,
+    /// How many instructions the file has.
+    pub instructions: usize,
 }
 
 pub struct StagePlan {
@@ -29,6 +31,8 @@ pub struct StagePlan {
     /// The base as expanded: an image reference, `scratch`, or a stage.
     pub base: Base,
     pub steps: Vec<Located>,
+    /// Where its FROM is among the file's instructions (0-based).
+    pub first_instruction: usize,
     /// Stages this one needs (its base, `COPY --from`, `RUN --mount from=`).
     pub deps: BTreeSet<usize>,
 }
@@ -82,7 +86,7 @@ pub fn plan(
     let escape = file.directives.escape;
     let mut global_args = BTreeMap::new();
     let mut stages: Vec<StagePlan> = Vec::new();
-    for located in &file.instructions {
+    for (position, located) in file.instructions.iter().enumerate() {
         match (&located.instruction, stages.last_mut()) {
             (Instruction::Arg(args), None) => {
                 for (name, default) in args {
@@ -132,6 +136,7 @@ pub fn plan(
                 stages.push(StagePlan {
                     index,
                     name,
+                    first_instruction: position,
                     from: located.clone(),
                     base,
                     steps: Vec::new(),
@@ -179,6 +184,7 @@ pub fn plan(
         target,
         global_args,
         escape,
+        instructions: file.instructions.len(),
     })
 }
 

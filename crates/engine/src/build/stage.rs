@@ -134,7 +134,15 @@ impl Build<'_> {
         steps.extend(stage.steps.iter().cloned());
         let mut number = 1;
         let mut cmd_set = false;
-        for step in &steps {
+        let triggers_run = steps.len() - stage.steps.len();
+        for (i, step) in steps.iter().enumerate() {
+            if i >= triggers_run {
+                self.progress.event(BuildEvent::Instruction {
+                    number: stage.first_instruction + 2 + (i - triggers_run),
+                    total: self.plan.instructions,
+                    text: &format!("{} {}", step.keyword, step.original),
+                });
+            }
             if self.failed.load(Ordering::Relaxed) {
                 return Err(Error::invalid("stopped: another stage failed"));
             }
@@ -185,6 +193,11 @@ impl Build<'_> {
             stage.from.original
         );
         let started = std::time::Instant::now();
+        self.progress.event(BuildEvent::Instruction {
+            number: stage.first_instruction + 1,
+            total: self.plan.instructions,
+            text: &format!("FROM {}", stage.from.original),
+        });
         let mut state = match &stage.base {
             Base::Stage(i) => {
                 let s = self.stage_result(*i)?;
