@@ -270,6 +270,8 @@ pub enum ContainerCommand {
 
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
     Build(BuildArgs),
