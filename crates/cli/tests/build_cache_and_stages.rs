@@ -31,10 +31,10 @@ fn build(store: &Store, dir: &Path, args: &[&str]) -> (i32, BTreeMap<String, Str
             // `[stage-0 2/4] RUN …`: keyed by the instruction.
             let instruction = step.split_once("] ").map_or(step, |(_, i)| i);
             names.insert(n.to_string(), instruction.to_string());
-        } else if text == "CACHED" || text.starts_with("DONE") {
-            if let Some(name) = names.get(n) {
-                outcome.insert(name.clone(), text.split(' ').next().unwrap().to_string());
-            }
+        } else if (text == "CACHED" || text.starts_with("DONE"))
+            && let Some(name) = names.get(n)
+        {
+            outcome.insert(name.clone(), text.split(' ').next().unwrap().to_string());
         }
     }
     (code, outcome, err)
