@@ -80,24 +80,23 @@ impl Build<'_> {
             })
             .transpose()?;
         // Where the sources are read: the context, a stage, or an image.
-        let mut excludes = String::new();
-        for f in step.flags.iter().filter(|f| f.name == "exclude") {
-            excludes.push_str(f.value.as_deref().unwrap_or_default());
-            excludes.push('\n');
-        }
-        let (tree, from_id) = match step.from {
+        let excludes: Vec<&str> = step
+            .flags
+            .iter()
+            .filter(|f| f.name == "exclude")
+            .filter_map(|f| f.value.as_deref())
+            .collect();
+        let (mut tree, from_id) = match step.from {
             None => {
                 let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
                     .map_err(|e| Error::internal(format!("dup: {e}")))?;
                 let mut tree = Tree::from_fd(root, "the build context");
                 tree.ignore = self.context.ignore.clone();
-                tree.ignore.extend(&Ignore::parse(&excludes));
                 (tree, String::new())
             }
             Some(from) => {
                 let id = self.source_image(step.stage, from)?;
-                let mut tree = self.image_tree(&id, from)?;
-                tree.ignore = Ignore::parse(&excludes);
+                let tree = self.image_tree(&id, from)?;
                 (tree, id.to_string())
             }
         };
@@ -127,7 +126,20 @@ impl Build<'_> {
                 hasher.update(format!("\0url\0{word}\0{digest}").as_bytes());
                 items.push(Item::Url(word.clone(), file));
             } else {
-                let sources = tree.sources(word)?;
+                let mut sources = tree.sources(word)?;
+                // `--exclude`: patterns of paths as the sources name them
+                // and of paths inside a directory source.
+                if !excludes.is_empty() {
+                    let own = Ignore::parse(&excludes.join("\n"));
+                    sources.retain(|s| !own.excludes(&s.rel));
+                    let mut patterns = excludes.join("\n");
+                    for s in sources.iter().filter(|s| !s.rel.is_empty()) {
+                        for p in &excludes {
+                            patterns.push_str(&format!("\n{}/{p}", s.rel));
+                        }
+                    }
+                    tree.ignore.extend(&Ignore::parse(&patterns));
+                }
                 for s in &sources {
                     tree.hash(s, &mut hasher)?;
                 }

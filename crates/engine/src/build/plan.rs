@@ -101,8 +101,20 @@ pub fn plan(
                     global_args.insert(name.clone(), value);
                 }
             }
-            (Instruction::From { image, alias, .. }, _) => {
+            (
+                Instruction::From {
+                    image,
+                    alias,
+                    platform,
+                },
+                _,
+            ) => {
                 let index = stages.len();
+                if let Some(p) = platform {
+                    let p = expand(p, &global_args, escape)
+                        .map_err(|e| step_error(dockerfile_name, located, &e))?;
+                    check_platform(&p).map_err(|e| step_error(dockerfile_name, located, &e))?;
+                }
                 let expanded = expand(image, &global_args, escape)
                     .map_err(|e| step_error(dockerfile_name, located, &e))?;
                 if expanded.is_empty() {
@@ -231,13 +243,34 @@ impl Plan {
     }
 }
 
+/// Expands with the global ARGs, and BuildKit's automatic platform
+/// ARGs (which FROM may use undeclared).
 fn expand(
     text: &str,
     vars: &BTreeMap<String, Option<String>>,
     escape: char,
 ) -> std::result::Result<String, String> {
-    let lookup = |name: &str| vars.get(name).cloned().flatten();
+    let lookup = |name: &str| {
+        vars.get(name)
+            .cloned()
+            .flatten()
+            .or_else(|| super::stage::platform_arg(name))
+    };
     words::expand(text, &lookup, escape)
+}
+
+/// `FROM --platform=P`: berth builds for the host's platform only.
+fn check_platform(p: &str) -> std::result::Result<(), String> {
+    let want = berth_image::platform::Platform::parse(p)
+        .map_err(|e| format!("invalid platform {p:?}: {}", e.0))?;
+    let host = berth_image::platform::Platform::host();
+    if want.os != host.os || want.architecture != host.architecture {
+        return Err(format!(
+            "--platform={p}: berth builds for this host's platform only ({}/{})",
+            host.os, host.architecture
+        ));
+    }
+    Ok(())
 }
 
 /// An error of one instruction: the file, its line and the instruction.

@@ -127,9 +127,11 @@ impl Build<'_> {
             .unwrap_or_default();
         let mut steps: Vec<Located> = Vec::new();
         for trigger in triggers {
-            let parsed = berth_dockerfile::parse("ONBUILD", &trigger)
+            // Parsed as the one instruction of a stage (the parser wants
+            // a FROM first).
+            let parsed = berth_dockerfile::parse("ONBUILD", &format!("FROM scratch\n{trigger}\n"))
                 .map_err(|e| Error::invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
-            steps.extend(parsed.instructions);
+            steps.extend(parsed.instructions.into_iter().skip(1));
         }
         steps.extend(stage.steps.iter().cloned());
         let mut number = 1;
@@ -593,7 +595,7 @@ fn is_vertex(i: &Instruction) -> bool {
 }
 
 /// BuildKit's automatic platform ARGs, when declared without a value.
-fn platform_arg(name: &str) -> Option<String> {
+pub(super) fn platform_arg(name: &str) -> Option<String> {
     let host = berth_image::platform::Platform::host();
     let platform = match &host.variant {
         Some(v) => format!("{}/{}/{v}", host.os, host.architecture),
