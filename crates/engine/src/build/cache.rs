@@ -125,6 +125,10 @@ impl Engine {
             }
             Ok(n)
         })?;
+        if older_than.is_none() && keep.is_none() {
+            // The remembered context digests go with everything else.
+            let _ = std::fs::remove_dir_all(self.paths.root.join("build-context-digests"));
+        }
         let hidden: Vec<Digest> = self.db.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT id FROM images WHERE hidden = 1

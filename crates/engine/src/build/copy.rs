@@ -2,10 +2,15 @@
 //! open as a directory fd): Docker's rules for sources and destinations,
 //! `--chown`, `--chmod`, and ADD's extraction of local tar archives.
 //!
-//! Destination paths are resolved by the kernel inside the root
+//! Destination paths are resolved by the kernel inside the merged root
 //! (`RESOLVE_IN_ROOT`), so a symlink in the image cannot send a write out
-//! of it; entries are created relative to their parent's fd, never
-//! following a link.
+//! of it. The destination directory is then copied up (overlayfs makes it,
+//! with its attributes, in the writable layer) and the files are written
+//! into the writable layer's directory itself: creating thousands of files
+//! through overlayfs costs several times what it costs on the file system
+//! under it, and the result is the same (a new name in the upper layer
+//! hides the lower's). Entries are created relative to their parent's fd,
+//! never following a link.
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -28,11 +33,69 @@ pub struct Options {
     pub extract_archives: bool,
 }
 
+/// Where a step writes: the merged root (for resolving paths) and the
+/// writable layer's directory under it.
+pub struct Dest {
+    pub merged: OwnedFd,
+    pub upper: OwnedFd,
+}
+
+impl Dest {
+    /// The writable layer's directory for a directory of the merged root
+    /// (open as `dir`), copied up first.
+    fn upper_of(&self, dir: &OwnedFd) -> Result<OwnedFd> {
+        let st = rustix::fs::fstat(dir).map_err(|e| Error::internal(format!("stat: {e}")))?;
+        // A change of owner to the same owner makes overlayfs copy the
+        // directory up (with its mode, owner, times and xattrs).
+        rustix::fs::fchown(
+            dir,
+            Some(rustix::process::Uid::from_raw(st.st_uid)),
+            Some(rustix::process::Gid::from_raw(st.st_gid)),
+        )
+        .map_err(|e| Error::internal(format!("copy up a directory: {e}")))?;
+        // Where it is in the mount (a detached mount names paths from its
+        // root).
+        let path = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(dir)
+        ))
+        .map_err(|e| Error::internal(format!("locate a directory in the snapshot: {e}")))?;
+        let rel = path.to_string_lossy().trim_start_matches('/').to_string();
+        let upper = rustix::fs::openat2(
+            &self.upper,
+            if rel.is_empty() { "." } else { rel.as_str() },
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        )
+        .map_err(|e| {
+            Error::internal(format!(
+                "/{rel} is not in the writable layer after its copy-up: {e}"
+            ))
+        })?;
+        let ust = rustix::fs::fstat(&upper).map_err(|e| Error::internal(format!("stat: {e}")))?;
+        if (ust.st_mode & 0o7777, ust.st_uid, ust.st_gid)
+            != (st.st_mode & 0o7777, st.st_uid, st.st_gid)
+        {
+            return Err(Error::internal(format!(
+                "/{rel} in the writable layer is not the directory the snapshot shows"
+            )));
+        }
+        Ok(upper)
+    }
+
+    /// `mkdir -p` in the merged root, then its writable layer's directory.
+    fn dir(&self, path: &str, owner: (u32, u32)) -> Result<OwnedFd> {
+        let merged = mkdir_all(&self.merged, path, owner)?;
+        self.upper_of(&merged)
+    }
+}
+
 /// Copies `sources` of `tree` to `dest` (absolute, in the root) with
 /// Docker's rules: a directory's contents go into `dest`; a file goes to
 /// `dest` itself unless `dest` ends in `/` or is a directory.
 pub fn copy(
-    root: &OwnedFd,
+    root: &Dest,
     tree: &Tree,
     sources: &[Source],
     dest: &str,
@@ -52,7 +115,7 @@ pub fn copy(
         let st = rustix::fs::fstat(&fd).map_err(|e| tree.error("stat", &source.rel, e))?;
         let kind = FileType::from_raw_mode(st.st_mode);
         if kind == FileType::Directory {
-            let dir = mkdir_all(root, dest, owner)?;
+            let dir = root.dir(dest, owner)?;
             copy_children(tree, &fd, &source.rel, &dir, options)?;
             continue;
         }
@@ -60,17 +123,17 @@ pub fn copy(
             && kind == FileType::RegularFile
             && let Some(archive) = archive_reader(&fd)?
         {
-            let dir = mkdir_all(root, dest, owner)?;
+            let dir = root.dir(dest, owner)?;
             extract(archive, &dir, options)
                 .map_err(|e| e.context(format!("extract {:?} to {dest}", source.rel)))?;
             continue;
         }
         let base = source.rel.rsplit('/').next().unwrap_or_default();
-        let (parent, name) = if dest_is_dir || is_dir(root, dest) {
-            (mkdir_all(root, dest, owner)?, base.to_string())
+        let (parent, name) = if dest_is_dir || is_dir(&root.merged, dest) {
+            (root.dir(dest, owner)?, base.to_string())
         } else {
             let (dir, name) = split(dest);
-            (mkdir_all(root, dir, owner)?, name.to_string())
+            (root.dir(dir, owner)?, name.to_string())
         };
         copy_entry(tree, fd.as_fd(), &st, &source.rel, &parent, &name, options)?;
     }
@@ -79,7 +142,7 @@ pub fn copy(
 
 /// Writes `contents` as the file `dest` (a heredoc `COPY <<EOF /dst`).
 pub fn write_file(
-    root: &OwnedFd,
+    root: &Dest,
     dest: &str,
     contents: &[u8],
     options: &Options,
@@ -92,7 +155,7 @@ pub fn write_file(
         )));
     } else {
         let (dir, name) = split(dest);
-        (mkdir_all(root, dir, owner)?, name)
+        (root.dir(dir, owner)?, name)
     };
     let file = create_file(&parent, name, options.chmod.unwrap_or(0o644))?;
     let mut f = std::fs::File::from(file);

@@ -92,6 +92,7 @@ impl Build<'_> {
                     .map_err(|e| Error::internal(format!("dup: {e}")))?;
                 let mut tree = Tree::from_fd(root, "the build context");
                 tree.ignore = self.context.ignore.clone();
+                tree.digests = self.context.digests.clone();
                 (tree, String::new())
             }
             Some(from) => {
@@ -140,8 +141,16 @@ impl Build<'_> {
                     }
                     tree.ignore.extend(&Ignore::parse(&patterns));
                 }
-                for s in &sources {
-                    tree.hash(s, &mut hasher)?;
+                if step.from.is_some() {
+                    // Another stage or an image: its ID names its content,
+                    // so the key needs only the paths.
+                    for s in &sources {
+                        hasher.update(format!("\0from\0{}", s.rel).as_bytes());
+                    }
+                } else {
+                    for s in &sources {
+                        tree.hash(s, &mut hasher)?;
+                    }
                 }
                 items.push(Item::Files(sources));
             }
@@ -184,7 +193,7 @@ impl Build<'_> {
         self.file_layer(state, key, created_by, |root| {
             let owner = chown
                 .as_deref()
-                .map(|c| resolve_chown(root, c))
+                .map(|c| resolve_chown(&root.merged, c))
                 .transpose()?;
             let options = Options {
                 chown: owner,
@@ -272,7 +281,7 @@ impl Build<'_> {
             }
             let dir = dir.to_string();
             self.file_layer(state, key, &format!("WORKDIR {dir}"), |root| {
-                copy::mkdir_all(root, &dir, (0, 0)).map(drop)
+                copy::mkdir_all(&root.merged, &dir, (0, 0)).map(drop)
             })?;
         }
         self.progress.event(BuildEvent::Done {
@@ -304,7 +313,7 @@ impl Build<'_> {
         state: &mut State,
         key: String,
         created_by: &str,
-        write: impl FnOnce(&OwnedFd) -> Result<()>,
+        write: impl FnOnce(&copy::Dest) -> Result<()>,
     ) -> Result<()> {
         let dir = self.scratch_dir()?;
         let result = (|| {
@@ -327,8 +336,22 @@ impl Build<'_> {
                 }
             };
             {
-                let root = snapshot.mount_detached()?;
-                write(&root)?;
+                let upper = snapshot
+                    .upper
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("a prepared snapshot has a writable layer"))?;
+                let dest = copy::Dest {
+                    merged: snapshot.mount_detached()?,
+                    upper: rustix::fs::open(
+                        &upper.dir,
+                        rustix::fs::OFlags::RDONLY
+                            | rustix::fs::OFlags::DIRECTORY
+                            | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .map_err(|e| Error::internal(format!("open {}: {e}", upper.dir.display())))?,
+                };
+                write(&dest)?;
             }
             self.commit_layer(state, &snapshot, created_by)
         })();

@@ -22,6 +22,7 @@ pub mod cache;
 pub mod context;
 pub(crate) mod copy;
 mod copy_step;
+mod digest_cache;
 pub mod ignore;
 pub mod plan;
 mod run_step;
@@ -224,7 +225,12 @@ impl Engine {
             Ok(text) => ignore::Ignore::parse(&text),
             Err(_) => ignore::Ignore::default(),
         };
-        let context_tree = tree::Tree::open(&context, "the build context", ignore)?;
+        let mut context_tree = tree::Tree::open(&context, "the build context", ignore)?;
+        let digests = std::sync::Arc::new(digest_cache::DigestCache::load(
+            &self.paths.root.join("build-context-digests"),
+            &context,
+        ));
+        context_tree.digests = Some(digests.clone());
         let epoch = source_date_epoch(options)?;
         let lease = self.acquire_lease()?;
         let scratch = self.paths.root.join("build").join(self.owner.file_tag());
@@ -257,6 +263,9 @@ impl Engine {
         });
         drop(build);
         lease.release()?;
+        if outcome.is_ok() {
+            digests.save();
+        }
         outcome
     }
 

@@ -25,6 +25,8 @@ pub struct Tree {
     pub name: String,
     /// The context's `.dockerignore` and COPY's `--exclude` patterns.
     pub ignore: Ignore,
+    /// Remembered file digests (the context's).
+    pub digests: Option<std::sync::Arc<super::digest_cache::DigestCache>>,
 }
 
 /// One source a COPY names: its path in the tree (`""` is the root).
@@ -46,6 +48,7 @@ impl Tree {
             root,
             name: name.to_string(),
             ignore,
+            digests: None,
         })
     }
 
@@ -54,6 +57,7 @@ impl Tree {
             root,
             name: name.to_string(),
             ignore: Ignore::default(),
+            digests: None,
         }
     }
 
@@ -156,19 +160,10 @@ impl Tree {
         match kind {
             FileType::RegularFile => {
                 hasher.update(&(st.st_size as u64).to_le_bytes());
-                let mut file = std::fs::File::from(
-                    rustix::io::fcntl_dupfd_cloexec(fd, 3)
-                        .map_err(|e| self.error("dup", rel, e))?,
-                );
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = std::io::Read::read(&mut file, &mut buf)
-                        .map_err(|e| Error::internal(format!("read {}: {rel}: {e}", self.name)))?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                }
+                let digest = self.file_digest(rel, st, || {
+                    rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| self.error("dup", rel, e))
+                })?;
+                hasher.update(digest.as_bytes());
             }
             FileType::Directory => {
                 let mut names = list(&fd, &self.name)?;
@@ -195,19 +190,31 @@ impl Tree {
                             hasher.update(format!("\0{child_shown}\0link\0").as_bytes());
                             hasher.update(target.as_bytes());
                         }
-                        FileType::Directory | FileType::RegularFile => {
-                            let flags = if FileType::from_raw_mode(child_st.st_mode)
-                                == FileType::Directory
-                            {
-                                DIR_FLAGS
-                            } else {
-                                if self.ignore.excludes(&child_rel) {
-                                    continue;
-                                }
-                                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC
-                            };
-                            let child = rustix::fs::openat(fd, name.as_str(), flags, Mode::empty())
-                                .map_err(|e| self.error("open", &child_rel, e))?;
+                        FileType::RegularFile => {
+                            if self.ignore.excludes(&child_rel) {
+                                continue;
+                            }
+                            hasher.update(
+                                format!("\0{child_shown}\0file\0{:o}\0", child_st.st_mode & 0o7777)
+                                    .as_bytes(),
+                            );
+                            hasher.update(&(child_st.st_size as u64).to_le_bytes());
+                            // Opened only when no remembered digest holds.
+                            let digest = self.file_digest(&child_rel, &child_st, || {
+                                rustix::fs::openat(
+                                    fd,
+                                    name.as_str(),
+                                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                                    Mode::empty(),
+                                )
+                                .map_err(|e| self.error("open", &child_rel, e))
+                            })?;
+                            hasher.update(digest.as_bytes());
+                        }
+                        FileType::Directory => {
+                            let child =
+                                rustix::fs::openat(fd, name.as_str(), DIR_FLAGS, Mode::empty())
+                                    .map_err(|e| self.error("open", &child_rel, e))?;
                             self.hash_entry(
                                 child.as_fd(),
                                 &child_st,
@@ -225,6 +232,35 @@ impl Tree {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A regular file's content digest: remembered, or read (with `open`).
+    fn file_digest(
+        &self,
+        rel: &str,
+        st: &rustix::fs::Stat,
+        open: impl FnOnce() -> Result<OwnedFd>,
+    ) -> Result<String> {
+        let key = super::digest_cache::FileKey::of(st);
+        if let Some(d) = self.digests.as_ref().and_then(|c| c.get(rel, key)) {
+            return Ok(d);
+        }
+        let mut file = std::fs::File::from(open()?);
+        let mut h = Hasher::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf)
+                .map_err(|e| Error::internal(format!("read {}: {rel}: {e}", self.name)))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let digest = h.finish().hex().to_string();
+        if let Some(c) = &self.digests {
+            c.put(rel, key, digest.clone());
+        }
+        Ok(digest)
     }
 
     pub fn error(&self, op: &str, rel: &str, e: rustix::io::Errno) -> Error {
