@@ -276,3 +276,77 @@ fn two_fresh_stores_build_the_same_image() {
     ]);
     assert_eq!(again.trim(), ids[0].0, "a rebuild without the cache");
 }
+
+/// Every entry of `export` of a container of `image`: path, type, mode,
+/// owner, mtime, link target and size.
+fn export_listing(store: &Store, image: &str) -> Vec<String> {
+    let id = store.ok(&["create", image, "true"]);
+    let out = store.command(&["export", id.trim()]).output().unwrap();
+    assert!(out.status.success());
+    store.ok(&["rm", id.trim()]);
+    let mut archive = tar::Archive::new(&out.stdout[..]);
+    let mut lines: Vec<String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            format!(
+                "{} {:?} {:o} {}:{} {} {:?} {}",
+                e.path().unwrap().display(),
+                h.entry_type(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                h.mtime().unwrap(),
+                h.link_name().unwrap(),
+                h.size().unwrap()
+            )
+        })
+        .filter(|l| {
+            !l.starts_with(".dockerenv")
+                && !l.starts_with("etc/host")
+                && !l.starts_with("etc/resolv")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The builder makes a COPY's snapshot from the directory it wrote (not
+/// by unpacking the layer's tar): a store that loads the image, and so
+/// unpacks the tar, must see the very same files, mtimes included.
+#[test]
+fn a_built_layer_is_what_unpacking_its_tar_makes() {
+    let test = "a_built_layer_is_what_unpacking_its_tar_makes";
+    let (Some(one), Some(two)) = (container_store(test), container_store(test)) else {
+        return;
+    };
+    let dir = one.dir.path().join("ctx");
+    std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
+    std::fs::write(dir.join("tree/a"), "a\n").unwrap();
+    std::fs::write(dir.join("tree/sub/b"), "b\n").unwrap();
+    std::os::unix::fs::symlink("a", dir.join("tree/link")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY tree /usr/local/tree/\nCOPY --chown=5:6 tree/a /etc/extra\nWORKDIR /made/here\n",
+    )
+    .unwrap();
+    one.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "adopted",
+        dir.to_str().unwrap(),
+    ]);
+    let archive = one.dir.path().join("adopted.tar");
+    one.ok(&["save", "-o", archive.to_str().unwrap(), "adopted"]);
+    two.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(
+        export_listing(&one, "adopted"),
+        export_listing(&two, "adopted")
+    );
+    one.assert_check_clean();
+}

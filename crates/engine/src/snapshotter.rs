@@ -176,30 +176,7 @@ impl Engine {
         what: String,
         clamp_mtime: Option<i64>,
     ) -> Result<(berth_image::content::Ingested, ReadyLayer)> {
-        let upper = snapshot
-            .upper
-            .as_ref()
-            .ok_or_else(|| Error::internal("commit: the snapshot has no writable layer"))?
-            .dir
-            .clone();
-        // The blob and then the snapshot: ~2x the layer's size written
-        // before the final sync; flushing as we go makes that sync short.
-        let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
-        let (reader, writer) =
-            std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
-        let blob = std::thread::scope(|s| {
-            let producer = s
-                .spawn(move || berth_image::diff::write_layer_clamped(&upper, writer, clamp_mtime));
-            let stored = self.store_blob(reader);
-            let produced = producer
-                .join()
-                .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
-            // The store's failure first: when it stops reading (a full
-            // disk), the writer's broken pipe is only the consequence.
-            let stored = stored?;
-            produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
-            Ok::<_, Error>(stored)
-        })?;
+        let blob = self.write_layer_blob(snapshot, clamp_mtime)?;
         // The layer is an uncompressed tar, so its digest is its diff ID.
         // Only now is the snapshot made: a layer whose content some image
         // has already reuses that one instead of unpacking a copy.
@@ -218,5 +195,56 @@ impl Engine {
             .pop()
             .ok_or_else(|| Error::internal("commit: no layer came back"))?;
         Ok((blob, layer))
+    }
+
+    /// As `commit_snapshot`, for a snapshot no mount uses any more (the
+    /// builder's COPY): its writable directory becomes the layer's
+    /// snapshot (see `images/adopt_layer.rs`) instead of being unpacked
+    /// again from the tar.
+    pub(crate) fn commit_adopting(
+        &self,
+        lease: Lease,
+        snapshot: &Snapshot,
+        clamp_mtime: Option<i64>,
+    ) -> Result<(berth_image::content::Ingested, ReadyLayer)> {
+        let upper = snapshot
+            .upper
+            .as_ref()
+            .ok_or_else(|| Error::internal("commit: the snapshot has no writable layer"))?;
+        let blob = self.write_layer_blob(snapshot, clamp_mtime)?;
+        let layer = self.adopt_layer(lease, blob.digest(), &upper.dir, clamp_mtime)?;
+        Ok((blob, layer))
+    }
+
+    /// The writable layer as a tar blob (ingested, not yet committed).
+    fn write_layer_blob(
+        &self,
+        snapshot: &Snapshot,
+        clamp_mtime: Option<i64>,
+    ) -> Result<berth_image::content::Ingested> {
+        let upper = snapshot
+            .upper
+            .as_ref()
+            .ok_or_else(|| Error::internal("commit: the snapshot has no writable layer"))?
+            .dir
+            .clone();
+        // The blob and then the snapshot: ~2x the layer's size written
+        // before the final sync; flushing as we go makes that sync short.
+        let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
+        std::thread::scope(|s| {
+            let producer = s
+                .spawn(move || berth_image::diff::write_layer_clamped(&upper, writer, clamp_mtime));
+            let stored = self.store_blob(reader);
+            let produced = producer
+                .join()
+                .map_err(|_| Error::internal("commit: the layer writer panicked"))?;
+            // The store's failure first: when it stops reading (a full
+            // disk), the writer's broken pipe is only the consequence.
+            let stored = stored?;
+            produced.map_err(|e| Error::from(berth_image::Error::from(e)))?;
+            Ok::<_, Error>(stored)
+        })
     }
 }

@@ -353,7 +353,8 @@ impl Build<'_> {
                 };
                 write(&dest)?;
             }
-            self.commit_layer(state, &snapshot, created_by)
+            // Mounted nowhere now: its directory can become the snapshot.
+            self.commit_layer(state, &snapshot, created_by, true)
         })();
         let _ = std::fs::remove_dir_all(&dir);
         result?;
@@ -366,13 +367,19 @@ impl Build<'_> {
         state: &mut State,
         snapshot: &Snapshot,
         created_by: &str,
+        adopt: bool,
     ) -> Result<()> {
-        let (blob, ready) = self.engine.commit_snapshot(
-            self.lease.lease,
-            snapshot,
-            format!("build step {created_by}"),
-            Some(state.epoch),
-        )?;
+        let (blob, ready) = if adopt {
+            self.engine
+                .commit_adopting(self.lease.lease, snapshot, Some(state.epoch))?
+        } else {
+            self.engine.commit_snapshot(
+                self.lease.lease,
+                snapshot,
+                format!("build step {created_by}"),
+                Some(state.epoch),
+            )?
+        };
         let diff_id = blob.digest().clone();
         let size = blob.size();
         self.engine.commit_blobs(self.lease.lease, vec![blob])?;

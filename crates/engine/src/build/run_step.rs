@@ -184,7 +184,9 @@ impl Build<'_> {
                     .map(|mut d| d.next().is_some())
                     .unwrap_or(false);
                 if changed {
-                    self.commit_layer(state, &snapshot, &created_by)
+                    // The monitor's mount namespace may still hold the
+                    // container's root: its layer is unpacked, not adopted.
+                    self.commit_layer(state, &snapshot, &created_by, false)
                 } else {
                     state.history(created_by.clone(), true);
                     Ok(())

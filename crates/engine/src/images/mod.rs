@@ -2,6 +2,7 @@
 //! (load, import), written out (save), named (tag), listed, inspected and
 //! removed.
 
+mod adopt_layer;
 pub(crate) mod changes;
 mod distribution;
 mod history;
