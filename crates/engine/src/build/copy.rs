@@ -31,6 +31,15 @@ pub struct Options {
     pub preserve_owner: bool,
     /// `ADD`: a local tar archive is extracted, not copied.
     pub extract_archives: bool,
+    /// No mtime later than this (the build's epoch): set so when written,
+    /// the layer needs no second pass.
+    pub clamp_mtime: Option<i64>,
+}
+
+impl Options {
+    fn mtime(&self, mtime: i64) -> i64 {
+        self.clamp_mtime.map_or(mtime, |c| mtime.min(c))
+    }
 }
 
 /// Where a step writes: the merged root (for resolving paths) and the
@@ -161,7 +170,12 @@ pub fn write_file(
     let mut f = std::fs::File::from(file);
     std::io::Write::write_all(&mut f, contents)
         .map_err(|e| Error::internal(format!("write {dest}: {e}")))?;
-    finish(f.as_fd(), owner, options.chmod.unwrap_or(0o644), mtime)
+    finish(
+        f.as_fd(),
+        owner,
+        options.chmod.unwrap_or(0o644),
+        options.mtime(mtime),
+    )
 }
 
 fn split(path: &str) -> (&str, &str) {
@@ -322,7 +336,7 @@ fn copy_entry(
             let src_dir = rustix::io::fcntl_dupfd_cloexec(src, 3)
                 .map_err(|e| Error::internal(format!("dup: {e}")))?;
             copy_children(tree, &src_dir, rel, &dir, options)?;
-            finish(dir.as_fd(), owner, mode, st.st_mtime)
+            finish(dir.as_fd(), owner, mode, options.mtime(st.st_mtime))
         }
         FileType::RegularFile => {
             let file = create_file(dest, name, mode)?;
@@ -337,7 +351,7 @@ fn copy_entry(
                 .map_err(|e| Error::internal(format!("read {rel:?} from {}: {e}", tree.name)))?;
             std::io::copy(&mut from, &mut to)
                 .map_err(|e| Error::internal(format!("copy {rel:?} from {}: {e}", tree.name)))?;
-            finish(to.as_fd(), owner, mode, st.st_mtime)
+            finish(to.as_fd(), owner, mode, options.mtime(st.st_mtime))
         }
         _ => Ok(()),
     }
@@ -375,7 +389,7 @@ fn copy_special(
         // Sockets cannot be copied (nor put in a layer).
         _ => return Ok(()),
     }
-    set_link_meta(dest, src_name, owner, st.st_mtime)
+    set_link_meta(dest, src_name, owner, options.mtime(st.st_mtime))
 }
 
 fn set_link_meta(dir: &OwnedFd, name: &str, owner: (u32, u32), mtime: i64) -> Result<()> {
@@ -505,7 +519,7 @@ pub(crate) fn extract(reader: impl Read, dest: &OwnedFd, options: &Options) -> R
             header.uid().unwrap_or(0) as u32,
             header.gid().unwrap_or(0) as u32,
         ));
-        let mtime = header.mtime().unwrap_or(0) as i64;
+        let mtime = options.mtime(header.mtime().unwrap_or(0) as i64);
         let (dir, name) = match clean.rsplit_once('/') {
             Some((d, n)) => (mkdir_below(dest, d)?, n.to_string()),
             None => (

@@ -200,6 +200,7 @@ impl Build<'_> {
                 chmod,
                 preserve_owner,
                 extract_archives: step.add,
+                clamp_mtime: Some(epoch),
             };
             for item in &items {
                 match item {

@@ -126,10 +126,9 @@ fn walk(
                 .map_err(|e| fail("open", e))?;
                 walk(&child, &shown.join(&name), clamp, seen, size)?;
             }
-            FileType::RegularFile | FileType::Symlink => {
-                if seen.insert((st.st_dev, st.st_ino)) {
-                    *size += st.st_size as u64;
-                }
+            // Each inode once (hard links).
+            FileType::RegularFile | FileType::Symlink if seen.insert((st.st_dev, st.st_ino)) => {
+                *size += st.st_size as u64;
             }
             _ => {}
         }
