@@ -142,6 +142,20 @@ fn hostile_contexts_are_refused_or_contained() {
     );
     assert!(!err.contains("never"), "{err}");
 
+    // A stage that another waits for fails: its own error is the one told.
+    let dir = context(
+        &store,
+        "stagefail",
+        "FROM busybox AS a\nRUN exit 4\nFROM busybox\nRUN sleep 0.2\nCOPY --from=a /x /x\n",
+    );
+    let (code, _, err) = build(&store, &dir, &[]);
+    assert_eq!(code, 1);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("Dockerfile:2: RUN exit 4") && last.contains("exit code: 4"),
+        "{err}"
+    );
+
     // Bad instructions and values: named.
     let dir = context(&store, "bad", "FROM busybox\nFOO bar\n");
     let (code, _, err) = build(&store, &dir, &[]);

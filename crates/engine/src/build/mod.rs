@@ -313,51 +313,39 @@ impl Engine {
 impl Build<'_> {
     fn run(&self) -> Result<Digest> {
         let needed = self.plan.needed();
+        // The first stage to fail has the cause; the others stopped (or
+        // waited in vain) because of it.
+        let cause: Mutex<Option<Error>> = Mutex::new(None);
         std::thread::scope(|s| {
-            let handles: Vec<_> = needed
-                .iter()
-                .map(|&i| {
-                    s.spawn(move || {
-                        let result = self.build_stage(i);
-                        if result.is_err() {
-                            self.failed.store(true, Ordering::Relaxed);
-                        }
-                        let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
-                        results[i] = Some(match &result {
-                            Ok(state) => Ok(state.clone()),
-                            Err(e) => Err(e.message.clone()),
-                        });
-                        self.done.notify_all();
-                        result.map(|_| ())
-                    })
-                })
-                .collect();
-            // The first error in stage order (a stage that failed because
-            // another did says so, but the other's error is the cause).
-            let mut first: Option<Error> = None;
-            for h in handles {
-                match h.join() {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        if first.is_none() || e.message.starts_with("stage ") {
-                            first.get_or_insert(e);
-                        } else if first
-                            .as_ref()
-                            .is_some_and(|f| f.message.starts_with("stage "))
-                        {
-                            first = Some(e);
-                        }
+            for &i in &needed {
+                let cause = &cause;
+                s.spawn(move || {
+                    // A panic is a failure like another: the other stages
+                    // must not wait for this one forever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.build_stage(i)
+                    }))
+                    .unwrap_or_else(|_| Err(Error::internal("build: a stage thread panicked")));
+                    // Flagged before the result is published: a stage that
+                    // waited for this one fails after it, never first.
+                    let first_failure =
+                        result.is_err() && !self.failed.swap(true, Ordering::SeqCst);
+                    let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+                    results[i] = Some(match &result {
+                        Ok(state) => Ok(state.clone()),
+                        Err(e) => Err(e.message.clone()),
+                    });
+                    drop(results);
+                    if let (Err(e), true) = (result, first_failure) {
+                        *cause.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     }
-                    Err(_) => {
-                        first.get_or_insert(Error::internal("build: a stage thread panicked"));
-                    }
-                }
+                    self.done.notify_all();
+                });
             }
-            match first {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
-        })?;
+        });
+        if let Some(e) = cause.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
         let target = self.stage_result(self.plan.target)?;
         self.finish(&target)
     }
