@@ -234,3 +234,58 @@ fn compose_up_attached_prints_each_services_output() {
     ok(&daemon, &project, &["down", "-t", "1"]);
     store.assert_check_clean();
 }
+
+/// A service built from a Dockerfile: `up --build` sends the context to
+/// `POST /build` (docker-py's classic protocol) and runs the image.
+const BUILT: &str = r#"version: "3"
+services:
+  app:
+    build:
+      context: ./app
+      args:
+        GREETING: hello-from-a-build
+    network_mode: none
+"#;
+
+#[test]
+fn compose_builds_a_service_through_berth_daemon() {
+    let test = "compose_builds_a_service_through_berth_daemon";
+    if !support::is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return;
+    }
+    if !Path::new(COMPOSE).is_file() {
+        skip(
+            test,
+            "docker-compose is not installed (apt-get install docker-compose)",
+        );
+        return;
+    }
+    let store = Store::new();
+    if store.busybox("busybox:latest").is_none() {
+        skip(test, "no busybox image (busybox-static missing)");
+        return;
+    }
+    let Some(daemon) = BerthDaemon::start(&store, test) else {
+        return;
+    };
+    let project = store.dir().join("project");
+    std::fs::create_dir_all(project.join("app")).expect("project dir");
+    std::fs::write(project.join("docker-compose.yml"), BUILT).expect("compose file");
+    std::fs::write(
+        project.join("app/Dockerfile"),
+        "FROM busybox\nARG GREETING\nRUN echo $GREETING > /greeting\nCMD [\"cat\", \"/greeting\"]\n",
+    )
+    .expect("Dockerfile");
+    ok(&daemon, &project, &["build"]);
+    let out = ok(&daemon, &project, &["up", "--no-color"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("app_1") && l.ends_with("hello-from-a-build")),
+        "the built service printed its build arg:\n{out}"
+    );
+    let images = daemon.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(images.lines().any(|l| l == "bproj_app"), "{images}");
+    ok(&daemon, &project, &["down", "-t", "1"]);
+    store.assert_check_clean();
+}
