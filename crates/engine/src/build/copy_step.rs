@@ -86,6 +86,7 @@ impl Build<'_> {
             .filter(|f| f.name == "exclude")
             .filter_map(|f| f.value.as_deref())
             .collect();
+        let mut layers = Vec::new();
         let (mut tree, from_id) = match step.from {
             None => {
                 let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
@@ -98,6 +99,7 @@ impl Build<'_> {
             Some(from) => {
                 let id = self.source_image(step.stage, from)?;
                 let tree = self.image_tree(&id, from)?;
+                layers = self.engine.image_layers(&id)?;
                 (tree, id.to_string())
             }
         };
@@ -204,7 +206,29 @@ impl Build<'_> {
             };
             for item in &items {
                 match item {
-                    Item::Files(sources) => copy::copy(root, &tree, sources, &dest, &options)?,
+                    Item::Files(sources) => {
+                        for source in sources {
+                            // A directory only one layer of the other image
+                            // has is read from that layer, not through
+                            // overlayfs (the same files, found faster).
+                            match single_layer_dir(&tree, &layers, source)? {
+                                Some((layer, rel)) => copy::copy(
+                                    root,
+                                    &layer,
+                                    std::slice::from_ref(&rel),
+                                    &dest,
+                                    &options,
+                                )?,
+                                None => copy::copy(
+                                    root,
+                                    &tree,
+                                    std::slice::from_ref(source),
+                                    &dest,
+                                    &options,
+                                )?,
+                            }
+                        }
+                    }
                     Item::Heredoc(name, body) => {
                         let target = if dest.ends_with('/') {
                             format!("{dest}{name}")
@@ -429,6 +453,49 @@ impl Build<'_> {
         }
         Ok(file)
     }
+}
+
+/// Where a `COPY --from` directory source is when exactly one layer of
+/// the image has it: that layer's directory as a tree, and the source's
+/// path there (its real path in the image, symlinks resolved). With no
+/// other layer holding the path, the merged view's directory is that
+/// layer's, entry for entry.
+fn single_layer_dir(
+    view: &Tree,
+    layers: &[PathBuf],
+    source: &Source,
+) -> Result<Option<(Tree, Source)>> {
+    if layers.len() < 2 {
+        return Ok(None);
+    }
+    let Ok(fd) = view.open_in(
+        &source.rel,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+    ) else {
+        return Ok(None);
+    };
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| Error::internal(format!("locate {:?} in the image: {e}", source.rel)))?;
+    let rel = real.to_string_lossy().trim_start_matches('/').to_string();
+    // Through a symlink the patterns of --exclude name other paths: the
+    // view is read then.
+    if rel.is_empty() || rel != source.rel {
+        return Ok(None);
+    }
+    let holders: Vec<&PathBuf> = layers
+        .iter()
+        .filter(|l| std::fs::symlink_metadata(l.join(&rel)).is_ok())
+        .collect();
+    let [only] = holders.as_slice() else {
+        return Ok(None);
+    };
+    if !std::fs::symlink_metadata(only.join(&rel)).is_ok_and(|m| m.is_dir()) {
+        return Ok(None);
+    }
+    // Whiteouts in it (char 0/0 devices) delete nothing below (no layer
+    // below has the path) and are skipped like every device.
+    let tree = Tree::open(only, &view.name, view.ignore.clone())?;
+    Ok(Some((tree, Source { rel })))
 }
 
 /// COPY's destination as an absolute path (relative ones are in the
