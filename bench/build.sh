@@ -21,11 +21,8 @@ berth_bin=$(scripts/build-release.sh)
 work=$(mktemp -d /tmp/berth-bench-build.XXXXXX)
 # Every store on one fresh journaled ext4 (see run.sh), runtime state on
 # a tmpfs as /run is.
-mkdir -p "$work/disk"
-truncate -s 20G "$work/disk.img"
-loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
-mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$loopdev"
-mount "$loopdev" "$work/disk"
+mount_journaled_ext4 "$work/disk.img" 20G "$work/disk"
+loopdev=$LOOPDEV
 mount_run_tmpfs "$work/run"
 export BERTH_ROOT=$work/disk/berth BERTH_RUN_ROOT=$work/run/berth BERTH_CGROUP_PARENT=/berth-bench-build
 export BERTH_BRIDGE=none

@@ -23,6 +23,21 @@ fmt() {
     printf '%.3f' "$1"
 }
 
+# A fresh journaled ext4 on a direct-I/O loop device, mounted on DIR:
+# this VM's root ext4 has no journal and makes file creation after mass
+# deletion cost seconds of kernel time, whoever runs next. Inode tables
+# and journal are written now: ext4lazyinit would otherwise zero them in
+# the background for minutes, I/O that lands on whichever engine runs then.
+# Sets LOOPDEV (detach it on exit).
+LOOPDEV=
+mount_journaled_ext4() { # IMAGE SIZE DIR
+    mkdir -p "$3"
+    truncate -s "$2" "$1"
+    LOOPDEV=$(losetup -f --show --direct-io=on "$1")
+    mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$LOOPDEV"
+    mount "$LOOPDEV" "$3"
+}
+
 # Runtime state as a real install keeps it: on a tmpfs (dockerd's exec root
 # and containerd's state live in /run; so does berth's run root). Benchmarks
 # mount one per run and give both engines a directory in it.

@@ -21,14 +21,8 @@ work=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
 # Both stores on a fresh journaled ext4 (a direct-I/O loop device on this
 # disk): this VM's root ext4 has no journal and makes file creation after
 # mass deletion cost seconds of kernel time, whoever runs next (see load.sh).
-mkdir -p "$work/disk"
-truncate -s 20G "$work/disk.img"
-loopdev=$(losetup -f --show --direct-io=on "$work/disk.img")
-# Inode tables and journal written now: ext4lazyinit would otherwise
-# zero them in the background for minutes, I/O that lands on whichever
-# engine runs then (small, fsync-bound loads most of all).
-mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$loopdev"
-mount "$loopdev" "$work/disk"
+mount_journaled_ext4 "$work/disk.img" 20G "$work/disk"
+loopdev=$LOOPDEV
 # Runtime state of both on one tmpfs, as /run is on a real host.
 mount_run_tmpfs "$work/run"
 export BERTH_ROOT=$work/disk/berth BERTH_RUN_ROOT=$work/run/berth BERTH_CGROUP_PARENT=/berth-bench-run

@@ -35,6 +35,23 @@ volumes:
   data:
 "#;
 
+/// Root (namespaces, overlayfs, cgroups) and docker-compose; says which
+/// is missing.
+fn prerequisites(test: &str) -> bool {
+    if !support::is_root() {
+        skip(test, "needs root for namespaces, overlayfs and cgroups");
+        return false;
+    }
+    if !Path::new(COMPOSE).is_file() {
+        skip(
+            test,
+            "docker-compose is not installed (apt-get install docker-compose)",
+        );
+        return false;
+    }
+    true
+}
+
 fn compose(daemon: &BerthDaemon, dir: &Path, args: &[&str]) -> Output {
     Command::new(COMPOSE)
         .args(["--no-ansi", "-p", "bproj"])
@@ -66,15 +83,7 @@ fn ok(daemon: &BerthDaemon, dir: &Path, args: &[&str]) -> String {
 #[test]
 fn compose_up_ps_logs_exec_down() {
     let test = "compose_up_ps_logs_exec_down";
-    if !support::is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return;
-    }
-    if !Path::new(COMPOSE).is_file() {
-        skip(
-            test,
-            "docker-compose is not installed (apt-get install docker-compose)",
-        );
+    if !prerequisites(test) {
         return;
     }
     let store = Store::with_host_netns();
@@ -196,15 +205,7 @@ services:
 #[test]
 fn compose_up_attached_prints_each_services_output() {
     let test = "compose_up_attached_prints_each_services_output";
-    if !support::is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return;
-    }
-    if !Path::new(COMPOSE).is_file() {
-        skip(
-            test,
-            "docker-compose is not installed (apt-get install docker-compose)",
-        );
+    if !prerequisites(test) {
         return;
     }
     let store = Store::with_host_netns();
@@ -250,15 +251,7 @@ services:
 #[test]
 fn compose_builds_a_service_through_berth_daemon() {
     let test = "compose_builds_a_service_through_berth_daemon";
-    if !support::is_root() {
-        skip(test, "needs root for namespaces, overlayfs and cgroups");
-        return;
-    }
-    if !Path::new(COMPOSE).is_file() {
-        skip(
-            test,
-            "docker-compose is not installed (apt-get install docker-compose)",
-        );
+    if !prerequisites(test) {
         return;
     }
     let store = Store::new();

@@ -7,24 +7,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use support::build_context::{build, context};
 use support::{Store, container_store, run_with_stdin_within};
-
-fn context(store: &Store, name: &str, dockerfile: &str) -> PathBuf {
-    let dir = store.dir.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
-fn build(store: &Store, dir: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut args = vec!["build", "--progress", "plain", "--network", "none"];
-    args.extend_from_slice(extra);
-    args.push(dir.to_str().unwrap());
-    store.outcome(&args)
-}
 
 /// Nothing a build made is left: no container, no scratch directory, a
 /// clean store.

@@ -8,24 +8,10 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
+use support::build_context::{build, context};
 use support::mini_http::{Server, read_request, respond};
 use support::{Store, container_store};
-
-fn context(store: &Store, name: &str, dockerfile: &str) -> PathBuf {
-    let dir = store.dir.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
-fn build(store: &Store, dir: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut args = vec!["build", "--progress", "plain", "--network", "none"];
-    args.extend_from_slice(extra);
-    args.push(dir.to_str().unwrap());
-    store.outcome(&args)
-}
 
 fn cat(store: &Store, image: &str, path: &str) -> String {
     store.ok(&["run", "--rm", "--network", "none", image, "cat", path])

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod berth_daemon;
+pub mod build_context;
 pub mod containerd;
 pub mod differential;
 pub mod docker_flags;

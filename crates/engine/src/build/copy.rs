@@ -185,6 +185,16 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
+/// A directory in `dir`, never through a symlink.
+fn open_child_dir(dir: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
 fn in_root(root: &OwnedFd, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let rel = path.trim_start_matches('/');
     rustix::fs::openat2(
@@ -306,13 +316,8 @@ fn copy_named(
         let fd = match kind {
             FileType::Symlink | FileType::Fifo | FileType::Socket => None,
             FileType::Directory => Some(
-                rustix::fs::openat(
-                    src,
-                    name.as_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| tree.error("open", &child_rel, e))?,
+                open_child_dir(src, name.as_str())
+                    .map_err(|e| tree.error("open", &child_rel, e))?,
             ),
             _ => Some(
                 rustix::fs::openat(
@@ -362,13 +367,7 @@ fn copy_entry(
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(Error::invalid(format!("mkdir {name}: {e}"))),
             }
-            let dir = rustix::fs::openat(
-                dest,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| {
+            let dir = open_child_dir(dest, name).map_err(|e| {
                 Error::invalid(format!(
                     "cannot copy {rel:?}: {name} is not a directory: {e}"
                 ))
@@ -574,13 +573,8 @@ pub(crate) fn extract(reader: impl Read, dest: &OwnedFd, options: &Options) -> R
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(Error::invalid(format!("mkdir {clean}: {e}"))),
                 }
-                let fd = rustix::fs::openat(
-                    &dir,
-                    name.as_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| Error::invalid(format!("open {clean}: {e}")))?;
+                let fd = open_child_dir(&dir, name.as_str())
+                    .map_err(|e| Error::invalid(format!("open {clean}: {e}")))?;
                 finish(fd.as_fd(), owner, mode, mtime)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -633,13 +627,7 @@ fn mkdir_below(dest: &OwnedFd, rel: &str) -> Result<OwnedFd> {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(Error::invalid(format!("mkdir {rel}: {e}"))),
         }
-        dir = rustix::fs::openat(
-            &dir,
-            part,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::invalid(format!("open {rel}: {e}")))?;
+        dir = open_child_dir(&dir, part).map_err(|e| Error::invalid(format!("open {rel}: {e}")))?;
     }
     Ok(dir)
 }

@@ -272,18 +272,24 @@ impl Engine {
     /// Removes what builds killed mid-way left: their RUN containers and
     /// scratch directories (named after the building process).
     pub(crate) fn sweep_abandoned_builds(&self) -> Result<()> {
+        // A build's scratch directory lives as long as the build: only when
+        // a dead process left one is there anything to look for (so a
+        // start-up costs a readdir, not a query).
         let dir = self.paths.root.join("build");
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
+        let dead: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 // `PID.START` or `PID.START-context-N`.
                 let tag = name.split('-').next().unwrap_or_default();
-                let dead = berth_image::owner::ProcessToken::from_file_tag(tag)
-                    .is_none_or(|t| !t.is_alive());
-                if dead {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
+                berth_image::owner::ProcessToken::from_file_tag(tag).is_none_or(|t| !t.is_alive())
+            })
+            .map(|e| e.path())
+            .collect();
+        if dead.is_empty() {
+            return Ok(());
         }
         let orphans: Vec<String> = self.db.read(|c| {
             let mut stmt = c.prepare_cached(
@@ -305,6 +311,10 @@ impl Engine {
         })?;
         for id in orphans {
             let _ = self.remove_container(&id, true, true);
+        }
+        // Last: while it is there, the next start looks again.
+        for path in dead {
+            let _ = std::fs::remove_dir_all(path);
         }
         Ok(())
     }
