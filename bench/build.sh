@@ -95,6 +95,10 @@ measure() { # label setup-command flags...
     for _ in $(seq 1 "$runs"); do
         for who in "${builders[@]}"; do
             [ -n "$setup" ] && eval "$setup"
+            # Every builder starts on a clean file system: berth syncs what
+            # it writes (syncfs), and must not pay for what the peers (which
+            # do not sync) left dirty.
+            sync
             # The unchanged case runs on a warm cache: built once first.
             times[$label.$who]+="$(time_cmd build_with "$who" "$@") "
         done

@@ -350,3 +350,79 @@ fn a_built_layer_is_what_unpacking_its_tar_makes() {
     );
     one.assert_check_clean();
 }
+
+/// `COPY --from=STAGE /dir /dir` where `/dir` is the whole of one of that
+/// stage's layers reuses that layer instead of copying. The image must be
+/// the one copying makes: the same Dockerfile with source stages whose
+/// layers hold something more (so that nothing can be reused) gives the
+/// same image ID. The layers the copy would not reproduce are copied: hard
+/// links (the copy writes files of their own), a directory not 0755, files
+/// dated after the copying stage's epoch (a later base image).
+#[test]
+fn a_reused_layer_is_the_layer_a_copy_writes() {
+    let Some(store) = container_store("a_reused_layer_is_the_layer_a_copy_writes") else {
+        return;
+    };
+    // A base image created now: later than busybox's creation, so its
+    // layers' mtimes are past the final stage's epoch.
+    std::thread::sleep(Duration::from_millis(1100));
+    let id = store.ok(&["create", "busybox", "true"]);
+    store.ok(&["commit", id.trim(), "later"]);
+    let created = |image: &str| store.ok(&["inspect", "-f", "{{.Created}}", image]);
+    assert_ne!(created("busybox"), created("later"));
+    let dir = store.dir.path().join("ctx");
+    std::fs::create_dir_all(dir.join("d/sub")).unwrap();
+    std::fs::create_dir_all(dir.join("e")).unwrap();
+    std::fs::write(dir.join("d/a"), "a\n").unwrap();
+    std::fs::write(dir.join("d/sub/b"), "b\n").unwrap();
+    std::os::unix::fs::symlink("a", dir.join("d/link")).unwrap();
+    std::fs::write(dir.join("e/x"), "x\n").unwrap();
+    // `extra` adds a top-level entry to each source layer (nothing reusable).
+    let dockerfile = |extra: bool| {
+        let touch = if extra { " && touch /extra" } else { "" };
+        let copy = if extra { "COPY . /" } else { "COPY d/ /d/" };
+        format!(
+            "FROM busybox AS src\n{copy}\n\
+             FROM busybox AS hard\nRUN mkdir /h && echo x > /h/a && ln /h/a /h/b{touch}\n\
+             FROM busybox AS private\nRUN mkdir -m 700 /p && echo p > /p/f{touch}\n\
+             FROM later AS late\nRUN mkdir /n && echo n > /n/f{touch}\n\
+             FROM busybox AS gen\nRUN mkdir /g && echo g > /g/f && ln -s f /g/l{touch}\n\
+             FROM busybox\n\
+             COPY --from=src /d /d\nCOPY --from=hard /h /h\nCOPY --from=private /p /p\n\
+             COPY --from=late /n /n\nCOPY --from=gen /g /g\n"
+        )
+    };
+    let mut ids = Vec::new();
+    for extra in [false, true] {
+        let file = store.dir.path().join(format!("Dockerfile.{extra}"));
+        std::fs::write(&file, dockerfile(extra)).unwrap();
+        let (code, _, err) = build(&store, &dir, &["-f", file.to_str().unwrap(), "-t", "out"]);
+        assert_eq!(code, 0, "{err}");
+        let reused: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("is a whole layer of"))
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        let want: &[&str] = if extra { &[] } else { &["/d", "/g"] };
+        assert_eq!(reused, want, "layers reused (extra={extra}):\n{err}");
+        ids.push(
+            store
+                .ok(&["inspect", "-f", "{{.Id}}", "out"])
+                .trim()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        ids[0], ids[1],
+        "a reused layer gives the image that copying gives"
+    );
+    // And that image is what copying means: links become files of their
+    // own, the directories the copy makes are 0755.
+    let links = store.ok(&["run", "--rm", "out", "stat", "-c", "%n %h", "/h/a", "/h/b"]);
+    assert_eq!(links, "/h/a 1\n/h/b 1\n");
+    let modes = store.ok(&[
+        "run", "--rm", "out", "stat", "-c", "%n %a", "/p", "/n", "/d",
+    ]);
+    assert_eq!(modes, "/p 755\n/n 755\n/d 755\n");
+    store.assert_check_clean();
+}

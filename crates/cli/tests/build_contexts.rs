@@ -167,7 +167,7 @@ fn a_killed_build_leaves_nothing_the_next_start_does_not_clean() {
     let dir = context(
         &store,
         "slow",
-        "FROM busybox\nCOPY Dockerfile /d\nRUN echo started && sleep 60\n",
+        "FROM busybox AS src\nRUN mkdir /s && echo s > /s/f\nFROM busybox\nCOPY Dockerfile /d\nRUN --mount=type=bind,from=src,source=/s,target=/s echo started && sleep 60\n",
     );
     let mut child = store
         .command(&[
@@ -191,10 +191,17 @@ fn a_killed_build_leaves_nothing_the_next_start_does_not_clean() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Its `--mount` of the other stage is an overlay under the scratch
+    // directory.
+    assert!(
+        store.mounts().iter().any(|m| m.contains("/build/")),
+        "the RUN's mount of the other stage: {:?}",
+        store.mounts()
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     // The next berth to start (nothing_left's `ps`) removes the build's
-    // container and its scratch directory.
+    // container, unmounts its mount and removes its scratch directory.
     nothing_left(&store);
 }
 

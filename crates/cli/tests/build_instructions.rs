@@ -161,3 +161,54 @@ fn onbuild_triggers_run_in_the_child() {
         "the triggers ran and are not inherited"
     );
 }
+
+/// `RUN --mount=type=bind`: a context source is keyed by its content (a
+/// changed file runs the step again), `rw` writes go nowhere (not into
+/// the context, not into the next step), `from=` mounts another stage or
+/// an image, and a source missing there is an error naming it.
+#[test]
+fn bind_mounts_are_keyed_by_content_and_rw_writes_are_discarded() {
+    let Some(store) =
+        container_store("bind_mounts_are_keyed_by_content_and_rw_writes_are_discarded")
+    else {
+        return;
+    };
+    let dir = context(
+        &store,
+        "binds",
+        "FROM busybox AS gen\nRUN mkdir /out && echo generated > /out/g\nFROM busybox\nRUN --mount=type=bind,source=a.txt,target=/a cat /a > /copy\nRUN --mount=type=bind,target=/ctx,rw echo scribble > /ctx/a.txt && cat /ctx/a.txt > /scribbled\nRUN --mount=type=bind,from=gen,source=/out,target=/gen cat /gen/g > /from-gen\n",
+    );
+    std::fs::write(dir.join("a.txt"), "one\n").unwrap();
+    let (code, _, err) = build(&store, &dir, &["-t", "binds"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cat(&store, "binds", "/copy"), "one\n");
+    assert_eq!(cat(&store, "binds", "/scribbled"), "scribble\n");
+    assert_eq!(cat(&store, "binds", "/from-gen"), "generated\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.txt")).unwrap(),
+        "one\n",
+        "an rw bind mount never writes into the context"
+    );
+    // Same content: cached. Changed content: run again.
+    let (code, _, err) = build(&store, &dir, &["-t", "binds"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("cat /a > /copy\n#") && err.matches("CACHED").count() >= 3,
+        "an unchanged rebuild is cached:\n{err}"
+    );
+    std::fs::write(dir.join("a.txt"), "two\n").unwrap();
+    let (code, _, err) = build(&store, &dir, &["-t", "binds"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cat(&store, "binds", "/copy"), "two\n", "{err}");
+
+    let dir = context(
+        &store,
+        "missing",
+        "FROM busybox AS gen\nRUN true\nFROM busybox\nRUN --mount=type=bind,from=gen,source=/nowhere,target=/n true\n",
+    );
+    let (code, _, err) = build(&store, &dir, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nowhere"), "the error names the source: {err}");
+    assert!(store.mounts().is_empty(), "{:?}", store.mounts());
+    store.assert_check_clean();
+}

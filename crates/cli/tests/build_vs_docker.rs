@@ -173,6 +173,13 @@ fn cases() -> Vec<Case> {
             // RUN --mount is BuildKit's.
             (false, true),
         ),
+        case(
+            "run bind mounts from stages, images and rw",
+            "FROM busybox AS out\nRUN mkdir /out && echo from-stage > /out/x\nFROM busybox\nRUN --mount=type=bind,from=out,source=/out,target=/in cat /in/x > /from-stage\nRUN --mount=type=bind,from=out,target=/all cat /all/out/x > /from-root\nRUN --mount=type=bind,from=busybox,source=/bin,target=/bb ls /bb | grep -c . > /from-image\nRUN --mount=type=bind,from=out,source=/out,target=/w,rw echo changed > /w/x && cat /w/x > /rw-saw\nRUN --mount=type=bind,from=out,source=/out,target=/w cat /w/x > /rw-after\nRUN --mount=type=bind,source=dir,target=/d,rw echo y > /d/a && cat /d/a > /ctx-rw-saw\n",
+            &[F::Text("dir/a", "a\n")],
+            &[],
+            (false, true),
+        ),
     ]
 }
 

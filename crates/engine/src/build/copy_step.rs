@@ -87,20 +87,20 @@ impl Build<'_> {
             .filter_map(|f| f.value.as_deref())
             .collect();
         let mut layers = Vec::new();
-        let (mut tree, from_id) = match step.from {
+        let (mut tree, source_image) = match step.from {
             None => {
                 let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
                     .map_err(|e| Error::internal(format!("dup: {e}")))?;
                 let mut tree = Tree::from_fd(root, "the build context");
                 tree.ignore = self.context.ignore.clone();
                 tree.digests = self.context.digests.clone();
-                (tree, String::new())
+                (tree, None)
             }
             Some(from) => {
                 let id = self.source_image(step.stage, from)?;
                 let tree = self.image_tree(&id, from)?;
                 layers = self.engine.image_layers(&id)?;
-                (tree, id.to_string())
+                (tree, Some(id))
             }
         };
         // Every source, and the digest of what it holds.
@@ -180,13 +180,40 @@ impl Build<'_> {
                 keyword,
                 &flags.join(" "),
                 step.chown.unwrap_or_default(),
-                &from_id,
+                source_image.as_ref().map_or("", |d| d.as_str()),
                 &dest,
                 hasher.finish().as_str(),
             ],
         );
         if self.cached(&key, state)? {
             self.progress.event(BuildEvent::Cached { vertex });
+            return Ok(());
+        }
+        if let (Some(image), [Item::Files(sources)], None, None, true, false) = (
+            &source_image,
+            items.as_slice(),
+            step.chown,
+            chmod,
+            excludes.is_empty(),
+            step.add,
+        ) && let [source] = sources.as_slice()
+            && let Some(reused) = self.reusable_layer(image, &source.rel, &dest, state)?
+        {
+            self.progress.event(BuildEvent::Note {
+                vertex,
+                text: &format!(
+                    "/{} is a whole layer of {}: reusing {}",
+                    source.rel,
+                    step.from.unwrap_or_default(),
+                    reused.layer.diff_id
+                ),
+            });
+            self.push_layer(state, reused.layer, reused.size, created_by);
+            self.commit_state(state, key)?;
+            self.progress.event(BuildEvent::Done {
+                vertex,
+                seconds: started.elapsed().as_secs_f64(),
+            });
             return Ok(());
         }
         let chown = step.chown.map(str::to_string);
@@ -343,7 +370,15 @@ impl Build<'_> {
         let dir = self.scratch_dir()?;
         let result = (|| {
             let snapshot = match &state.image {
-                Some(id) if !state.layers.is_empty() => self.engine.prepare(id, &[], &dir)?,
+                Some(id) if !state.layers.is_empty() => {
+                    let mut snapshot = self.engine.prepare(id, &[], &dir)?;
+                    // Synced once, when adopted as a layer (unmounting a
+                    // non-volatile overlay would sync its file system first).
+                    if let Some(upper) = snapshot.upper.as_mut() {
+                        upper.volatile = true;
+                    }
+                    snapshot
+                }
                 _ => {
                     let empty = dir.join("empty");
                     crate::store::perms::create_dir(&empty, 0o755)?;
@@ -408,16 +443,22 @@ impl Build<'_> {
         let diff_id = blob.digest().clone();
         let size = blob.size();
         self.engine.commit_blobs(self.lease.lease, vec![blob])?;
-        state.layers.push(LayerRow {
+        let layer = LayerRow {
             diff_id: diff_id.clone(),
-            blob_digest: diff_id.clone(),
+            blob_digest: diff_id,
             blob_size: size,
             media_type: Compression::None.oci_layer_media_type().to_string(),
-        });
-        state.config.rootfs.diff_ids.push(diff_id);
-        state.size += ready.size;
-        state.history(created_by.to_string(), false);
+        };
+        self.push_layer(state, layer, ready.size, created_by);
         Ok(())
+    }
+
+    /// A layer on top of the stage's, with its history entry.
+    fn push_layer(&self, state: &mut State, layer: LayerRow, size: u64, created_by: &str) {
+        state.config.rootfs.diff_ids.push(layer.diff_id.clone());
+        state.layers.push(layer);
+        state.size += size;
+        state.history(created_by.to_string(), false);
     }
 
     /// ADD of a URL: downloaded into the scratch directory, its checksum

@@ -24,7 +24,9 @@ pub(crate) mod copy;
 mod copy_step;
 mod digest_cache;
 pub mod ignore;
+mod layer_reuse;
 pub mod plan;
+mod run_mounts;
 mod run_step;
 mod stage;
 pub(crate) mod tree;
@@ -314,6 +316,8 @@ impl Engine {
         }
         // Last: while it is there, the next start looks again.
         for path in dead {
+            // A RUN's `--mount` overlays, if it was killed mid-step.
+            run_mounts::unmount_below(&path);
             let _ = std::fs::remove_dir_all(path);
         }
         Ok(())

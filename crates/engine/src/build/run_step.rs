@@ -2,13 +2,14 @@
 //! current image, started with its output attached, its exit awaited),
 //! whose writable layer is committed as the stage's next layer; the
 //! container is removed either way. Its environment is the stage's ENV and
-//! the ARGs in scope; `--network` and `--mount` (cache, bind from the
-//! context, tmpfs, secret) shape it.
+//! the ARGs in scope; `--network` and `--mount` (see `run_mounts.rs`)
+//! shape it.
 
 use berth_dockerfile::instruction::{Command, Flag};
 use berth_dockerfile::lines::Heredoc;
 
 use super::plan::flag;
+use super::run_mounts::{RunMount, unmount};
 use super::stage::{Scope, State, command_args, shell_of};
 use super::{BUILD_OWNER_LABEL, Build, BuildEvent, cache};
 use crate::containers::attach::{AttachOptions, Output};
@@ -41,7 +42,6 @@ impl Build<'_> {
         state: &mut State,
         scope: &Scope,
     ) -> Result<()> {
-        let _ = stage;
         let vertex = self.next_vertex();
         self.progress.event(BuildEvent::Start {
             vertex,
@@ -64,12 +64,14 @@ impl Build<'_> {
                 "RUN --security={s}: berth runs build steps unprivileged only"
             )));
         }
-        let mut mounts = Vec::new();
+        // Unmounted whatever happens next.
+        let mut run_mounts = AttachedMounts(Vec::new());
         for f in flags.iter().filter(|f| f.name == "mount") {
-            if let Some(m) = self.run_mount(f.value.as_deref().unwrap_or_default())? {
-                mounts.push(m);
+            if let Some(m) = self.run_mount(stage, f.value.as_deref().unwrap_or_default())? {
+                run_mounts.0.push(m);
             }
         }
+        let mounts: Vec<MountSpec> = run_mounts.0.iter().map(|m| m.spec.clone()).collect();
         let mut arg_env = scope.arg_env(state);
         for name in PROXY_ARGS {
             if let Some(v) = self.options.build_args.get(*name)
@@ -78,7 +80,8 @@ impl Build<'_> {
                 arg_env.push(format!("{name}={v}"));
             }
         }
-        let mounts_key = serde_json::to_string(&mounts).unwrap_or_default();
+        let mounts_key: Vec<&str> = run_mounts.0.iter().map(|m| m.key.as_str()).collect();
+        let mounts_key = mounts_key.join("\n");
         let key = cache::chain(
             &state.key,
             &[
@@ -245,125 +248,6 @@ impl Build<'_> {
             }
         }
     }
-
-    /// One `--mount`: cache (a directory of the store's that outlives
-    /// builds), bind (from the context, read-only), tmpfs, secret.
-    fn run_mount(&self, spec: &str) -> Result<Option<MountSpec>> {
-        let mut kind = "bind";
-        let mut options = std::collections::BTreeMap::new();
-        for part in spec.split(',') {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            if k == "type" {
-                kind = v;
-            } else {
-                options.insert(k.to_string(), v.to_string());
-            }
-        }
-        let target = options
-            .get("target")
-            .or_else(|| options.get("dst"))
-            .or_else(|| options.get("destination"))
-            .cloned();
-        let need_target = || {
-            target
-                .clone()
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| Error::invalid(format!("--mount {spec}: a target is required")))
-        };
-        match kind {
-            "cache" => {
-                let target = need_target()?;
-                let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
-                let dir = self
-                    .engine
-                    .paths
-                    .root
-                    .join("build-cache-mounts")
-                    .join(berth_image::Digest::of(id.as_bytes()).hex());
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    Error::internal(format!("create cache mount {}: {e}", dir.display()))
-                })?;
-                Ok(Some(MountSpec {
-                    kind: MountKind::Bind,
-                    source: dir.to_string_lossy().into_owned(),
-                    target,
-                    read_only: false,
-                    options: Vec::new(),
-                    anonymous: false,
-                }))
-            }
-            "bind" => {
-                let target = need_target()?;
-                if options.contains_key("from") {
-                    return Err(Error::unsupported(format!(
-                        "--mount {spec}: a bind mount from another stage or image is not supported by berth yet (COPY --from it instead)"
-                    )));
-                }
-                let source = options.get("source").or_else(|| options.get("src"));
-                let rel = super::tree::clean_source(source.map_or("", |s| s.as_str()))?;
-                // Resolved inside the context; the path it resolved to.
-                let fd = self
-                    .context
-                    .open_in(&rel, rustix::fs::OFlags::PATH)
-                    .map_err(|e| self.context.error("open", &rel, e))?;
-                let real = std::fs::read_link(format!(
-                    "/proc/self/fd/{}",
-                    std::os::fd::AsRawFd::as_raw_fd(&fd)
-                ))
-                .map_err(|e| Error::internal(format!("--mount {spec}: {e}")))?;
-                Ok(Some(MountSpec {
-                    kind: MountKind::Bind,
-                    source: real.to_string_lossy().into_owned(),
-                    target,
-                    read_only: true,
-                    options: Vec::new(),
-                    anonymous: false,
-                }))
-            }
-            "tmpfs" => Ok(Some(MountSpec {
-                kind: MountKind::Tmpfs,
-                source: String::new(),
-                target: need_target()?,
-                read_only: false,
-                options: options
-                    .get("size")
-                    .map(|s| vec![format!("size={s}")])
-                    .unwrap_or_default(),
-                anonymous: false,
-            })),
-            "secret" => {
-                let id = options
-                    .get("id")
-                    .cloned()
-                    .or_else(|| {
-                        target
-                            .as_ref()
-                            .and_then(|t| t.rsplit('/').next().map(str::to_string))
-                    })
-                    .unwrap_or_default();
-                let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
-                match self.options.secrets.get(&id) {
-                    Some(src) => Ok(Some(MountSpec {
-                        kind: MountKind::Bind,
-                        source: src.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
-                        options: Vec::new(),
-                        anonymous: false,
-                    })),
-                    None if options.contains_key("required")
-                        && options.get("required").map(String::as_str) != Some("false") =>
-                    {
-                        Err(Error::invalid(format!("secret {id} not found")))
-                    }
-                    None => Ok(None),
-                }
-            }
-            other => Err(Error::unsupported(format!(
-                "--mount type={other} is not supported by berth (cache, bind, tmpfs, secret)"
-            ))),
-        }
-    }
 }
 
 fn is_proxy(env: &str) -> bool {
@@ -405,4 +289,16 @@ fn run_args(
         args.push(script);
     }
     (args, None)
+}
+
+/// A step's overlays, unmounted when the step is over (its container
+/// removed).
+struct AttachedMounts(Vec<RunMount>);
+
+impl Drop for AttachedMounts {
+    fn drop(&mut self) {
+        for point in self.0.iter().filter_map(|m| m.attached.as_ref()) {
+            unmount(point);
+        }
+    }
 }

@@ -18,7 +18,8 @@ pub struct BackgroundSync {
 const INTERVAL: Duration = Duration::from_millis(250);
 
 impl BackgroundSync {
-    /// Starts flushing the filesystem holding `dir` every quarter second.
+    /// Starts flushing the filesystem holding `dir` now and every quarter
+    /// second.
     pub fn start(dir: &Path) -> BackgroundSync {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -26,13 +27,12 @@ impl BackgroundSync {
         let thread = std::thread::Builder::new()
             .name("berth-writeback".into())
             .spawn(move || {
+                // At once: what was written before the start (a layer's
+                // files, while its tar is being made) is on its way too.
                 while !flag.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(INTERVAL);
-                    if flag.load(Ordering::Relaxed) {
-                        break;
-                    }
                     // Best effort: the caller's final sync reports errors.
                     let _ = berth_image::unpack::sync_filesystem(&dir);
+                    std::thread::park_timeout(INTERVAL);
                 }
             })
             .ok();
