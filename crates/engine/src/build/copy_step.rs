@@ -86,21 +86,57 @@ impl Build<'_> {
             .filter(|f| f.name == "exclude")
             .filter_map(|f| f.value.as_deref())
             .collect();
+        let source_image = step
+            .from
+            .map(|from| self.source_image(step.stage, from))
+            .transpose()?;
+        let flags: Vec<String> = step
+            .flags
+            .iter()
+            .map(|f| format!("--{}={}", f.name, f.value.as_deref().unwrap_or_default()))
+            .collect();
+        let key_of = |hasher: Hasher, state: &State| {
+            cache::chain(
+                &state.key,
+                &[
+                    keyword,
+                    &flags.join(" "),
+                    step.chown.unwrap_or_default(),
+                    source_image.as_ref().map_or("", |d| d.as_str()),
+                    &dest,
+                    hasher.finish().as_str(),
+                ],
+            )
+        };
+        // Another stage or an image: its ID names its content, so the key
+        // needs only the words naming the sources, and a hit needs no
+        // mount of that image.
+        let from_words = source_image.is_some()
+            && !step.add
+            && step.sources.iter().all(|w| !w.starts_with("<<"));
+        if from_words {
+            let mut hasher = Hasher::new();
+            for word in step.sources {
+                hasher.update(format!("\0from\0{word}").as_bytes());
+            }
+            if self.cached(&key_of(hasher, state), state)? {
+                self.progress.event(BuildEvent::Cached { vertex });
+                return Ok(());
+            }
+        }
         let mut layers = Vec::new();
-        let (mut tree, source_image) = match step.from {
-            None => {
+        let mut tree = match (step.from, &source_image) {
+            (Some(from), Some(id)) => {
+                layers = self.engine.image_layers(id)?;
+                self.image_tree(id, from)?
+            }
+            _ => {
                 let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
                     .map_err(|e| Error::internal(format!("dup: {e}")))?;
                 let mut tree = Tree::from_fd(root, "the build context");
                 tree.ignore = self.context.ignore.clone();
                 tree.digests = self.context.digests.clone();
-                (tree, None)
-            }
-            Some(from) => {
-                let id = self.source_image(step.stage, from)?;
-                let tree = self.image_tree(&id, from)?;
-                layers = self.engine.image_layers(&id)?;
-                (tree, Some(id))
+                tree
             }
         };
         // Every source, and the digest of what it holds.
@@ -144,11 +180,7 @@ impl Build<'_> {
                     tree.ignore.extend(&Ignore::parse(&patterns));
                 }
                 if step.from.is_some() {
-                    // Another stage or an image: its ID names its content,
-                    // so the key needs only the paths.
-                    for s in &sources {
-                        hasher.update(format!("\0from\0{}", s.rel).as_bytes());
-                    }
+                    hasher.update(format!("\0from\0{word}").as_bytes());
                 } else {
                     for s in &sources {
                         tree.hash(s, &mut hasher)?;
@@ -169,23 +201,9 @@ impl Build<'_> {
                 "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
-        let flags: Vec<String> = step
-            .flags
-            .iter()
-            .map(|f| format!("--{}={}", f.name, f.value.as_deref().unwrap_or_default()))
-            .collect();
-        let key = cache::chain(
-            &state.key,
-            &[
-                keyword,
-                &flags.join(" "),
-                step.chown.unwrap_or_default(),
-                source_image.as_ref().map_or("", |d| d.as_str()),
-                &dest,
-                hasher.finish().as_str(),
-            ],
-        );
-        if self.cached(&key, state)? {
+        let key = key_of(hasher, state);
+        // (Looked up already when the words were the key.)
+        if !from_words && self.cached(&key, state)? {
             self.progress.event(BuildEvent::Cached { vertex });
             return Ok(());
         }

@@ -6,6 +6,7 @@
 //! same. Kept per context directory in `<root>/build-context-digests/`.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,10 +97,12 @@ impl DigestCache {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let mut text = String::with_capacity(entries.len() * 120);
         for (rel, (k, d)) in entries.iter() {
-            text.push_str(&format!(
-                "{} {} {} {} {} {} {d} {rel}\n",
+            // Into the one buffer: thousands of lines, no allocation each.
+            let _ = writeln!(
+                text,
+                "{} {} {} {} {} {} {d} {rel}",
                 k.ino, k.size, k.mtime.0, k.mtime.1, k.ctime.0, k.ctime.1
-            ));
+            );
         }
         let Some(dir) = self.file.parent() else {
             return;

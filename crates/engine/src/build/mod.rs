@@ -387,13 +387,33 @@ impl Build<'_> {
             .iter()
             .map(|t| crate::images::import::new_image_tag(t, "build"))
             .collect::<Result<_>>()?;
-        self.engine.db.write(|c| {
+        let update = |c: &rusqlite::Connection| {
             crate::images::record::set_hidden(c, &id, false)?;
             for t in &tags {
                 crate::images::record::set_tag(c, t, &id)?;
             }
             Ok(())
+        };
+        // A rebuild that changed nothing only dates its tags again: that
+        // much may be lost to a power cut (the tags and the image are
+        // durable already).
+        let unchanged = self.engine.db.read(|c| {
+            if crate::images::record::is_hidden(c, &id)? {
+                return Ok(false);
+            }
+            for t in &tags {
+                let target = crate::images::record::tag_target(c, &t.to_string())?;
+                if target.as_deref() != Some(id.as_str()) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
         })?;
+        if unchanged {
+            self.engine.db.write_relaxed(update)?;
+        } else {
+            self.engine.db.write(update)?;
+        }
         self.progress.event(BuildEvent::Note {
             vertex,
             text: &format!("writing image {id} done"),

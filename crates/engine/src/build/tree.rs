@@ -168,68 +168,108 @@ impl Tree {
             FileType::Directory => {
                 let mut names = list(&fd, &self.name)?;
                 names.sort();
-                for name in names {
-                    let child_rel = join(rel, &name);
-                    // An excluded directory is walked only when an exception
-                    // may bring back something inside it.
-                    if self.ignore.excludes(&child_rel)
-                        && !self.ignore.may_include_below(&child_rel)
-                    {
-                        continue;
+                if !shown.is_empty() {
+                    for name in &names {
+                        self.hash_child(fd, name, rel, shown, hasher)?;
                     }
-                    let child_st = rustix::fs::statat(fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
-                        .map_err(|e| self.error("stat", &child_rel, e))?;
-                    let child_shown = join(shown, &name);
-                    match FileType::from_raw_mode(child_st.st_mode) {
-                        FileType::Symlink => {
-                            let target = rustix::fs::readlinkat(fd, name.as_str(), Vec::new())
-                                .map_err(|e| self.error("read link", &child_rel, e))?;
-                            if self.ignore.excludes(&child_rel) {
-                                continue;
-                            }
-                            hasher.update(format!("\0{child_shown}\0link\0").as_bytes());
-                            hasher.update(target.as_bytes());
-                        }
-                        FileType::RegularFile => {
-                            if self.ignore.excludes(&child_rel) {
-                                continue;
-                            }
-                            hasher.update(
-                                format!("\0{child_shown}\0file\0{:o}\0", child_st.st_mode & 0o7777)
-                                    .as_bytes(),
-                            );
-                            hasher.update(&(child_st.st_size as u64).to_le_bytes());
-                            // Opened only when no remembered digest holds.
-                            let digest = self.file_digest(&child_rel, &child_st, || {
-                                rustix::fs::openat(
-                                    fd,
-                                    name.as_str(),
-                                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                                    Mode::empty(),
-                                )
-                                .map_err(|e| self.error("open", &child_rel, e))
-                            })?;
-                            hasher.update(digest.as_bytes());
-                        }
-                        FileType::Directory => {
-                            let child =
-                                rustix::fs::openat(fd, name.as_str(), DIR_FLAGS, Mode::empty())
-                                    .map_err(|e| self.error("open", &child_rel, e))?;
-                            self.hash_entry(
-                                child.as_fd(),
-                                &child_st,
-                                &child_rel,
-                                &child_shown,
-                                hasher,
-                            )?;
-                        }
-                        other => {
-                            hasher.update(format!("\0{child_shown}\0{other:?}\0").as_bytes());
-                        }
+                    return Ok(());
+                }
+                // The source's own entries: each hashed on its own, on two
+                // threads (thousands of stat calls on an unchanged
+                // rebuild's critical path), then their digests in order.
+                let (first, second) = names.split_at(names.len() / 2);
+                let digests = |names: &[String]| -> Result<Vec<String>> {
+                    names
+                        .iter()
+                        .map(|name| {
+                            let mut own = Hasher::new();
+                            self.hash_child(fd, name, rel, shown, &mut own)?;
+                            Ok(own.finish().to_string())
+                        })
+                        .collect()
+                };
+                if names.len() < 8 {
+                    for digest in digests(&names)? {
+                        hasher.update(b"\0entry\0");
+                        hasher.update(digest.as_bytes());
                     }
+                    return Ok(());
+                }
+                let (mine, theirs) = std::thread::scope(|s| {
+                    let other = s.spawn(|| digests(second));
+                    let mine = digests(first);
+                    let theirs = other
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::internal("build: a hash thread panicked")));
+                    (mine, theirs)
+                });
+                for digest in mine?.iter().chain(theirs?.iter()) {
+                    hasher.update(b"\0entry\0");
+                    hasher.update(digest.as_bytes());
                 }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// One entry `name` of the directory `fd` (at `rel`, shown as `shown`
+    /// below the source).
+    fn hash_child(
+        &self,
+        fd: BorrowedFd<'_>,
+        name: &str,
+        rel: &str,
+        shown: &str,
+        hasher: &mut Hasher,
+    ) -> Result<()> {
+        let child_rel = join(rel, name);
+        // An excluded directory is walked only when an exception may bring
+        // back something inside it.
+        if self.ignore.excludes(&child_rel) && !self.ignore.may_include_below(&child_rel) {
+            return Ok(());
+        }
+        let child_st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.error("stat", &child_rel, e))?;
+        let child_shown = join(shown, name);
+        match FileType::from_raw_mode(child_st.st_mode) {
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(fd, name, Vec::new())
+                    .map_err(|e| self.error("read link", &child_rel, e))?;
+                if self.ignore.excludes(&child_rel) {
+                    return Ok(());
+                }
+                hasher.update(format!("\0{child_shown}\0link\0").as_bytes());
+                hasher.update(target.as_bytes());
+            }
+            FileType::RegularFile => {
+                if self.ignore.excludes(&child_rel) {
+                    return Ok(());
+                }
+                hasher.update(
+                    format!("\0{child_shown}\0file\0{:o}\0", child_st.st_mode & 0o7777).as_bytes(),
+                );
+                hasher.update(&(child_st.st_size as u64).to_le_bytes());
+                // Opened only when no remembered digest holds.
+                let digest = self.file_digest(&child_rel, &child_st, || {
+                    rustix::fs::openat(
+                        fd,
+                        name,
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| self.error("open", &child_rel, e))
+                })?;
+                hasher.update(digest.as_bytes());
+            }
+            FileType::Directory => {
+                let child = rustix::fs::openat(fd, name, DIR_FLAGS, Mode::empty())
+                    .map_err(|e| self.error("open", &child_rel, e))?;
+                self.hash_entry(child.as_fd(), &child_st, &child_rel, &child_shown, hasher)?;
+            }
+            other => {
+                hasher.update(format!("\0{child_shown}\0{other:?}\0").as_bytes());
+            }
         }
         Ok(())
     }

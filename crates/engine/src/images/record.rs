@@ -318,6 +318,19 @@ pub fn set_hidden(conn: &Connection, id: &Digest, hidden: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether `id` is the build cache's alone (an unknown image counts as
+/// hidden).
+pub fn is_hidden(conn: &Connection, id: &Digest) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT hidden FROM images WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(true))
+}
+
 /// Whether an image was committed from `id`.
 pub fn has_children(conn: &Connection, id: &Digest) -> Result<bool> {
     Ok(conn
