@@ -297,3 +297,38 @@ fn contexts_and_dockerfiles_from_stdin_and_output_options() {
         "{err}"
     );
 }
+
+/// On a terminal (`--progress auto`), BuildKit's live view: a header with
+/// the clock and the steps done, a running step's last output lines under
+/// it, redrawn in place (cursor up), FINISHED at the end.
+#[test]
+fn a_terminal_gets_the_live_view() {
+    let Some(store) = container_store("a_terminal_gets_the_live_view") else {
+        return;
+    };
+    let dir = context(
+        &store,
+        "live",
+        "FROM busybox\nRUN echo tick-one && sleep 1 && echo tick-two\n",
+    );
+    let mut pty = support::pty::Pty::spawn(store.command(&[
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "live",
+        dir.to_str().unwrap(),
+    ]));
+    // The running step's output under it, while it runs.
+    pty.expect(" => => # tick-one", Duration::from_secs(30));
+    assert_eq!(pty.wait(Duration::from_secs(60)), 0, "{}", pty.output());
+    let out = pty.output();
+    assert!(out.contains("[+] Building"), "{out}");
+    assert!(out.contains("(3/3) FINISHED"), "{out}");
+    assert!(out.contains("\x1b[J"), "redrawn in place: {out:?}");
+    let last = out.rsplit("\x1b[J").next().unwrap();
+    assert!(
+        last.contains("RUN echo tick-one") && !last.contains("# tick-one"),
+        "the final view lists the step without its output: {last:?}"
+    );
+}

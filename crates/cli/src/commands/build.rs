@@ -2,8 +2,9 @@
 //!
 //! Progress goes to stderr as BuildKit writes it: `--progress plain`
 //! (every step's lines, `#N` numbered, with its output and timings) or
-//! `tty` (a line per step as it finishes, the failing step's output
-//! shown); `auto` is tty on a terminal. `-q` prints only the image ID, on
+//! `tty` (on a terminal BuildKit's live view, see `build_tty.rs`; else a
+//! line per step as it finishes; the failing step's output shown); `auto`
+//! is tty on a terminal. `-q` prints only the image ID, on
 //! stdout.
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use berth_engine::Engine;
 use berth_engine::build::{BuildEvent, BuildOptions, BuildProgress};
 
+use super::build_tty::TtyView;
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::format::units;
 
@@ -123,7 +125,25 @@ pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
         _ => Mode::Plain,
     };
     let progress = Progress::new(mode);
-    let result = engine.build(&options, &progress);
+    // The live view's clock: redrawn a few times a second until the build
+    // returns.
+    let building = std::sync::atomic::AtomicBool::new(true);
+    let result = std::thread::scope(|s| {
+        let clock = progress.view.is_some().then(|| {
+            s.spawn(|| {
+                while building.load(std::sync::atomic::Ordering::Relaxed) {
+                    progress.redraw(false);
+                    std::thread::park_timeout(std::time::Duration::from_millis(150));
+                }
+            })
+        });
+        let result = engine.build(&options, &progress);
+        building.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(clock) = &clock {
+            clock.thread().unpark();
+        }
+        result
+    });
     let outcome = match result {
         Ok(o) => o,
         Err(e) => {
@@ -249,6 +269,8 @@ struct Progress {
     began: Instant,
     state: Mutex<BTreeMap<usize, Vertex>>,
     failed_vertex: Mutex<Option<usize>>,
+    /// `tty` on a terminal: the live view (else a line per finished step).
+    view: Option<Mutex<TtyView>>,
 }
 
 impl Progress {
@@ -258,6 +280,19 @@ impl Progress {
             began: Instant::now(),
             state: Mutex::new(BTreeMap::new()),
             failed_vertex: Mutex::new(None),
+            view: (mode == Mode::Tty && std::io::stderr().is_terminal())
+                .then(|| Mutex::new(TtyView::new())),
+        }
+    }
+
+    /// Redraws the live view (if there is one).
+    fn redraw(&self, finished: bool) {
+        if let Some(view) = &self.view {
+            let text = view
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .render(finished);
+            self.write(&text);
         }
     }
 
@@ -273,6 +308,7 @@ impl Progress {
         if self.mode != Mode::Tty {
             return;
         }
+        self.redraw(false);
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for (n, v) in state.iter() {
             if v.output.is_empty() {
@@ -288,7 +324,9 @@ impl Progress {
     }
 
     fn finished(&self) {
-        if self.mode == Mode::Tty {
+        if self.view.is_some() {
+            self.redraw(true);
+        } else if self.mode == Mode::Tty {
             self.write(&format!(
                 "[+] Building {:.1}s done\n",
                 self.began.elapsed().as_secs_f64()
@@ -300,6 +338,45 @@ impl Progress {
 impl BuildProgress for Progress {
     fn event(&self, event: BuildEvent<'_>) {
         if self.mode == Mode::Quiet {
+            return;
+        }
+        if let Some(view) = &self.view {
+            let mut view = view.lock().unwrap_or_else(|p| p.into_inner());
+            match &event {
+                BuildEvent::Start { vertex, name } => view.start(*vertex, name),
+                BuildEvent::Output { vertex, data } => view.output(*vertex, data),
+                BuildEvent::Cached { vertex } => view.cached(*vertex),
+                BuildEvent::Done { vertex, seconds } => view.done(*vertex, *seconds),
+                BuildEvent::Error { vertex, .. } => view.failed(*vertex),
+                BuildEvent::Instruction { .. } | BuildEvent::Note { .. } => {}
+            }
+            drop(view);
+            // The failing step's output is kept for the summary.
+            if let BuildEvent::Output { vertex, data } = &event
+                && let Some(v) = self
+                    .state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(vertex)
+            {
+                v.output.extend_from_slice(data);
+            }
+            if let BuildEvent::Start { vertex, name } = &event {
+                self.state.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    *vertex,
+                    Vertex {
+                        name: name.to_string(),
+                        started: Instant::now(),
+                        output: Vec::new(),
+                    },
+                );
+            }
+            if let BuildEvent::Cached { vertex } | BuildEvent::Done { vertex, .. } = &event {
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(vertex);
+            }
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());

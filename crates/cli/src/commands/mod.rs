@@ -2,6 +2,7 @@
 //! engine calls and Docker-shaped output, and returns the exit code.
 
 mod build;
+mod build_tty;
 mod containers;
 mod daemon;
 mod events;
