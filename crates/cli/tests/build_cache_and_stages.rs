@@ -426,3 +426,76 @@ fn a_reused_layer_is_the_layer_a_copy_writes() {
     assert_eq!(modes, "/p 755\n/n 755\n/d 755\n");
     store.assert_check_clean();
 }
+
+/// Only a layer berth's own writer made is reused: an imported layer
+/// holding exactly `/d`, with the owners, modes and times a copy would
+/// give, is still copied (another tool's tar of the same files differs in
+/// bytes), and the image is the one copying makes.
+#[test]
+fn a_foreign_layer_is_copied_not_reused() {
+    let Some(store) = container_store("a_foreign_layer_is_copied_not_reused") else {
+        return;
+    };
+    // The final stage's epoch: busybox's creation time, as a copied
+    // file's clamped mtime shows it.
+    let dir = store.dir.path().join("ctx");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x"), "x\n").unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nCOPY x /x\n").unwrap();
+    store.ok(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "probe",
+        dir.to_str().unwrap(),
+    ]);
+    let epoch: u64 = store
+        .ok(&["run", "--rm", "probe", "stat", "-c", "%Y", "/x"])
+        .trim()
+        .parse()
+        .unwrap();
+    // Two imported images: /d alone, and /d beside another entry.
+    let import = |name: &str, extra: bool| {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut entry = |path: &str, dir: bool, body: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_mode(if dir { 0o755 } else { 0o644 });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(epoch);
+            h.set_size(body.len() as u64);
+            builder.append_data(&mut h, path, body).unwrap();
+        };
+        entry("d/", true, b"");
+        entry("d/f", false, b"foreign\n");
+        if extra {
+            entry("e", false, b"e\n");
+        }
+        let bytes = builder.into_inner().unwrap();
+        let file = store.dir.path().join(format!("{name}.tar"));
+        std::fs::write(&file, bytes).unwrap();
+        store.ok(&["import", file.to_str().unwrap(), name]);
+    };
+    import("alone", false);
+    import("beside", true);
+    let mut ids = Vec::new();
+    for source in ["alone", "beside"] {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM busybox\nCOPY --from={source} /d /d\n"),
+        )
+        .unwrap();
+        let (code, _, err) = build(&store, &dir, &["-t", source]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("is a whole layer of"), "{err}");
+        ids.push(store.ok(&["inspect", "-f", "{{.RootFS.Layers}}", source]));
+    }
+    assert_eq!(ids[0], ids[1], "the same copy, the same layers");
+}

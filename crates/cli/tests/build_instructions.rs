@@ -212,3 +212,43 @@ fn bind_mounts_are_keyed_by_content_and_rw_writes_are_discarded() {
     assert!(store.mounts().is_empty(), "{:?}", store.mounts());
     store.assert_check_clean();
 }
+
+/// `.dockerignore`d files are outside a COPY's key (adding one changes
+/// nothing) but inside a context bind mount's (the mount shows them).
+#[test]
+fn ignored_files_key_a_bind_mount_but_not_a_copy() {
+    let Some(store) = container_store("ignored_files_key_a_bind_mount_but_not_a_copy") else {
+        return;
+    };
+    let dir = context(
+        &store,
+        "ignored",
+        "FROM busybox\nCOPY . /app\nRUN --mount=type=bind,target=/ctx cat /ctx/notes.log > /seen\n",
+    );
+    std::fs::write(dir.join(".dockerignore"), "*.log\n").unwrap();
+    std::fs::write(dir.join("kept.txt"), "kept\n").unwrap();
+    std::fs::write(dir.join("notes.log"), "first\n").unwrap();
+    let (code, _, err) = build(&store, &dir, &["-t", "ignored"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cat(&store, "ignored", "/seen"), "first\n");
+    std::fs::write(dir.join("notes.log"), "second\n").unwrap();
+    std::fs::write(dir.join("more.log"), "new\n").unwrap();
+    let (code, _, err) = build(&store, &dir, &["-t", "ignored"]);
+    assert_eq!(code, 0, "{err}");
+    let copy = err
+        .lines()
+        .position(|l| l.ends_with("COPY . /app"))
+        .expect("the COPY step");
+    assert!(
+        err.lines()
+            .skip(copy)
+            .take(3)
+            .any(|l| l.ends_with("CACHED")),
+        "ignored files are not part of the COPY's key:\n{err}"
+    );
+    assert_eq!(
+        cat(&store, "ignored", "/seen"),
+        "second\n",
+        "the bind mount showed the new content: {err}"
+    );
+}

@@ -128,6 +128,13 @@ pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
     // The live view's clock: redrawn a few times a second until the build
     // returns.
     let building = std::sync::atomic::AtomicBool::new(true);
+    /// Stops the clock however the build ends (a panic included).
+    struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let result = std::thread::scope(|s| {
         let clock = progress.view.is_some().then(|| {
             s.spawn(|| {
@@ -137,8 +144,9 @@ pub fn run(engine: &Engine, args: BuildArgs) -> Result<u8> {
                 }
             })
         });
+        let stop = Stop(&building);
         let result = engine.build(&options, &progress);
-        building.store(false, std::sync::atomic::Ordering::Relaxed);
+        drop(stop);
         if let Some(clock) = &clock {
             clock.thread().unpark();
         }
@@ -307,6 +315,11 @@ impl Progress {
     fn failed(&self) {
         if self.mode != Mode::Tty {
             return;
+        }
+        if let Some(view) = &self.view {
+            view.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .stop_running();
         }
         self.redraw(false);
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());

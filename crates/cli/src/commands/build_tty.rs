@@ -20,6 +20,8 @@ pub struct TtyView {
     drawn: usize,
     width: usize,
     height: usize,
+    /// Follows the terminal's size (not in tests).
+    resizes: bool,
 }
 
 struct Row {
@@ -42,16 +44,14 @@ enum State {
 
 impl TtyView {
     pub fn new() -> TtyView {
-        let (width, height) = rustix::termios::tcgetwinsize(std::io::stderr())
-            .ok()
-            .filter(|w| w.ws_col > 0 && w.ws_row > 0)
-            .map_or((80, 24), |w| (usize::from(w.ws_col), usize::from(w.ws_row)));
+        let (width, height) = terminal_size().unwrap_or((80, 24));
         TtyView {
             began: Instant::now(),
             rows: Vec::new(),
             drawn: 0,
             width,
             height,
+            resizes: true,
         }
     }
 
@@ -106,9 +106,23 @@ impl TtyView {
         }
     }
 
+    /// The build failed: what was still running stopped with it (the
+    /// failing step among them).
+    pub fn stop_running(&mut self) {
+        for row in &mut self.rows {
+            if row.state == State::Running {
+                row.state = State::Failed(row.started.elapsed().as_secs_f64());
+            }
+        }
+    }
+
     /// The escape sequences and lines that redraw the view over the last
     /// one.
     pub fn render(&mut self, finished: bool) -> String {
+        // Resized meanwhile: lines cut to the new width.
+        if let Some((width, height)) = terminal_size().filter(|_| self.resizes) {
+            (self.width, self.height) = (width, height);
+        }
         let finished_rows = self
             .rows
             .iter()
@@ -173,7 +187,16 @@ impl TtyView {
     }
 }
 
-/// At most `width` characters (no line may wrap).
+/// Columns and rows of the terminal on stderr.
+fn terminal_size() -> Option<(usize, usize)> {
+    rustix::termios::tcgetwinsize(std::io::stderr())
+        .ok()
+        .filter(|w| w.ws_col > 0 && w.ws_row > 0)
+        .map(|w| (usize::from(w.ws_col), usize::from(w.ws_row)))
+}
+
+/// At most `width` characters (no line may wrap; wide characters count as
+/// one, a known limit).
 fn cut(line: &str, width: usize) -> String {
     line.chars()
         .filter(|c| !c.is_control())
@@ -192,6 +215,7 @@ mod tests {
             drawn: 0,
             width,
             height,
+            resizes: false,
         }
     }
 

@@ -381,7 +381,7 @@ fn copy_entry(
             let (file, fresh) = create_file(dest, name, mode)?;
             copy_data(src, &file, st.st_size as u64)
                 .map_err(|e| Error::internal(format!("copy {rel:?} from {}: {e}", tree.name)))?;
-            if fresh && new_file_is(dest, owner, mode)? {
+            if fresh && new_file_is(&file, owner, mode)? {
                 set_mtime(file.as_fd(), options.mtime(st.st_mtime))
             } else {
                 finish(file.as_fd(), owner, mode, options.mtime(st.st_mtime))
@@ -480,44 +480,13 @@ fn create_file(dir: &OwnedFd, name: &str, mode: u32) -> Result<(OwnedFd, bool)> 
     }
 }
 
-/// Whether a file just created in `dir` with `mode` already has `owner`
-/// and `mode`, so that chown and chmod can be skipped (two system calls
-/// of the seven a small file costs). A new file is the process's unless
-/// the directory is setgid; its mode is the one asked less the umask,
-/// without setuid/setgid/sticky bits.
-fn new_file_is(dir: &OwnedFd, owner: (u32, u32), mode: u32) -> Result<bool> {
-    let Some(umask) = process_umask() else {
-        return Ok(false);
-    };
-    if mode & 0o7000 != 0 || mode & umask != 0 {
-        return Ok(false);
-    }
-    let creator = (
-        rustix::process::geteuid().as_raw(),
-        rustix::process::getegid().as_raw(),
-    );
-    if owner != creator {
-        return Ok(false);
-    }
-    Ok(!dir_is_setgid(dir)?)
-}
-
-fn dir_is_setgid(dir: &OwnedFd) -> Result<bool> {
-    // Asked per file: an fstat costs less than the chown and chmod it
-    // saves (both dirty the inode).
-    let st = rustix::fs::fstat(dir).map_err(|e| Error::internal(format!("stat: {e}")))?;
-    Ok(st.st_mode & 0o2000 != 0)
-}
-
-/// The process's umask as /proc says it (reading it with umask(2) would
-/// change it, for every thread, for a moment).
-fn process_umask() -> Option<u32> {
-    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *UMASK.get_or_init(|| {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|l| l.starts_with("Umask:"))?;
-        u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
-    })
+/// Whether a file just created already has `owner` and `mode`, so that
+/// chown and chmod can be skipped: one fstat instead of two calls that
+/// each dirty the inode. (Asked, not predicted: a setgid directory, a
+/// `grpid` mount, a default ACL or the umask all shape a new file.)
+fn new_file_is(file: &OwnedFd, owner: (u32, u32), mode: u32) -> Result<bool> {
+    let st = rustix::fs::fstat(file).map_err(|e| Error::internal(format!("stat: {e}")))?;
+    Ok((st.st_uid, st.st_gid, st.st_mode & 0o7777) == (owner.0, owner.1, mode))
 }
 
 /// The `size` bytes (as stat'ed: the size the step hashed) from the start
@@ -531,8 +500,9 @@ fn copy_data(src: BorrowedFd<'_>, dst: &OwnedFd, size: u64) -> std::io::Result<(
             .unwrap_or(usize::MAX)
             .min(1 << 30);
         match rustix::fs::copy_file_range(src, Some(&mut offset), dst, None, want) {
-            // Shrunk since: what there is.
-            Ok(0) => break,
+            // Shrunk since, or a file system that copies nothing this way:
+            // read and written, to the end there is.
+            Ok(0) => return copy_data_slow(src, dst, offset),
             Ok(_) => {}
             Err(
                 rustix::io::Errno::XDEV

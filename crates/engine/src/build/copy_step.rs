@@ -461,6 +461,14 @@ impl Build<'_> {
         let diff_id = blob.digest().clone();
         let size = blob.size();
         self.engine.commit_blobs(self.lease.lease, vec![blob])?;
+        // Lost to a power cut, it only costs a later copy its reuse.
+        self.engine.db.write_relaxed(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO built_layers (diff_id) VALUES (?1)",
+                [diff_id.as_str()],
+            )?;
+            Ok(())
+        })?;
         let layer = LayerRow {
             diff_id: diff_id.clone(),
             blob_digest: diff_id,

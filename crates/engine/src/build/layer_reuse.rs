@@ -7,7 +7,9 @@
 //! for an answer content addressing would reach anyway after the work.
 //!
 //! Every condition under which the copy would write something else is
-//! checked, and any doubt means "copy": the copy makes `/dir` itself root's,
+//! checked, and any doubt means "copy". The layer's tar must be one berth's
+//! layer writer made (`built_layers`): another tool's tar of the same
+//! files may differ in bytes. The copy makes `/dir` itself root's,
 //! 0755, dated at the epoch; it carries no extended attributes, skips
 //! devices, sockets and whiteouts, and writes each hard link as a file of
 //! its own. A layer with any of those, an mtime past the epoch, another
@@ -15,6 +17,7 @@
 
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::Build;
@@ -76,8 +79,24 @@ impl Build<'_> {
         let [(layer, snapshot, size)] = holders.as_slice() else {
             return Ok(None);
         };
+        // Only a tar berth's writer made is the tar the copy's layer would
+        // be: another tool's tar of the same files may differ in bytes.
+        let built = self.engine.db.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM built_layers WHERE diff_id = ?1",
+                [layer.diff_id.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })?;
+        if !built || layer.blob_digest != layer.diff_id {
+            return Ok(None);
+        }
         let root = self.engine.paths.snapshot_fs(*snapshot);
-        if !written_as_copy(&root, rel, state.epoch)? {
+        // Any doubt (a file gone under a concurrent removal, an attribute
+        // that cannot be listed): copy.
+        if !written_as_copy(&root, rel, state.epoch).unwrap_or(false) {
             return Ok(None);
         }
         // Held until the image recording it is: a prune meanwhile must not

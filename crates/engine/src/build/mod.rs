@@ -387,31 +387,21 @@ impl Build<'_> {
             .iter()
             .map(|t| crate::images::import::new_image_tag(t, "build"))
             .collect::<Result<_>>()?;
+        // A rebuild that changed nothing only dates its tags again, which
+        // may be lost to a power cut (the tags and the image are durable
+        // already): written without waiting for the disk, and written
+        // again durably when it did change something.
         let update = |c: &rusqlite::Connection| {
+            let mut changed = crate::images::record::is_hidden(c, &id)?;
             crate::images::record::set_hidden(c, &id, false)?;
             for t in &tags {
+                let before = crate::images::record::tag_target(c, &t.to_string())?;
+                changed |= before.as_deref() != Some(id.as_str());
                 crate::images::record::set_tag(c, t, &id)?;
             }
-            Ok(())
+            Ok(changed)
         };
-        // A rebuild that changed nothing only dates its tags again: that
-        // much may be lost to a power cut (the tags and the image are
-        // durable already).
-        let unchanged = self.engine.db.read(|c| {
-            if crate::images::record::is_hidden(c, &id)? {
-                return Ok(false);
-            }
-            for t in &tags {
-                let target = crate::images::record::tag_target(c, &t.to_string())?;
-                if target.as_deref() != Some(id.as_str()) {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        })?;
-        if unchanged {
-            self.engine.db.write_relaxed(update)?;
-        } else {
+        if self.engine.db.write_relaxed(update)? {
             self.engine.db.write(update)?;
         }
         self.progress.event(BuildEvent::Note {

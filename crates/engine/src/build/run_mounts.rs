@@ -6,7 +6,8 @@
 //!   else by target).
 //! - `bind`: a path of the build context, or with `from=` of another stage
 //!   or image; read-only unless `rw` (then writes are discarded with the
-//!   step). A context source is keyed by its content, as COPY's are; a
+//!   step). A context source is keyed by its content (all of it: the
+//!   mount shows .dockerignore'd files too); a
 //!   stage or image by its ID. A `from=` mount, and every `rw` one, is an
 //!   overlay mounted under the build's scratch directory for the step (the
 //!   container's monitor binds it from there), unmounted after the step;
@@ -108,9 +109,14 @@ impl Build<'_> {
                         (point.clone(), key, Some(point))
                     }
                     None => {
+                        // Keyed by all the mount shows: the context's
+                        // directory as it is, .dockerignore'd files too.
+                        let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
+                            .map_err(|e| Error::internal(format!("dup: {e}")))?;
+                        let mut whole = Tree::from_fd(root, &self.context.name);
+                        whole.digests = self.context.digests.clone();
                         let mut hasher = Hasher::new();
-                        self.context
-                            .hash(&Source { rel: rel.clone() }, &mut hasher)?;
+                        whole.hash(&Source { rel: rel.clone() }, &mut hasher)?;
                         let key = format!("bind {target} {rel} {} rw={rw}", hasher.finish());
                         if rw {
                             // The whole context as the overlay's layer: a
@@ -250,6 +256,9 @@ pub(super) fn unmount_below(dir: &Path) {
     let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return;
     };
+    // mountinfo names mount points by their real paths.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let dir = dir.as_path();
     let mut points: Vec<PathBuf> = table
         .lines()
         .filter_map(|l| l.split(' ').nth(4))

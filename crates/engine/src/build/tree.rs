@@ -176,17 +176,18 @@ impl Tree {
                 }
                 // The source's own entries: each hashed on its own, on two
                 // threads (thousands of stat calls on an unchanged
-                // rebuild's critical path), then their digests in order.
+                // rebuild's critical path), then their digests in order;
+                // an excluded entry adds nothing.
                 let (first, second) = names.split_at(names.len() / 2);
                 let digests = |names: &[String]| -> Result<Vec<String>> {
-                    names
-                        .iter()
-                        .map(|name| {
-                            let mut own = Hasher::new();
-                            self.hash_child(fd, name, rel, shown, &mut own)?;
-                            Ok(own.finish().to_string())
-                        })
-                        .collect()
+                    let mut out = Vec::new();
+                    for name in names {
+                        let mut own = Hasher::new();
+                        if self.hash_child(fd, name, rel, shown, &mut own)? {
+                            out.push(own.finish().to_string());
+                        }
+                    }
+                    Ok(out)
                 };
                 if names.len() < 8 {
                     for digest in digests(&names)? {
@@ -214,7 +215,8 @@ impl Tree {
     }
 
     /// One entry `name` of the directory `fd` (at `rel`, shown as `shown`
-    /// below the source).
+    /// below the source); whether it added anything (an excluded one does
+    /// not).
     fn hash_child(
         &self,
         fd: BorrowedFd<'_>,
@@ -222,12 +224,12 @@ impl Tree {
         rel: &str,
         shown: &str,
         hasher: &mut Hasher,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let child_rel = join(rel, name);
         // An excluded directory is walked only when an exception may bring
         // back something inside it.
         if self.ignore.excludes(&child_rel) && !self.ignore.may_include_below(&child_rel) {
-            return Ok(());
+            return Ok(false);
         }
         let child_st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| self.error("stat", &child_rel, e))?;
@@ -237,14 +239,14 @@ impl Tree {
                 let target = rustix::fs::readlinkat(fd, name, Vec::new())
                     .map_err(|e| self.error("read link", &child_rel, e))?;
                 if self.ignore.excludes(&child_rel) {
-                    return Ok(());
+                    return Ok(false);
                 }
                 hasher.update(format!("\0{child_shown}\0link\0").as_bytes());
                 hasher.update(target.as_bytes());
             }
             FileType::RegularFile => {
                 if self.ignore.excludes(&child_rel) {
-                    return Ok(());
+                    return Ok(false);
                 }
                 hasher.update(
                     format!("\0{child_shown}\0file\0{:o}\0", child_st.st_mode & 0o7777).as_bytes(),
@@ -271,7 +273,7 @@ impl Tree {
                 hasher.update(format!("\0{child_shown}\0{other:?}\0").as_bytes());
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A regular file's content digest: remembered, or read (with `open`).

@@ -219,6 +219,15 @@ CREATE TABLE IF NOT EXISTS build_cache (
 CREATE INDEX IF NOT EXISTS build_cache_by_image ON build_cache(image_id);
 ALTER TABLE images ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Layers whose tar berth's own layer writer made (a build step's): the
+-- builder may reuse one as the layer a copy would write again
+-- (build/layer_reuse.rs), as a foreign tar of the same files may differ.
+-- A property of the bytes (the diff ID), so rows outlive the layers.
+CREATE TABLE IF NOT EXISTS built_layers (
+    diff_id TEXT PRIMARY KEY
+);
+"#,
 ];
 
 pub fn needs_migration(conn: &Connection) -> Result<bool> {
