@@ -8,6 +8,9 @@
 #   - unchanged: the same build again, everything cached
 #   - touched: one context file's mtime changed (contents the same)
 #   - one file changed: one context file's contents changed
+#   - big-cold, big-changed: another context of two 64 MiB files (COPY,
+#     then a RUN reading them), built with --no-cache and after one of
+#     them is rewritten
 # Prints each builder's median over RUNS and berth's ratio to the fastest
 # peer (these machines are noisy: never read one time alone).
 #
@@ -74,20 +77,34 @@ COPY --from=gen-b /b /b
 RUN cat /count > /summary && ls /a /b | wc -l >> /summary
 EOF
 
+# Big inputs too: two 64 MiB files, copied and read by a RUN.
+big=$work/disk/context-big
+mkdir -p "$big/big"
+head -c 64M /dev/urandom > "$big/big/a"
+head -c 64M /dev/urandom > "$big/big/b"
+cat > "$big/Dockerfile" <<'EOF'
+FROM busybox
+COPY big/ /big/
+RUN md5sum /big/* > /sums
+EOF
+
 builders=(berth classic buildkit)
 [ $have_buildah = 1 ] && builders+=(buildah)
+context=$ctx
 build_with() { # builder [extra flags]
     local who=$1; shift
     case $who in
-        berth) b build -q --network none "$@" -t bench "$ctx" ;;
-        classic) classic build -q --network none "$@" -t bench "$ctx" ;;
-        buildkit) buildkit build -q --network none "$@" -t bench "$ctx" ;;
-        buildah) bah bud -q --layers --network none "$@" -t bench "$ctx" ;;
+        berth) b build -q --network none "$@" -t bench "$context" ;;
+        classic) classic build -q --network none "$@" -t bench "$context" ;;
+        buildkit) buildkit build -q --network none "$@" -t bench "$context" ;;
+        buildah) bah bud -q --layers --network none "$@" -t bench "$context" ;;
     esac
 }
 
-# Warm every builder (and its cache) once.
-for who in "${builders[@]}"; do build_with "$who" >/dev/null 2>&1; done
+# Warm every builder (and its cache) once, on both contexts.
+for context in "$big" "$ctx"; do
+    for who in "${builders[@]}"; do build_with "$who" >/dev/null 2>&1; done
+done
 
 declare -A times
 measure() { # label setup-command flags...
@@ -109,11 +126,14 @@ measure cold "" --no-cache
 measure unchanged ""
 measure touched 'touch "$ctx/files/d7/f7"'
 measure changed 'n=$((n + 1)); echo "changed $n" > "$ctx/files/d7/f7"'
+context=$big
+measure big-cold "" --no-cache
+measure big-changed 'head -c 64M /dev/urandom > "$big/big/b"'
 
 printf '%-22s' "case"
 for who in "${builders[@]}"; do printf '%12s' "$who"; done
 printf '   berth / fastest peer\n'
-for label in cold unchanged touched changed; do
+for label in cold unchanged touched changed big-cold big-changed; do
     printf '%-22s' "$label"
     best=
     for who in "${builders[@]}"; do
