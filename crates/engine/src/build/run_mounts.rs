@@ -9,8 +9,9 @@
 //!   step). A context source is keyed by its content (all of it: the
 //!   mount shows .dockerignore'd files too); a
 //!   stage or image by its ID. A `from=` mount, and every `rw` one, is an
-//!   overlay mounted under the build's scratch directory for the step (the
-//!   container's monitor binds it from there), unmounted after the step;
+//!   overlay mounted under the build's scratch directory when the step
+//!   runs (a cache hit mounts nothing; the container's monitor binds it
+//!   from there), unmounted after the step;
 //!   a build killed meanwhile leaves it to the next start's sweep
 //!   ([`unmount_below`]).
 //! - `tmpfs`: a tmpfs (`size=`).
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use berth_image::digest::Hasher;
 
 use super::Build;
-use super::tree::{Source, Tree, clean_source};
+use super::tree::{self, Tree, clean_source};
 use crate::containers::{MountKind, MountSpec};
 use crate::error::{Error, Result};
 use crate::snapshotter::{Snapshot, Upper};
@@ -34,8 +35,22 @@ pub(super) struct RunMount {
     pub spec: MountSpec,
     /// What the mount shows, for the cache key.
     pub key: String,
+    source: Source,
     /// An overlay mounted for the step, to unmount after it.
     pub attached: Option<PathBuf>,
+    /// The `--mount` value, for errors.
+    text: String,
+}
+
+/// Where a mount's source comes from.
+enum Source {
+    /// `spec.source` as made.
+    Given,
+    /// A host path: the bind's source.
+    Path(PathBuf),
+    /// `rel` inside an overlay of `lowers` (top-most first; none: empty),
+    /// mounted when the step runs.
+    Overlay { lowers: Vec<PathBuf>, rel: String },
 }
 
 impl Build<'_> {
@@ -90,7 +105,9 @@ impl Build<'_> {
                         false,
                     ),
                     key: format!("cache {target} {id}"),
+                    source: Source::Given,
                     attached: None,
+                    text: spec.to_string(),
                 }))
             }
             "bind" => {
@@ -100,13 +117,12 @@ impl Build<'_> {
                 let rw = ["rw", "readwrite"]
                     .iter()
                     .any(|k| options.get(*k).is_some_and(|v| v.is_empty() || v == "true"));
-                let (root, key, attached) = match options.get("from") {
+                let (key, overlay) = match options.get("from") {
                     Some(from) => {
                         let image = self.source_image(stage, from)?;
                         let layers = self.engine.image_layers(&image)?;
-                        let point = self.attach_overlay(layers)?;
                         let key = format!("bind {target} from {image} {rel} rw={rw}");
-                        (point.clone(), key, Some(point))
+                        (key, Some(layers))
                     }
                     None => {
                         // Keyed by all the mount shows: the context's
@@ -116,44 +132,28 @@ impl Build<'_> {
                         let mut whole = Tree::from_fd(root, &self.context.name);
                         whole.digests = self.context.digests.clone();
                         let mut hasher = Hasher::new();
-                        whole.hash(&Source { rel: rel.clone() }, &mut hasher)?;
+                        whole.hash(&tree::Source { rel: rel.clone() }, &mut hasher)?;
                         let key = format!("bind {target} {rel} {} rw={rw}", hasher.finish());
-                        if rw {
-                            // The whole context as the overlay's layer: a
-                            // file source cannot be one.
-                            let real = real_path(self.context, "", spec)?;
-                            let point = self.attach_overlay(vec![real])?;
-                            (point.clone(), key, Some(point))
-                        } else {
-                            (PathBuf::new(), key, None)
-                        }
+                        // rw: the whole context as the overlay's layer (a
+                        // file source cannot be one).
+                        let overlay = rw
+                            .then(|| real_path(self.context, "", spec).map(|r| vec![r]))
+                            .transpose()?;
+                        (key, overlay)
                     }
                 };
-                // Resolved inside the tree it names; the path it resolved to.
-                let source = if attached.is_some() {
-                    Tree::open(&root, "the mounted tree", Default::default())
-                        .and_then(|tree| real_path(&tree, &rel, spec))
-                } else {
-                    real_path(self.context, &rel, spec)
-                };
-                let source = match source {
-                    Ok(s) => s,
-                    Err(e) => {
-                        if let Some(point) = &attached {
-                            unmount(point);
-                        }
-                        return Err(e);
-                    }
+                let source = match overlay {
+                    // Mounted only when the step runs (a cache hit needs
+                    // the key alone).
+                    Some(lowers) => Source::Overlay { lowers, rel },
+                    None => Source::Path(real_path(self.context, &rel, spec)?),
                 };
                 Ok(Some(RunMount {
-                    spec: plain(
-                        MountKind::Bind,
-                        source.to_string_lossy().into_owned(),
-                        target,
-                        !rw,
-                    ),
+                    spec: plain(MountKind::Bind, String::new(), target, !rw),
                     key,
-                    attached,
+                    source,
+                    attached: None,
+                    text: spec.to_string(),
                 }))
             }
             "tmpfs" => {
@@ -165,7 +165,9 @@ impl Build<'_> {
                         ..plain(MountKind::Tmpfs, String::new(), target.clone(), false)
                     },
                     key: format!("tmpfs {target} {}", size.unwrap_or_default()),
+                    source: Source::Given,
                     attached: None,
+                    text: spec.to_string(),
                 }))
             }
             "secret" => {
@@ -188,7 +190,9 @@ impl Build<'_> {
                             true,
                         ),
                         key: format!("secret {target} {id}"),
+                        source: Source::Given,
                         attached: None,
+                        text: spec.to_string(),
                     })),
                     None if options.contains_key("required")
                         && options.get("required").map(String::as_str) != Some("false") =>
@@ -205,6 +209,24 @@ impl Build<'_> {
                 "--mount type={other} is not supported by berth (cache, bind, tmpfs, secret)"
             ))),
         }
+    }
+
+    /// Mounts what `mount` shows if it is an overlay, and sets its
+    /// source; the step's container is about to be created.
+    pub(super) fn attach(&self, mount: &mut RunMount) -> Result<()> {
+        match &mount.source {
+            Source::Given => {}
+            Source::Path(path) => mount.spec.source = path.to_string_lossy().into_owned(),
+            Source::Overlay { lowers, rel } => {
+                let point = self.attach_overlay(lowers.clone())?;
+                // Unmounted with the step from here on, whatever happens.
+                mount.attached = Some(point.clone());
+                let tree = Tree::open(&point, "the mounted tree", Default::default())?;
+                let real = real_path(&tree, rel, &mount.text)?;
+                mount.spec.source = real.to_string_lossy().into_owned();
+            }
+        }
+        Ok(())
     }
 
     /// An overlay of `lowers` (top-most first; none: an empty directory)

@@ -71,7 +71,6 @@ impl Build<'_> {
                 run_mounts.0.push(m);
             }
         }
-        let mounts: Vec<MountSpec> = run_mounts.0.iter().map(|m| m.spec.clone()).collect();
         let mut arg_env = scope.arg_env(state);
         for name in PROXY_ARGS {
             if let Some(v) = self.options.build_args.get(*name)
@@ -120,6 +119,10 @@ impl Build<'_> {
                 args.join(" ")
             ))
         })?;
+        for m in &mut run_mounts.0 {
+            self.attach(m)?;
+        }
+        let mounts: Vec<MountSpec> = run_mounts.0.iter().map(|m| m.spec.clone()).collect();
         // Files the runtime makes as mount points for bind mounts that
         // the image lacks are not part of the step's layer (BuildKit).
         let stubs: Vec<String> = {
