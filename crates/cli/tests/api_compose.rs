@@ -52,6 +52,15 @@ fn prerequisites(test: &str) -> bool {
     true
 }
 
+/// berth daemon on `store` with a busybox image, or None (said why).
+fn daemon_with_busybox<'s>(test: &str, store: &'s Store) -> Option<BerthDaemon<'s>> {
+    if store.busybox("busybox:latest").is_none() {
+        skip(test, "no busybox image (busybox-static missing)");
+        return None;
+    }
+    BerthDaemon::start(store, test)
+}
+
 fn compose(daemon: &BerthDaemon, dir: &Path, args: &[&str]) -> Output {
     Command::new(COMPOSE)
         .args(["--no-ansi", "-p", "bproj"])
@@ -87,11 +96,7 @@ fn compose_up_ps_logs_exec_down() {
         return;
     }
     let store = Store::with_host_netns();
-    if store.busybox("busybox:latest").is_none() {
-        skip(test, "no busybox image (busybox-static missing)");
-        return;
-    }
-    let Some(daemon) = BerthDaemon::start(&store, test) else {
+    let Some(daemon) = daemon_with_busybox(test, &store) else {
         return;
     };
     let project = store.dir().join("project");
@@ -209,11 +214,7 @@ fn compose_up_attached_prints_each_services_output() {
         return;
     }
     let store = Store::with_host_netns();
-    if store.busybox("busybox:latest").is_none() {
-        skip(test, "no busybox image (busybox-static missing)");
-        return;
-    }
-    let Some(daemon) = BerthDaemon::start(&store, test) else {
+    let Some(daemon) = daemon_with_busybox(test, &store) else {
         return;
     };
     let project = store.dir().join("project");
@@ -255,11 +256,7 @@ fn compose_builds_a_service_through_berth_daemon() {
         return;
     }
     let store = Store::new();
-    if store.busybox("busybox:latest").is_none() {
-        skip(test, "no busybox image (busybox-static missing)");
-        return;
-    }
-    let Some(daemon) = BerthDaemon::start(&store, test) else {
+    let Some(daemon) = daemon_with_busybox(test, &store) else {
         return;
     };
     let project = store.dir().join("project");

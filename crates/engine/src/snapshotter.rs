@@ -230,7 +230,7 @@ impl Engine {
             .clone();
         // The blob and then the snapshot: ~2x the layer's size written
         // before the final sync; flushing as we go makes that sync short.
-        let _writeback = crate::store::writeback::BackgroundSync::start(&self.paths.snapshots);
+        let _writeback = crate::store::writeback::BackgroundSync::start_now(&self.paths.snapshots);
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::internal(format!("commit: create a pipe: {e}")))?;
         std::thread::scope(|s| {

@@ -353,6 +353,8 @@ impl BuildProgress for Progress {
         if self.mode == Mode::Quiet {
             return;
         }
+        // The live view draws on its own clock; the lines below are for
+        // a tty that is not a terminal.
         if let Some(view) = &self.view {
             let mut view = view.lock().unwrap_or_else(|p| p.into_inner());
             match &event {
@@ -363,35 +365,8 @@ impl BuildProgress for Progress {
                 BuildEvent::Error { vertex, .. } => view.failed(*vertex),
                 BuildEvent::Instruction { .. } | BuildEvent::Note { .. } => {}
             }
-            drop(view);
-            // The failing step's output is kept for the summary.
-            if let BuildEvent::Output { vertex, data } = &event
-                && let Some(v) = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_mut(vertex)
-            {
-                v.output.extend_from_slice(data);
-            }
-            if let BuildEvent::Start { vertex, name } = &event {
-                self.state.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                    *vertex,
-                    Vertex {
-                        name: name.to_string(),
-                        started: Instant::now(),
-                        output: Vec::new(),
-                    },
-                );
-            }
-            if let BuildEvent::Cached { vertex } | BuildEvent::Done { vertex, .. } = &event {
-                self.state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(vertex);
-            }
-            return;
         }
+        let lines = self.view.is_none();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             BuildEvent::Start { vertex, name } => {
@@ -426,14 +401,16 @@ impl BuildProgress for Progress {
                 let name = state.remove(&vertex).map(|v| v.name).unwrap_or_default();
                 match self.mode {
                     Mode::Plain => self.write(&format!("#{vertex} CACHED\n\n")),
-                    _ => self.write(&format!(" => CACHED {name}\n")),
+                    _ if lines => self.write(&format!(" => CACHED {name}\n")),
+                    _ => {}
                 }
             }
             BuildEvent::Done { vertex, seconds } => {
                 let name = state.remove(&vertex).map(|v| v.name).unwrap_or_default();
                 match self.mode {
                     Mode::Plain => self.write(&format!("#{vertex} DONE {seconds:.1}s\n\n")),
-                    _ => self.write(&format!(" => {name} {seconds:.1}s\n")),
+                    _ if lines => self.write(&format!(" => {name} {seconds:.1}s\n")),
+                    _ => {}
                 }
             }
             BuildEvent::Error { vertex, message } => {

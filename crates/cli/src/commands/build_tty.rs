@@ -45,13 +45,17 @@ enum State {
 impl TtyView {
     pub fn new() -> TtyView {
         let (width, height) = terminal_size().unwrap_or((80, 24));
+        TtyView::sized(width, height, true)
+    }
+
+    fn sized(width: usize, height: usize, resizes: bool) -> TtyView {
         TtyView {
             began: Instant::now(),
             rows: Vec::new(),
             drawn: 0,
             width,
             height,
-            resizes: true,
+            resizes,
         }
     }
 
@@ -209,14 +213,7 @@ mod tests {
     use super::*;
 
     fn view(width: usize, height: usize) -> TtyView {
-        TtyView {
-            began: Instant::now(),
-            rows: Vec::new(),
-            drawn: 0,
-            width,
-            height,
-            resizes: false,
-        }
+        TtyView::sized(width, height, false)
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
 
-use super::tree::{Source, Tree, join, list};
+use super::tree::{Source, Tree, join, list, on_two_threads, open_dir};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -125,7 +125,7 @@ pub fn copy(
         let kind = FileType::from_raw_mode(st.st_mode);
         if kind == FileType::Directory {
             let dir = root.dir(dest, owner)?;
-            copy_children_parallel(tree, &fd, &source.rel, &dir, options)?;
+            copy_children(tree, &fd, &source.rel, &dir, options, true)?;
             continue;
         }
         if options.extract_archives
@@ -185,16 +185,6 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
-/// A directory in `dir`, never through a symlink.
-fn open_child_dir(dir: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
-    rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-}
-
 fn in_root(root: &OwnedFd, path: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
     let rel = path.trim_start_matches('/');
     rustix::fs::openat2(
@@ -252,44 +242,29 @@ pub fn mkdir_all(root: &OwnedFd, path: &str, owner: (u32, u32)) -> Result<OwnedF
     Ok(dir)
 }
 
+/// A directory's children. A COPY's top directory is split over two
+/// threads (`parallel`): copying thousands of small files is system
+/// calls, and the build's critical path waits on it while the other core
+/// idles. Each thread takes whole entries (a subdirectory with everything
+/// in it), so no directory is finished (its times set) before its
+/// children are written.
 fn copy_children(
     tree: &Tree,
     src: &OwnedFd,
     rel: &str,
     dest: &OwnedFd,
     options: &Options,
+    parallel: bool,
 ) -> Result<()> {
     let mut names = list(src, &tree.name)?;
     names.sort();
-    copy_named(tree, src, rel, dest, options, &names)
-}
-
-/// A directory source's children, on two threads: copying thousands of
-/// small files is system calls, and the build's critical path waits on
-/// it while the other core idles. Each thread takes whole entries (a
-/// subdirectory with everything in it), so no directory is finished
-/// (its times set) before its children are written.
-fn copy_children_parallel(
-    tree: &Tree,
-    src: &OwnedFd,
-    rel: &str,
-    dest: &OwnedFd,
-    options: &Options,
-) -> Result<()> {
-    let mut names = list(src, &tree.name)?;
-    names.sort();
-    if names.len() < 2 {
+    if !parallel || names.len() < 2 {
         return copy_named(tree, src, rel, dest, options, &names);
     }
-    let (first, second) = names.split_at(names.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| copy_named(tree, src, rel, dest, options, second));
-        let mine = copy_named(tree, src, rel, dest, options, first);
-        let theirs = other
-            .join()
-            .unwrap_or_else(|_| Err(Error::internal("build: a copy thread panicked")));
-        mine.and(theirs)
+    on_two_threads(&names, |half| {
+        copy_named(tree, src, rel, dest, options, half)
     })
+    .map(drop)
 }
 
 fn copy_named(
@@ -315,10 +290,9 @@ fn copy_named(
         }
         let fd = match kind {
             FileType::Symlink | FileType::Fifo | FileType::Socket => None,
-            FileType::Directory => Some(
-                open_child_dir(src, name.as_str())
-                    .map_err(|e| tree.error("open", &child_rel, e))?,
-            ),
+            FileType::Directory => {
+                Some(open_dir(src, name.as_str()).map_err(|e| tree.error("open", &child_rel, e))?)
+            }
             _ => Some(
                 rustix::fs::openat(
                     src,
@@ -367,14 +341,14 @@ fn copy_entry(
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(Error::invalid(format!("mkdir {name}: {e}"))),
             }
-            let dir = open_child_dir(dest, name).map_err(|e| {
+            let dir = open_dir(dest, name).map_err(|e| {
                 Error::invalid(format!(
                     "cannot copy {rel:?}: {name} is not a directory: {e}"
                 ))
             })?;
             let src_dir = rustix::io::fcntl_dupfd_cloexec(src, 3)
                 .map_err(|e| Error::internal(format!("dup: {e}")))?;
-            copy_children(tree, &src_dir, rel, &dir, options)?;
+            copy_children(tree, &src_dir, rel, &dir, options, false)?;
             finish(dir.as_fd(), owner, mode, options.mtime(st.st_mtime))
         }
         FileType::RegularFile => {
@@ -556,18 +530,7 @@ fn finish(fd: BorrowedFd<'_>, owner: (u32, u32), mode: u32, mtime: i64) -> Resul
     // After the chown, which clears setuid bits.
     rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))
         .map_err(|e| Error::internal(format!("chmod: {e}")))?;
-    let t = Timespec {
-        tv_sec: mtime,
-        tv_nsec: 0,
-    };
-    rustix::fs::futimens(
-        fd,
-        &Timestamps {
-            last_access: t,
-            last_modification: t,
-        },
-    )
-    .map_err(|e| Error::internal(format!("set times: {e}")))
+    set_mtime(fd, mtime)
 }
 
 /// The file as a tar stream, if it is a (possibly compressed) tar archive.
@@ -642,7 +605,7 @@ pub(crate) fn extract(reader: impl Read, dest: &OwnedFd, options: &Options) -> R
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(Error::invalid(format!("mkdir {clean}: {e}"))),
                 }
-                let fd = open_child_dir(&dir, name.as_str())
+                let fd = open_dir(&dir, name.as_str())
                     .map_err(|e| Error::invalid(format!("open {clean}: {e}")))?;
                 finish(fd.as_fd(), owner, mode, mtime)?;
             }
@@ -696,7 +659,7 @@ fn mkdir_below(dest: &OwnedFd, rel: &str) -> Result<OwnedFd> {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(Error::invalid(format!("mkdir {rel}: {e}"))),
         }
-        dir = open_child_dir(&dir, part).map_err(|e| Error::invalid(format!("open {rel}: {e}")))?;
+        dir = open_dir(&dir, part).map_err(|e| Error::invalid(format!("open {rel}: {e}")))?;
     }
     Ok(dir)
 }

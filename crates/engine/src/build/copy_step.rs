@@ -20,7 +20,7 @@ use super::tree::{Source, Tree};
 use super::{Build, BuildEvent, cache};
 use crate::error::{Error, Result};
 use crate::images::record::LayerRow;
-use crate::snapshotter::{Snapshot, Upper};
+use crate::snapshotter::Snapshot;
 
 pub(super) struct CopyStep<'a> {
     pub add: bool,
@@ -114,15 +114,18 @@ impl Build<'_> {
         let from_words = source_image.is_some()
             && !step.add
             && step.sources.iter().all(|w| !w.starts_with("<<"));
+        let mut words_key = None;
         if from_words {
             let mut hasher = Hasher::new();
             for word in step.sources {
                 hasher.update(format!("\0from\0{word}").as_bytes());
             }
-            if self.cached(&key_of(hasher, state), state)? {
+            let key = key_of(hasher, state);
+            if self.cached(&key, state)? {
                 self.progress.event(BuildEvent::Cached { vertex });
                 return Ok(());
             }
+            words_key = Some(key);
         }
         let mut layers = Vec::new();
         let mut tree = match (step.from, &source_image) {
@@ -130,14 +133,7 @@ impl Build<'_> {
                 layers = self.engine.image_layers(id)?;
                 self.image_tree(id, from)?
             }
-            _ => {
-                let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
-                    .map_err(|e| Error::internal(format!("dup: {e}")))?;
-                let mut tree = Tree::from_fd(root, "the build context");
-                tree.ignore = self.context.ignore.clone();
-                tree.digests = self.context.digests.clone();
-                tree
-            }
+            _ => self.context.try_clone()?,
         };
         // Every source, and the digest of what it holds.
         let mut items = Vec::new();
@@ -201,12 +197,17 @@ impl Build<'_> {
                 "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
-        let key = key_of(hasher, state);
-        // (Looked up already when the words were the key.)
-        if !from_words && self.cached(&key, state)? {
-            self.progress.event(BuildEvent::Cached { vertex });
-            return Ok(());
-        }
+        let key = match words_key {
+            Some(key) => key,
+            None => {
+                let key = key_of(hasher, state);
+                if self.cached(&key, state)? {
+                    self.progress.event(BuildEvent::Cached { vertex });
+                    return Ok(());
+                }
+                key
+            }
+        };
         if let (Some(image), [Item::Files(sources)], None, None, true, false) = (
             &source_image,
             items.as_slice(),
@@ -387,32 +388,11 @@ impl Build<'_> {
     ) -> Result<()> {
         let dir = self.scratch_dir()?;
         let result = (|| {
-            let snapshot = match &state.image {
-                Some(id) if !state.layers.is_empty() => {
-                    let mut snapshot = self.engine.prepare(id, &[], &dir)?;
-                    // Synced once, when adopted as a layer (unmounting a
-                    // non-volatile overlay would sync its file system first).
-                    if let Some(upper) = snapshot.upper.as_mut() {
-                        upper.volatile = true;
-                    }
-                    snapshot
-                }
-                _ => {
-                    let empty = dir.join("empty");
-                    crate::store::perms::create_dir(&empty, 0o755)?;
-                    let upper = Upper {
-                        dir: dir.join("diff"),
-                        work: dir.join("work"),
-                        volatile: true,
-                    };
-                    crate::store::perms::create_dir(&upper.dir, 0o755)?;
-                    crate::store::perms::create_private_dir(&upper.work)?;
-                    Snapshot {
-                        lowers: vec![empty],
-                        upper: Some(upper),
-                    }
-                }
+            let lowers = match &state.image {
+                Some(id) if !state.layers.is_empty() => self.engine.image_layers(id)?,
+                _ => Vec::new(),
             };
+            let snapshot = self.scratch_snapshot(&dir, lowers)?;
             {
                 let upper = snapshot
                     .upper

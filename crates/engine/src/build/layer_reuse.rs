@@ -22,7 +22,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::Build;
 use super::stage::State;
-use super::tree::list;
+use super::tree::{list, on_two_threads, open_dir};
 use crate::error::{Error, Result};
 use crate::images::record::{self as images, LayerRow};
 use crate::store::leases::{self, RefKind};
@@ -144,26 +144,17 @@ impl Build<'_> {
 /// Whether the layer at `root` is exactly what copying `rel`'s contents
 /// into a new `/rel` writes at `epoch`.
 fn written_as_copy(root: &Path, rel: &str, epoch: i64) -> Result<bool> {
-    let open = |p: &Path| {
-        rustix::fs::open(
-            p,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::internal(format!("open {}: {e}", p.display())))
-    };
-    let top = open(root)?;
+    let top = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::internal(format!("open {}: {e}", root.display())))?;
     if list(&top, "a layer")? != [rel] || has_xattrs(&top)? {
         return Ok(false);
     }
-    let dir = match rustix::fs::openat(
-        &top,
-        rel,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(_) => return Ok(false),
+    let Ok(dir) = open_dir(&top, rel) else {
+        return Ok(false);
     };
     let st = rustix::fs::fstat(&dir).map_err(|e| Error::internal(format!("stat: {e}")))?;
     // As the copy makes the destination directory.
@@ -177,15 +168,9 @@ fn written_as_copy(root: &Path, rel: &str, epoch: i64) -> Result<bool> {
     // stat calls.
     let shown = root.join(rel);
     let names = list(&dir, "a layer")?;
-    let (first, second) = names.split_at(names.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| entries_as_copied(&dir, &shown, second, epoch));
-        let mine = entries_as_copied(&dir, &shown, first, epoch);
-        let theirs = other
-            .join()
-            .unwrap_or_else(|_| Err(Error::internal("build: a layer check panicked")));
-        Ok(mine? && theirs?)
-    })
+    let (mine, theirs) =
+        on_two_threads(&names, |half| entries_as_copied(&dir, &shown, half, epoch))?;
+    Ok(mine && theirs)
 }
 
 fn below_as_copied(dir: &rustix::fd::OwnedFd, shown: &Path, epoch: i64) -> Result<bool> {
@@ -209,13 +194,9 @@ fn entries_as_copied(
         }
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
-                let child = rustix::fs::openat(
-                    dir,
-                    name.as_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| Error::internal(format!("open {}/{name}: {e}", shown.display())))?;
+                let child = open_dir(dir, name).map_err(|e| {
+                    Error::internal(format!("open {}/{name}: {e}", shown.display()))
+                })?;
                 if !below_as_copied(&child, &shown.join(name), epoch)? {
                     return Ok(false);
                 }

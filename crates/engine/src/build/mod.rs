@@ -159,6 +159,33 @@ impl Build<'_> {
         Ok(dir)
     }
 
+    /// A snapshot of `lowers` (top-most first; none: an empty directory)
+    /// with a writable layer in the scratch directory `dir`. Volatile: the
+    /// builder syncs what it keeps when it adopts or unpacks it, and an
+    /// overlay's unmount would otherwise sync the file system first.
+    fn scratch_snapshot(
+        &self,
+        dir: &Path,
+        mut lowers: Vec<std::path::PathBuf>,
+    ) -> Result<crate::snapshotter::Snapshot> {
+        if lowers.is_empty() {
+            let empty = dir.join("empty");
+            crate::store::perms::create_dir(&empty, crate::store::perms::CONTENT_DIR)?;
+            lowers.push(empty);
+        }
+        let upper = crate::snapshotter::Upper {
+            dir: dir.join("diff"),
+            work: dir.join("work"),
+            volatile: true,
+        };
+        crate::store::perms::create_dir(&upper.dir, crate::store::perms::CONTENT_DIR)?;
+        crate::store::perms::create_private_dir(&upper.work)?;
+        Ok(crate::snapshotter::Snapshot {
+            lowers,
+            upper: Some(upper),
+        })
+    }
+
     /// Waits for stage `index`'s result.
     fn stage_result(&self, index: usize) -> Result<Arc<stage::State>> {
         let mut results = self

@@ -28,7 +28,6 @@ use super::Build;
 use super::tree::{self, Tree, clean_source};
 use crate::containers::{MountKind, MountSpec};
 use crate::error::{Error, Result};
-use crate::snapshotter::{Snapshot, Upper};
 
 /// One `--mount` of a RUN step.
 pub(super) struct RunMount {
@@ -127,10 +126,8 @@ impl Build<'_> {
                     None => {
                         // Keyed by all the mount shows: the context's
                         // directory as it is, .dockerignore'd files too.
-                        let root = rustix::io::fcntl_dupfd_cloexec(&self.context.root, 3)
-                            .map_err(|e| Error::internal(format!("dup: {e}")))?;
-                        let mut whole = Tree::from_fd(root, &self.context.name);
-                        whole.digests = self.context.digests.clone();
+                        let mut whole = self.context.try_clone()?;
+                        whole.ignore = Default::default();
                         let mut hasher = Hasher::new();
                         whole.hash(&tree::Source { rel: rel.clone() }, &mut hasher)?;
                         let key = format!("bind {target} {rel} {} rw={rw}", hasher.finish());
@@ -232,27 +229,12 @@ impl Build<'_> {
     /// An overlay of `lowers` (top-most first; none: an empty directory)
     /// with a throw-away writable layer, mounted under the scratch
     /// directory; its mount point.
-    fn attach_overlay(&self, mut lowers: Vec<PathBuf>) -> Result<PathBuf> {
+    fn attach_overlay(&self, lowers: Vec<PathBuf>) -> Result<PathBuf> {
         let dir = self.scratch_dir()?;
-        if lowers.is_empty() {
-            let empty = dir.join("empty");
-            crate::store::perms::create_dir(&empty, 0o755)?;
-            lowers.push(empty);
-        }
-        let upper = Upper {
-            dir: dir.join("diff"),
-            work: dir.join("work"),
-            volatile: true,
-        };
-        crate::store::perms::create_dir(&upper.dir, 0o755)?;
-        crate::store::perms::create_private_dir(&upper.work)?;
+        let snapshot = self.scratch_snapshot(&dir, lowers)?;
         let point = dir.join("root");
         crate::store::perms::create_dir(&point, 0o755)?;
-        Snapshot {
-            lowers,
-            upper: Some(upper),
-        }
-        .mount(&point)?;
+        snapshot.mount(&point)?;
         Ok(point)
     }
 }

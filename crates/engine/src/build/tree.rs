@@ -61,6 +61,19 @@ impl Tree {
         }
     }
 
+    /// Another handle on the same tree (its own fd: a step may change
+    /// its ignore patterns).
+    pub fn try_clone(&self) -> Result<Tree> {
+        let root = rustix::io::fcntl_dupfd_cloexec(&self.root, 3)
+            .map_err(|e| Error::internal(format!("dup: {e}")))?;
+        Ok(Tree {
+            root,
+            name: self.name.clone(),
+            ignore: self.ignore.clone(),
+            digests: self.digests.clone(),
+        })
+    }
+
     /// Opens `rel` inside the tree, following symlinks inside it.
     pub fn open_in(&self, rel: &str, flags: OFlags) -> rustix::io::Result<OwnedFd> {
         let path = if rel.is_empty() { "." } else { rel };
@@ -178,7 +191,6 @@ impl Tree {
                 // threads (thousands of stat calls on an unchanged
                 // rebuild's critical path), then their digests in order;
                 // an excluded entry adds nothing.
-                let (first, second) = names.split_at(names.len() / 2);
                 let digests = |names: &[String]| -> Result<Vec<String>> {
                     let mut out = Vec::new();
                     for name in names {
@@ -189,22 +201,12 @@ impl Tree {
                     }
                     Ok(out)
                 };
-                if names.len() < 8 {
-                    for digest in digests(&names)? {
-                        hasher.update(b"\0entry\0");
-                        hasher.update(digest.as_bytes());
-                    }
-                    return Ok(());
-                }
-                let (mine, theirs) = std::thread::scope(|s| {
-                    let other = s.spawn(|| digests(second));
-                    let mine = digests(first);
-                    let theirs = other
-                        .join()
-                        .unwrap_or_else(|_| Err(Error::internal("build: a hash thread panicked")));
-                    (mine, theirs)
-                });
-                for digest in mine?.iter().chain(theirs?.iter()) {
+                let (mine, theirs) = if names.len() < 8 {
+                    (digests(&names)?, Vec::new())
+                } else {
+                    on_two_threads(&names, digests)?
+                };
+                for digest in mine.iter().chain(theirs.iter()) {
                     hasher.update(b"\0entry\0");
                     hasher.update(digest.as_bytes());
                 }
@@ -265,8 +267,7 @@ impl Tree {
                 hasher.update(digest.as_bytes());
             }
             FileType::Directory => {
-                let child = rustix::fs::openat(fd, name, DIR_FLAGS, Mode::empty())
-                    .map_err(|e| self.error("open", &child_rel, e))?;
+                let child = open_dir(fd, name).map_err(|e| self.error("open", &child_rel, e))?;
                 self.hash_entry(child.as_fd(), &child_st, &child_rel, &child_shown, hasher)?;
             }
             other => {
@@ -319,6 +320,29 @@ pub fn join(dir: &str, name: &str) -> String {
 }
 
 /// The names in a directory, `.` and `..` left out.
+/// A directory `name` in `dir`, never through a symlink.
+pub fn open_dir(dir: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())
+}
+
+/// `f` over the two halves of `names`, the second on another thread:
+/// a build's walks of thousands of entries are system calls on its
+/// critical path while the other core idles. The two results in order.
+pub fn on_two_threads<T: Send>(
+    names: &[String],
+    f: impl Fn(&[String]) -> Result<T> + Sync,
+) -> Result<(T, T)> {
+    let (first, second) = names.split_at(names.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| f(second));
+        let mine = f(first);
+        let theirs = other
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("build: a worker thread panicked")));
+        Ok((mine?, theirs?))
+    })
+}
+
 pub fn list(dir: &impl AsFd, what: &str) -> Result<Vec<String>> {
     let fd = rustix::fs::openat(dir, ".", DIR_FLAGS, Mode::empty())
         .map_err(|e| Error::internal(format!("list a directory of {what}: {e}")))?;

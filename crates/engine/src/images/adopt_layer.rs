@@ -117,13 +117,8 @@ fn walk(
         let kind = FileType::from_raw_mode(st.st_mode);
         match kind {
             FileType::Directory => {
-                let child = rustix::fs::openat(
-                    dir,
-                    name.as_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| fail("open", e))?;
+                let child = crate::build::tree::open_dir(dir, name.as_str())
+                    .map_err(|e| fail("open", e))?;
                 walk(&child, &shown.join(&name), clamp, seen, size)?;
             }
             // Each inode once (hard links).

@@ -18,21 +18,36 @@ pub struct BackgroundSync {
 const INTERVAL: Duration = Duration::from_millis(250);
 
 impl BackgroundSync {
-    /// Starts flushing the filesystem holding `dir` now and every quarter
-    /// second.
+    /// Starts flushing the filesystem holding `dir` every quarter second.
     pub fn start(dir: &Path) -> BackgroundSync {
+        BackgroundSync::spawn(dir, false)
+    }
+
+    /// As [`BackgroundSync::start`], with a first flush at once: for
+    /// writing that follows files already written (a commit's tar, made
+    /// from a layer whose files are still in memory), which can be on
+    /// their way meanwhile.
+    pub fn start_now(dir: &Path) -> BackgroundSync {
+        BackgroundSync::spawn(dir, true)
+    }
+
+    fn spawn(dir: &Path, now: bool) -> BackgroundSync {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let dir: PathBuf = dir.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("berth-writeback".into())
             .spawn(move || {
-                // At once: what was written before the start (a layer's
-                // files, while its tar is being made) is on its way too.
+                if now {
+                    let _ = berth_image::unpack::sync_filesystem(&dir);
+                }
                 while !flag.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(INTERVAL);
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
                     // Best effort: the caller's final sync reports errors.
                     let _ = berth_image::unpack::sync_filesystem(&dir);
-                    std::thread::park_timeout(INTERVAL);
                 }
             })
             .ok();
